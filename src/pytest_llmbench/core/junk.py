@@ -1,0 +1,52 @@
+"""The junk answer set: every scenario must fail every one of these."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+
+from .schema import AssistantTurn, Scenario, ToolCall
+
+JUNK_KINDS = ("empty", "dot", "echo", "refusal", "random_json", "random_tool_call")
+
+REFUSAL = "I'm sorry, but I can't help with that request."
+
+
+def _rng(scenario: Scenario, kind: str) -> random.Random:
+    seed = hashlib.sha256(f"{scenario.id}:{kind}".encode()).hexdigest()
+    return random.Random(int(seed[:16], 16))
+
+
+def junk_turn(scenario: Scenario, kind: str) -> AssistantTurn:
+    """A deterministic junk answer of the given kind for this scenario."""
+    rng = _rng(scenario, kind)
+    if kind == "empty":
+        return AssistantTurn(content="")
+    if kind == "dot":
+        return AssistantTurn(content=".")
+    if kind == "echo":
+        return AssistantTurn(content=scenario.user_text())
+    if kind == "refusal":
+        return AssistantTurn(content=REFUSAL)
+    if kind == "random_json":
+        words = ["alpha", "beta", "gamma", "delta", "omega", "value", "item"]
+        obj = {rng.choice(words): rng.randint(0, 999) for _ in range(3)}
+        obj["list"] = [rng.random() for _ in range(2)]
+        return AssistantTurn(content=json.dumps(obj))
+    if kind == "random_tool_call":
+        names = [
+            t.get("function", {}).get("name", "") for t in scenario.tools or [] if isinstance(t, dict)
+        ]
+        names = [n for n in names if n] or ["search"]
+        args = {"value": rng.choice(["lorem", "ipsum", "x"]), "n": rng.randint(0, 99)}
+        return AssistantTurn(
+            content=None, tool_calls=[ToolCall(name=rng.choice(names), arguments=args, id="call_0")]
+        )
+    raise ValueError(f"unknown junk kind {kind!r} (known: {', '.join(JUNK_KINDS)})")
+
+
+def default_kind(scenario: Scenario) -> str:
+    """The junk kind the junk endpoint uses for a scenario when none is named."""
+    h = int(hashlib.sha256(scenario.id.encode()).hexdigest()[:8], 16)
+    return JUNK_KINDS[h % len(JUNK_KINDS)]

@@ -1,0 +1,174 @@
+"""Loading packs from folders: YAML -> pydantic, errors that name file and line."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .schema import PackMeta, Scenario, ScenarioFile
+from .templates import expand_templates
+from .verifiers.base import VerifierConfigError, build_verifier
+
+PACK_FILE = "pack.yaml"
+
+
+class PackError(Exception):  # noqa: N818 - reads better in messages
+    """A pack file is malformed. ``str()`` names the file and line."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str):
+        self.path = Path(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line else str(self.path)
+        super().__init__(f"{where}: {message}")
+
+
+def _node_at(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
+    """Walk a composed YAML node along a pydantic error location."""
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for k, v in node.value:
+                if getattr(k, "value", None) == str(key):
+                    nxt = v
+                    break
+            if nxt is None:
+                return node
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            if key >= len(node.value):
+                return node
+            node = node.value[key]
+        else:
+            # pydantic adds union-branch names to locations; skip those
+            continue
+    return node
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    node = _node_at(root, loc)
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PackError(path, None, f"cannot read: {exc}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise PackError(path, line, f"invalid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise PackError(path, None, f"invalid YAML: {exc}") from None
+    return data, root
+
+
+def _validation_error(path: Path, root: yaml.Node | None, exc: ValidationError) -> PackError:
+    errs = exc.errors()
+    first = errs[0]
+    loc = tuple(first["loc"])
+    msg = f"{'.'.join(str(p) for p in loc) or '<root>'}: {first['msg']}"
+    if len(errs) > 1:
+        msg += f" (and {len(errs) - 1} more error(s))"
+    return PackError(path, _line_of(root, loc), msg)
+
+
+def load_meta(pack_file: Path) -> PackMeta:
+    data, root = _read_yaml(pack_file)
+    try:
+        return PackMeta.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(pack_file, root, exc) from None
+
+
+def load_scenario_file(path: Path, meta: PackMeta | None = None) -> list[Scenario]:
+    """Validate one scenario file; check verifier types and arguments too."""
+    data, root = _read_yaml(path)
+    try:
+        parsed = ScenarioFile.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(path, root, exc) from None
+    for i, sc in enumerate(parsed.scenarios):
+        sc.source_file = str(path)
+        sc.source_line = _line_of(root, ("scenarios", i))
+    scenarios = list(parsed.scenarios)
+    if parsed.templates:
+        scenarios += expand_templates(parsed.templates, path, root)
+    seen: dict[str, int] = {}
+    for i, sc in enumerate(scenarios):
+        line = sc.source_line
+        if sc.id in seen:
+            raise PackError(path, line, f"duplicate scenario id {sc.id!r} (first at line {seen[sc.id]})")
+        seen[sc.id] = line or 0
+        try:
+            build_verifier(sc.verifier, sc, meta)
+        except VerifierConfigError as exc:
+            raise PackError(path, line, str(exc)) from None
+    return scenarios
+
+
+def scenario_files(pack_dir: Path) -> list[Path]:
+    """Scenario files of a pack, sorted so ids and order are stable everywhere."""
+    out = []
+    for p in sorted(pack_dir.rglob("*")):
+        if p.suffix in (".yaml", ".yml") and p.name != PACK_FILE and p.is_file():
+            out.append(p)
+    return out
+
+
+@dataclass
+class Pack:
+    meta: PackMeta
+    path: Path
+    scenarios: list[Scenario] = field(default_factory=list)
+
+    def scenario(self, sid: str) -> Scenario:
+        for sc in self.scenarios:
+            if sc.id == sid:
+                return sc
+        raise KeyError(sid)
+
+
+def load_pack(pack_dir: Path | str) -> Pack:
+    """Load a whole pack strictly (first error raises). Used by the CLI and tests."""
+    pack_dir = Path(pack_dir)
+    meta = load_meta(pack_dir / PACK_FILE)
+    pack = Pack(meta, pack_dir)
+    where: dict[str, str] = {}
+    for f in scenario_files(pack_dir):
+        for sc in load_scenario_file(f, meta):
+            if sc.id in where:
+                raise PackError(f, sc.source_line, f"duplicate scenario id {sc.id!r} (also in {where[sc.id]})")
+            where[sc.id] = f"{f.name}:{sc.source_line}"
+            pack.scenarios.append(sc)
+    pack.scenarios.sort(key=lambda s: s.id)
+    return pack
+
+
+def builtin_packs_dir() -> Path:
+    """Built-in packs: inside the wheel, or the checkout's top-level ``packs/``."""
+    env = os.environ.get("LLMBENCH_BUILTIN_PACKS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent.parent
+    installed = here / "packs"
+    if installed.is_dir():
+        return installed
+    return here.parent.parent / "packs"
+
+
+def iter_pack_dirs(root: Path) -> Iterator[Path]:
+    if not root.is_dir():
+        return
+    for p in sorted(root.iterdir()):
+        if (p / PACK_FILE).is_file():
+            yield p

@@ -1,0 +1,69 @@
+"""Self-check of packs: every reference passes, every counterexample and junk answer fails.
+
+``python -m pytest_llmbench.core.selfcheck PACK_DIR...`` prints one line per problem.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .exchange import check_answer, run_exchange, verify
+from .junk import JUNK_KINDS, junk_turn
+from .packs import Pack, load_pack
+from .schema import Scenario
+
+
+@dataclass
+class Problem:
+    pack: str
+    scenario: str
+    what: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.pack}::{self.scenario}: {self.what}: {self.detail}"
+
+
+def check_scenario(pack: Pack, sc: Scenario) -> list[Problem]:
+    out: list[Problem] = []
+    v = check_answer(sc, pack.meta, sc.reference)
+    if not v.passed:
+        out.append(Problem(pack.meta.id, sc.id, "reference fails", v.detail))
+    for i, ce in enumerate(sc.counterexamples):
+        v = check_answer(sc, pack.meta, ce)
+        if v.passed:
+            out.append(Problem(pack.meta.id, sc.id, f"counterexample {i} passes", v.detail))
+    for kind in JUNK_KINDS:
+
+        def respond(messages: object, scenario: Scenario, kind: str = kind) -> object:
+            return junk_turn(scenario, kind)
+
+        v = verify(sc, pack.meta, run_exchange(sc, respond))  # type: ignore[arg-type]
+        if v.passed:
+            out.append(
+                Problem(pack.meta.id, sc.id, f"junk {kind} scores {v.score:.2f}", v.detail)
+            )
+    return out
+
+
+def check_pack(pack: Pack) -> list[Problem]:
+    return [p for sc in pack.scenarios for p in check_scenario(pack, sc)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    bad = 0
+    for d in args:
+        pack = load_pack(Path(d))
+        problems = check_pack(pack)
+        for p in problems:
+            print(p)
+        bad += len(problems)
+        print(f"{pack.meta.id}: {len(pack.scenarios)} scenarios, {len(problems)} problem(s)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""Verifier base class, verdicts and the registry.
+
+A verifier family is a module in this package (or an entry point in the group
+``pytest_llmbench.verifiers``) that decorates subclasses of :class:`Verifier` with
+``@register("name")``. Arguments are validated by the class's ``Args`` model when a
+pack is collected, so a typo fails collection, not the run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..output import Output
+from ..schema import PackMeta, Scenario, VerifierSpec
+
+
+class NoArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Check:
+    """One thing a verifier looked at: what it wanted, what it found."""
+
+    name: str
+    passed: bool
+    found: str = ""
+    wanted: str = ""
+
+    def line(self) -> str:
+        mark = "ok " if self.passed else "FAIL"
+        parts = [f"[{mark}] {self.name}"]
+        if self.found or self.wanted:
+            parts.append(f": found {self.found}" if self.found else ":")
+            if self.wanted:
+                parts.append(f", wanted {self.wanted}")
+        return "".join(parts)
+
+
+@dataclass
+class Verdict:
+    """A verifier's judgement. ``score`` is in [0, 1]; ``passed`` decides the item.
+
+    ``category`` refines a failure (``wrong_tool``, ``invalid_json``...);
+    ``metrics`` maps a name to ``[numerator, denominator]`` so packs can report
+    ratios of sums (e.g. instruction-level accuracy); ``data`` is any extra
+    JSON-able detail kept in the run log."""
+
+    passed: bool
+    score: float
+    detail: str
+    checks: list[Check] = field(default_factory=list)
+    category: str | None = None
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_checks(
+        cls,
+        checks: list[Check],
+        *,
+        threshold: float = 1.0,
+        category: str | None = None,
+        **kw: Any,
+    ) -> Verdict:
+        """Score = share of checks passed; an empty check list never passes."""
+        if not checks:
+            return cls(False, 0.0, "nothing was checked", [], category or "no_checks", **kw)
+        score = sum(c.passed for c in checks) / len(checks)
+        passed = score >= threshold
+        failed = [c for c in checks if not c.passed]
+        if passed and not failed:
+            detail = f"all {len(checks)} checks passed"
+        else:
+            shown = "; ".join(c.line().replace("[FAIL] ", "") for c in failed[:3])
+            more = f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""
+            detail = f"{len(checks) - len(failed)}/{len(checks)} checks passed: {shown}{more}"
+        return cls(passed, score, detail, checks, None if passed else category, **kw)
+
+    @classmethod
+    def fail(cls, detail: str, category: str | None = None, **kw: Any) -> Verdict:
+        return cls(False, 0.0, detail, category=category, **kw)
+
+    def trace(self) -> list[str]:
+        return [c.line() for c in self.checks]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "score": round(self.score, 6),
+            "detail": self.detail,
+            "category": self.category,
+            "trace": self.trace(),
+            "metrics": {k: [float(v[0]), float(v[1])] for k, v in self.metrics.items()},
+            "data": self.data,
+        }
+
+
+class VerifierConfigError(ValueError):
+    """A scenario names an unknown verifier or gives it bad arguments."""
+
+
+A = TypeVar("A", bound=BaseModel)
+
+
+class Verifier:
+    """Subclass, set ``Args`` (a pydantic model) and implement :meth:`check`."""
+
+    name: ClassVar[str] = ""
+    Args: ClassVar[type[BaseModel]] = NoArgs
+
+    def __init__(self, args: BaseModel, scenario: Scenario, pack: PackMeta | None = None):
+        self.args = args
+        self.scenario = scenario
+        self.pack = pack
+
+    @property
+    def threshold(self) -> float:
+        return self.pack.pass_threshold if self.pack is not None else 1.0
+
+    def check(self, output: Output) -> Verdict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Verifier]] = {}
+_loaded = False
+
+V = TypeVar("V", bound=type[Verifier])
+
+
+def register(name: str) -> Any:
+    def deco(cls: V) -> V:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"verifier {name!r} registered twice")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    pkg = importlib.import_module(__package__ or "pytest_llmbench.core.verifiers")
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name != "base":
+            importlib.import_module(f"{pkg.__name__}.{mod.name}")
+    for ep in entry_points(group="pytest_llmbench.verifiers"):
+        ep.load()
+
+
+def registered() -> dict[str, type[Verifier]]:
+    _load()
+    return dict(_REGISTRY)
+
+
+def get_verifier(name: str) -> type[Verifier]:
+    _load()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise VerifierConfigError(f"unknown verifier type {name!r} (known: {known})") from None
+
+
+def build_verifier(spec: VerifierSpec, scenario: Scenario, pack: PackMeta | None) -> Verifier:
+    cls = get_verifier(spec.type)
+    try:
+        args = cls.Args.model_validate(spec.args)
+    except ValidationError as exc:
+        msgs = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<args>'}: {e['msg']}" for e in exc.errors()
+        )
+        raise VerifierConfigError(
+            f"scenario {scenario.id!r}: bad arguments for verifier {spec.type!r}: {msgs}"
+        ) from None
+    return cls(args, scenario, pack)
