@@ -1,0 +1,150 @@
+"""Collection: a pack folder is a pytest Directory; each scenario a Function item."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+from .core.packs import PACK_FILE, PackError, load_meta, load_scenario_file, scenario_files
+from .core.schema import PackMeta, Scenario
+from .report.failure import format_failure
+
+if TYPE_CHECKING:
+    from .session import LLMSession
+
+
+class InfraError(Exception):
+    """The endpoint (not the model) failed: reported as a one-line pytest ERROR."""
+
+    def __init__(self, failure_mode: str, message: str):
+        super().__init__(message)
+        self.failure_mode = failure_mode
+
+
+class ScenarioFailed(AssertionError):
+    """The model's answer did not pass the verifier."""
+
+
+class PackDir(pytest.Directory):
+    """A folder with ``pack.yaml``. Its node id is the pack id."""
+
+    meta: PackMeta
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        from .session import get_session
+
+        llm = get_session(self.config)
+        try:
+            self.meta = load_meta(self.path / PACK_FILE)
+        except PackError as exc:
+            raise self.CollectError(str(exc)) from None
+        if not llm.wants_pack(self.meta.id):
+            return
+        clash = llm.pack_clash(self.meta.id, self.path)
+        if clash:
+            raise self.CollectError(
+                f"{self.path / PACK_FILE}: pack id {self.meta.id!r} is already used by {clash}"
+            )
+        llm.register_pack(self.meta, self.path)
+        for f in scenario_files(self.path):
+            rel = f.relative_to(self.path).as_posix()
+            yield ScenarioFile.from_parent(self, path=f, nodeid=f"{self.meta.id}/{rel}")
+
+
+class ScenarioFile(pytest.File):
+    """One scenario YAML file; a broken file fails only its own collection."""
+
+    def collect(self) -> Iterable[pytest.Item]:
+        from .session import get_session
+
+        parent = self.parent
+        assert isinstance(parent, PackDir)
+        meta = parent.meta
+        llm = get_session(self.config)
+        try:
+            scenarios = load_scenario_file(self.path, meta)
+        except PackError as exc:
+            raise self.CollectError(str(exc)) from None
+        for sc in scenarios:
+            clash = llm.claim_scenario_id(meta.id, sc)
+            if clash:
+                raise self.CollectError(
+                    f"{sc.source_file}:{sc.source_line}: duplicate scenario id {sc.id!r} "
+                    f"in pack {meta.id!r} (also at {clash})"
+                )
+        for sc in sorted(scenarios, key=lambda s: s.id):
+            yield ScenarioItem.from_parent(
+                self, name=sc.id, callobj=_scenario_test,
+                nodeid=f"{meta.id}::{sc.id}", scenario=sc, pack=meta,
+            )
+
+
+def _scenario_test(llm_endpoint: Any, request: pytest.FixtureRequest) -> None:
+    item = request.node
+    assert isinstance(item, ScenarioItem)
+    item.judge()
+
+
+class ScenarioItem(pytest.Function):
+    """One scenario. Setup asks the model (endpoint failures are ERRORs there);
+    the call phase verifies the answer (a wrong answer is a FAIL)."""
+
+    def __init__(self, *, scenario: Scenario, pack: PackMeta, nodeid: str, **kw: Any):
+        super().__init__(**kw)
+        self._nodeid = nodeid  # "<pack>::<scenario>", stable across runs and workers
+        self.scenario = scenario
+        self.pack = pack
+        self.add_marker("llmbench")
+        self.add_marker(pack.marker_name)
+        for tag in scenario.tags:
+            self.add_marker(tag)
+
+    def setup(self) -> None:
+        super().setup()
+        from .session import get_session
+
+        get_session(self.config).generate(self, self.funcargs["llm_endpoint"])
+
+    def judge(self) -> None:
+        from .session import get_session
+
+        get_session(self.config).judge(self)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        line = (self.scenario.source_line or 1) - 1
+        return Path(self.scenario.source_file or self.path), line, f"{self.pack.id}::{self.name}"
+
+    def repr_failure(  # type: ignore[override]
+        self, excinfo: ExceptionInfo[BaseException], style: Any = None
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, ScenarioFailed):
+            from .session import get_session
+
+            res = get_session(self.config).result_of(self)
+            if res is not None:
+                return format_failure(self.scenario, res)
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def _repr_failure_py(
+        self, excinfo: ExceptionInfo[BaseException], style: Any = None
+    ) -> TerminalRepr:
+        if isinstance(excinfo.value, InfraError):
+            return _LineRepr(f"{excinfo.value.failure_mode}: {excinfo.value}")
+        return super()._repr_failure_py(excinfo, style=style)
+
+
+class _LineRepr(TerminalRepr):
+    def __init__(self, text: str):
+        self.text = text
+
+    def toterminal(self, tw: Any) -> None:
+        tw.line(self.text)
+
+
+def is_pack_dir(path: Path) -> bool:
+    return (path / PACK_FILE).is_file()

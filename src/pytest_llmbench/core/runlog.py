@@ -1,0 +1,94 @@
+"""The run log: one JSON file per run, written atomically, with a crash journal.
+
+Each finished scenario is appended to ``<log>.partial.jsonl`` as it arrives, so a
+killed run loses nothing; the final JSON is written with ``os.replace`` and the
+journal removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+FORMAT = "pytest-llmbench/runlog@1"
+
+
+def default_log_path(root: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return root / ".llmbench" / "runs" / f"run-{stamp}-{os.getpid()}.json"
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, indent=1, default=str)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class RunLogWriter:
+    def __init__(self, path: Path, header: dict[str, Any]):
+        self.path = path
+        self.journal_path = path.with_name(path.name + ".partial.jsonl")
+        self.header = {"format": FORMAT, **header}
+        self.results: list[dict[str, Any]] = []
+        self._journal: TextIO | None = None
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.results.append(record)
+        if self._journal is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
+            self._journal.write(json.dumps({"header": self.header}, default=str) + "\n")
+        self._journal.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self._journal.flush()
+
+    def finish(self, extra: dict[str, Any]) -> Path:
+        data = dict(self.header)
+        data.update(extra)
+        data["results"] = sorted(self.results, key=lambda r: str(r.get("nodeid", "")))
+        atomic_write_json(self.path, data)
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        if self.journal_path.exists():
+            self.journal_path.unlink()
+        return self.path
+
+
+def read_runlog(path: Path | str) -> dict[str, Any]:
+    """Read a run log, or recover one from its journal if the run was killed."""
+    p = Path(path)
+    if p.exists():
+        data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
+        if data.get("format") != FORMAT:
+            raise ValueError(f"{p}: not a pytest-llmbench run log (format {data.get('format')!r})")
+        return data
+    journal = p.with_name(p.name + ".partial.jsonl")
+    if not journal.exists():
+        raise FileNotFoundError(str(p))
+    out: dict[str, Any] = {"format": FORMAT, "results": [], "incomplete": True}
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            break  # a torn last line from a hard kill
+        if "header" in rec:
+            out.update(rec["header"])
+        else:
+            out["results"].append(rec)
+    return out

@@ -1,0 +1,208 @@
+"""Per-pack aggregation of scenario records, built incrementally, and its text forms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .endpoint import INFRA_MODES
+
+ERROR_MODES = frozenset(INFRA_MODES) | {"verifier_error", "setup_error"}
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, round(q * (len(s) - 1))))
+    return s[k]
+
+
+@dataclass
+class PackStats:
+    pack: str
+    version: str | None = None
+    total: int = 0
+    passed: int = 0
+    errors: int = 0
+    score_sum: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    tokens: int = 0
+    token_time: float = 0.0
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    modes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def scored(self) -> int:
+        return self.total - self.errors
+
+    @property
+    def score_pct(self) -> float | None:
+        return 100.0 * self.passed / self.scored if self.scored else None
+
+    @property
+    def mean_score(self) -> float | None:
+        return self.score_sum / self.scored if self.scored else None
+
+    def add(self, rec: dict[str, Any]) -> None:
+        self.total += 1
+        self.version = self.version or rec.get("pack_version")
+        mode = rec.get("failure_mode")
+        if mode:
+            self.modes[mode] = self.modes.get(mode, 0) + 1
+        if mode in ERROR_MODES:
+            self.errors += 1
+            return
+        if rec.get("passed"):
+            self.passed += 1
+        self.score_sum += float(rec.get("score") or 0.0)
+        lat = rec.get("latency_s")
+        if isinstance(lat, (int, float)) and lat > 0:
+            self.latencies.append(float(lat))
+        toks = rec.get("completion_tokens")
+        if isinstance(toks, int):
+            self.tokens += toks
+            if isinstance(lat, (int, float)) and lat > 0:
+                self.token_time += float(lat)
+        verdict = rec.get("verdict") or {}
+        for name, pair in (verdict.get("metrics") or {}).items():
+            acc = self.metrics.setdefault(name, [0.0, 0.0])
+            acc[0] += float(pair[0])
+            acc[1] += float(pair[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pack": self.pack,
+            "version": self.version,
+            "total": self.total,
+            "passed": self.passed,
+            "failed": self.scored - self.passed,
+            "errors": self.errors,
+            "score_pct": None if self.score_pct is None else round(self.score_pct, 3),
+            "mean_score": None if self.mean_score is None else round(self.mean_score, 4),
+            "latency_p50_s": _pct(self.latencies, 0.5),
+            "latency_p95_s": _pct(self.latencies, 0.95),
+            "completion_tokens": self.tokens,
+            "tokens_per_s": round(self.tokens / self.token_time, 2) if self.token_time else None,
+            "metrics": {
+                k: {"num": v[0], "den": v[1], "pct": round(100 * v[0] / v[1], 3) if v[1] else None}
+                for k, v in self.metrics.items()
+            },
+            "failure_modes": dict(sorted(self.modes.items())),
+        }
+
+
+@dataclass
+class Summary:
+    packs: dict[str, PackStats] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, rec: dict[str, Any]) -> None:
+        pack = rec.get("pack") or "?"
+        self.packs.setdefault(pack, PackStats(pack)).add(rec)
+        if not rec.get("passed"):
+            verdict = rec.get("verdict") or {}
+            self.failures.append(
+                {
+                    "pack": pack,
+                    "scenario": rec.get("scenario"),
+                    "failure_mode": rec.get("failure_mode"),
+                    "category": verdict.get("category"),
+                    "score": rec.get("score"),
+                    "detail": rec.get("error") or verdict.get("detail") or "",
+                }
+            )
+
+    @property
+    def total(self) -> int:
+        return sum(p.total for p in self.packs.values())
+
+    @property
+    def passed(self) -> int:
+        return sum(p.passed for p in self.packs.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(p.errors for p in self.packs.values())
+
+    def overall_pct(self) -> float | None:
+        scored = self.total - self.errors
+        return 100.0 * self.passed / scored if scored else None
+
+    def to_dict(self) -> dict[str, Any]:
+        pct = self.overall_pct()
+        return {
+            "total": self.total,
+            "passed": self.passed,
+            "errors": self.errors,
+            "score_pct": None if pct is None else round(pct, 3),
+            "packs": {k: self.packs[k].to_dict() for k in sorted(self.packs)},
+            "failures": sorted(self.failures, key=lambda f: (f["pack"], str(f["scenario"]))),
+            "quality": self.quality_line(),
+        }
+
+    def quality_line(self) -> str:
+        parts = []
+        for k in sorted(self.packs):
+            p = self.packs[k]
+            pct = "n/a" if p.score_pct is None else f"{p.score_pct:.1f}%"
+            parts.append(f"{k} {p.passed}/{p.scored} {pct}")
+        pct_all = self.overall_pct()
+        overall = "n/a" if pct_all is None else f"{pct_all:.1f}%"
+        scored = self.total - self.errors
+        tail = f"overall {self.passed}/{scored} {overall}, {self.errors} error(s)"
+        return "Quality: " + " | ".join(parts + [tail])
+
+    def table_lines(self) -> list[str]:
+        head = ["pack", "passed", "score", "mean", "errors", "p50 s", "p95 s", "tokens", "tok/s"]
+        rows = [head]
+        for k in sorted(self.packs):
+            p = self.packs[k]
+            d = p.to_dict()
+            rows.append(
+                [
+                    k,
+                    f"{p.passed}/{p.total}",
+                    "n/a" if p.score_pct is None else f"{p.score_pct:.1f}%",
+                    "n/a" if p.mean_score is None else f"{p.mean_score:.2f}",
+                    str(p.errors),
+                    _fmt_s(d["latency_p50_s"]),
+                    _fmt_s(d["latency_p95_s"]),
+                    str(p.tokens),
+                    "-" if d["tokens_per_s"] is None else f"{d['tokens_per_s']:.1f}",
+                ]
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        lines = []
+        for n, r in enumerate(rows):
+            cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+            lines.append("  ".join(cells))
+            if n == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        for k in sorted(self.packs):
+            p = self.packs[k]
+            if p.metrics:
+                shown = ", ".join(
+                    f"{name} {100 * v[0] / v[1]:.1f}% ({v[0]:g}/{v[1]:g})" if v[1] else f"{name} n/a"
+                    for name, v in p.metrics.items()
+                )
+                lines.append(f"{k}: {shown}")
+        return lines
+
+    def failure_lines(self, limit: int = 50) -> list[str]:
+        out = []
+        for f in sorted(self.failures, key=lambda f: (f["pack"], str(f["scenario"])))[:limit]:
+            mode = f["failure_mode"] or "failed"
+            if f.get("category"):
+                mode += f"[{f['category']}]"
+            detail = str(f["detail"]).replace("\n", " ")
+            if len(detail) > 160:
+                detail = detail[:157] + "..."
+            out.append(f"{f['pack']} {f['scenario']}: {mode} ({detail})")
+        if len(self.failures) > limit:
+            out.append(f"... and {len(self.failures) - limit} more (see the run log)")
+        return out
+
+
+def _fmt_s(v: Any) -> str:
+    return "-" if v is None else f"{v:.2f}"
