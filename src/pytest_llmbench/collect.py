@@ -14,7 +14,7 @@ from .core.schema import PackMeta, Scenario
 from .report.failure import format_failure
 
 if TYPE_CHECKING:
-    from .session import LLMSession
+    pass
 
 
 class InfraError(Exception):
@@ -41,14 +41,19 @@ class PackDir(pytest.Directory):
         try:
             self.meta = load_meta(self.path / PACK_FILE)
         except PackError as exc:
-            raise self.CollectError(str(exc)) from None
+            yield BrokenPackItem.from_parent(self, name=PACK_FILE, error=str(exc))
+            return
         if not llm.wants_pack(self.meta.id):
             return
         clash = llm.pack_clash(self.meta.id, self.path)
         if clash:
-            raise self.CollectError(
-                f"{self.path / PACK_FILE}: pack id {self.meta.id!r} is already used by {clash}"
+            yield BrokenPackItem.from_parent(
+                self,
+                name=PACK_FILE,
+                error=f"{self.path / PACK_FILE}: pack id {self.meta.id!r} "
+                f"is already used by {clash}",
             )
+            return
         llm.register_pack(self.meta, self.path)
         for f in scenario_files(self.path):
             rel = f.relative_to(self.path).as_posix()
@@ -68,18 +73,26 @@ class ScenarioFile(pytest.File):
         try:
             scenarios = load_scenario_file(self.path, meta)
         except PackError as exc:
-            raise self.CollectError(str(exc)) from None
+            yield BrokenPackItem.from_parent(self, name=self.path.name, error=str(exc))
+            return
         for sc in scenarios:
             clash = llm.claim_scenario_id(meta.id, sc)
             if clash:
-                raise self.CollectError(
-                    f"{sc.source_file}:{sc.source_line}: duplicate scenario id {sc.id!r} "
-                    f"in pack {meta.id!r} (also at {clash})"
+                yield BrokenPackItem.from_parent(
+                    self,
+                    name=self.path.name,
+                    error=f"{sc.source_file}:{sc.source_line}: duplicate scenario id {sc.id!r} "
+                    f"in pack {meta.id!r} (also at {clash})",
                 )
+                return
         for sc in sorted(scenarios, key=lambda s: s.id):
             yield ScenarioItem.from_parent(
-                self, name=sc.id, callobj=_scenario_test,
-                nodeid=f"{meta.id}::{sc.id}", scenario=sc, pack=meta,
+                self,
+                name=sc.id,
+                callobj=_scenario_test,
+                nodeid=f"{meta.id}::{sc.id}",
+                scenario=sc,
+                pack=meta,
             )
 
 
@@ -105,9 +118,16 @@ class ScenarioItem(pytest.Function):
 
     def setup(self) -> None:
         super().setup()
+        from .core.endpoint import Endpoint
         from .session import get_session
 
-        get_session(self.config).generate(self, self.funcargs["llm_endpoint"])
+        endpoint = self.funcargs["llm_endpoint"]
+        if not isinstance(endpoint, Endpoint):
+            raise TypeError(
+                "the llm_endpoint fixture must return a pytest_llmbench.Endpoint, "
+                f"got {type(endpoint).__name__}"
+            )
+        get_session(self.config).generate(self, endpoint)
 
     def judge(self) -> None:
         from .session import get_session
@@ -118,7 +138,7 @@ class ScenarioItem(pytest.Function):
         line = (self.scenario.source_line or 1) - 1
         return Path(self.scenario.source_file or self.path), line, f"{self.pack.id}::{self.name}"
 
-    def repr_failure(  # type: ignore[override]
+    def repr_failure(
         self, excinfo: ExceptionInfo[BaseException], style: Any = None
     ) -> str | TerminalRepr:
         if isinstance(excinfo.value, ScenarioFailed):
@@ -135,6 +155,36 @@ class ScenarioItem(pytest.Function):
     ) -> TerminalRepr:
         if isinstance(excinfo.value, InfraError):
             return _LineRepr(f"{excinfo.value.failure_mode}: {excinfo.value}")
+        return super()._repr_failure_py(excinfo, style=style)
+
+
+class PackFileError(Exception):
+    """A pack file failed validation; the message names the file and the line."""
+
+
+class BrokenPackItem(pytest.Item):
+    """Stands in for a pack file that does not load, so it ERRORs on its own while
+    every other pack still runs (a collection error would stop the whole session)."""
+
+    def __init__(self, *, error: str, **kw: Any):
+        super().__init__(**kw)
+        self.error = error
+        self.add_marker("llmbench")
+
+    def runtest(self) -> None:  # pragma: no cover - setup raises first
+        raise PackFileError(self.error)
+
+    def setup(self) -> None:
+        raise PackFileError(self.error)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.nodeid
+
+    def _repr_failure_py(
+        self, excinfo: ExceptionInfo[BaseException], style: Any = None
+    ) -> TerminalRepr:
+        if isinstance(excinfo.value, PackFileError):
+            return _LineRepr(f"pack_error: {excinfo.value}")
         return super()._repr_failure_py(excinfo, style=style)
 
 

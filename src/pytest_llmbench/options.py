@@ -66,24 +66,61 @@ def yes_no(value: str) -> bool:
 def addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("llmbench", "LLM benchmarks (pytest-llmbench)")
     g.addoption(
-        "--llm-endpoint", type=endpoint_arg, default=None, metavar="URL",
+        "--llm-endpoint",
+        type=endpoint_arg,
+        default=None,
+        metavar="URL",
         help="OpenAI-compatible server (http://host:port[/v1]), or 'reference' / 'junk' "
         "for the built-in self-check endpoints. Without it no scenario is collected.",
     )
-    g.addoption("--llm-model", default=None, metavar="ID",
-                help="model id to request (default: first id from /v1/models)")
-    g.addoption("--llm-pack", action="append", type=pack_id_arg, default=[], metavar="ID",
-                help="run only this pack (repeatable)")
-    g.addoption("--llm-thinking", type=thinking_arg, default="pack", metavar="on|off|pack",
-                help="send chat_template_kwargs.enable_thinking (pack: as the pack says)")
-    g.addoption("--llm-log", default=None, metavar="PATH",
-                help="run log path (default .llmbench/runs/run-<UTC time>.json)")
-    g.addoption("--llm-api-key-env", type=env_name_arg, default="LLMBENCH_API_KEY",
-                metavar="NAME", help="environment variable holding the API key")
-    g.addoption("--llm-timeout", type=positive_float, default=None, metavar="SECONDS",
-                help="per-request timeout (default: the scenario's, else 300)")
-    g.addoption("--llm-builtin-packs", type=yes_no, default=None, metavar="yes|no",
-                help="collect the built-in packs (default: yes unless test paths are given)")
+    g.addoption(
+        "--llm-model",
+        default=None,
+        metavar="ID",
+        help="model id to request (default: first id from /v1/models)",
+    )
+    g.addoption(
+        "--llm-pack",
+        action="append",
+        type=pack_id_arg,
+        default=[],
+        metavar="ID",
+        help="run only this pack (repeatable)",
+    )
+    g.addoption(
+        "--llm-thinking",
+        type=thinking_arg,
+        default="pack",
+        metavar="on|off|pack",
+        help="send chat_template_kwargs.enable_thinking (pack: as the pack says)",
+    )
+    g.addoption(
+        "--llm-log",
+        default=None,
+        metavar="PATH",
+        help="run log path (default .llmbench/runs/run-<UTC time>.json)",
+    )
+    g.addoption(
+        "--llm-api-key-env",
+        type=env_name_arg,
+        default="LLMBENCH_API_KEY",
+        metavar="NAME",
+        help="environment variable holding the API key",
+    )
+    g.addoption(
+        "--llm-timeout",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="per-request timeout (default: the scenario's, else 300)",
+    )
+    g.addoption(
+        "--llm-builtin-packs",
+        type=yes_no,
+        default=None,
+        metavar="yes|no",
+        help="collect the built-in packs (default: yes unless test paths are given)",
+    )
     parser.addini("llm_endpoint", "default for --llm-endpoint", default=None)
     parser.addini("llm_model", "default for --llm-model", default=None)
     parser.addini("llm_log", "default for --llm-log", default=None)

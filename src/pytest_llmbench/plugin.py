@@ -31,10 +31,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     session.add_builtin_args()
     config.pluginmanager.register(LLMBenchPlugin(session), "llmbench-session")
-    if config.pluginmanager.hasplugin("json-report") and not is_worker(config):
-        from .report.jsonreport import JsonReportBridge
-
-        config.pluginmanager.register(JsonReportBridge(session), "llmbench-json-report")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -46,6 +42,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 class LLMBenchPlugin:
     def __init__(self, session: LLMSession):
         self.llm = session
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # json-report adds its hook specs in its own configure, only when enabled.
+        config = session.config
+        if getattr(config, "_json_report", None) is not None and not is_worker(config):
+            from .report.jsonreport import JsonReportBridge
+
+            config.pluginmanager.register(JsonReportBridge(self.llm), "llmbench-json-report")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collect_directory(

@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 
 from . import __version__
-from .collect import InfraError, ScenarioFailed, ScenarioItem
-from .core.endpoint import ChatParams, Endpoint, EndpointError, make_endpoint
+from .collect import BrokenPackItem, InfraError, ScenarioFailed, ScenarioItem
+from .core.endpoint import ChatParams, Endpoint, EndpointError, build_body, make_endpoint
 from .core.exchange import Exchange, run_exchange, verify
 from .core.packs import PACK_FILE, PackError, builtin_packs_dir, load_meta
-from .core.runner import ScenarioResult, generation_for
-from .core.endpoint import build_body
 from .core.runlog import RunLogWriter, default_log_path
+from .core.runner import ScenarioResult, generation_for
 from .core.schema import AssistantTurn, PackMeta, Scenario
 from .core.summary import Summary
 from .options import endpoint_arg
@@ -88,7 +87,9 @@ class LLMSession:
         return {
             "plugin_version": __version__,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
-            "endpoint": self._endpoint.describe() if self._endpoint else {"name": self.endpoint_spec},
+            "endpoint": self._endpoint.describe()
+            if self._endpoint
+            else {"name": self.endpoint_spec},
             "model": self.model,
             "thinking": {True: "on", False: "off", None: "pack"}[self.thinking],
             "sampling": {"mode": "canonical", "temperature": 0.0},
@@ -158,7 +159,8 @@ class LLMSession:
             if not self.endpoint_spec:
                 pytest.skip("no --llm-endpoint given")
             self._endpoint = make_endpoint(
-                self.endpoint_spec, api_key_env=self.api_key_env,
+                self.endpoint_spec,
+                api_key_env=self.api_key_env,
                 timeout_s=self.timeout_s or 300.0,
             )
         return self._endpoint
@@ -233,6 +235,19 @@ class LLMSession:
             rec["outcome"] = report.outcome if report.when == "call" else "error"
             report.llmbench = rec  # type: ignore[attr-defined]
             return
+        if isinstance(item, BrokenPackItem) and report.when == "setup":
+            pack = item.nodeid.split("/")[0].split("::")[0]
+            report.llmbench = {  # type: ignore[attr-defined]
+                "nodeid": item.nodeid,
+                "pack": pack,
+                "scenario": item.name,
+                "passed": False,
+                "score": 0.0,
+                "failure_mode": "pack_error",
+                "error": item.error,
+                "outcome": "error",
+            }
+            return
         if not isinstance(item, ScenarioItem):
             frec = self.function_record(item, report)
             if frec is not None:
@@ -260,7 +275,9 @@ class LLMSession:
         if rec["completion_tokens"] is not None:
             props.append(("llmbench.completion_tokens", int(rec["completion_tokens"])))
 
-    def function_record(self, item: pytest.Item, report: pytest.TestReport) -> dict[str, Any] | None:
+    def function_record(
+        self, item: pytest.Item, report: pytest.TestReport
+    ) -> dict[str, Any] | None:
         """A plain test marked ``@pytest.mark.llmbench(pack=...)`` joins that pack's summary."""
         mark = item.get_closest_marker("llmbench")
         if mark is None or isinstance(item, ScenarioItem) or not mark.kwargs.get("pack"):
@@ -276,8 +293,10 @@ class LLMSession:
             return None
         mode = None
         if report.failed:
-            mode = infra.failure_mode if infra else (
-                "setup_error" if report.when == "setup" else "verifier_fail"
+            mode = (
+                infra.failure_mode
+                if infra
+                else ("setup_error" if report.when == "setup" else "verifier_fail")
             )
         toks = [c.completion_tokens for c in ok_calls]
         rec = {
@@ -289,16 +308,26 @@ class LLMSession:
             "score": 1.0 if report.passed else 0.0,
             "failure_mode": mode,
             "error": str(infra) if infra else None,
-            "verdict": {"passed": report.passed, "detail": "" if report.passed else
-                        str(report.longreprtext).strip().splitlines()[-1:][0] if report.longreprtext else ""},
+            "verdict": {
+                "passed": report.passed,
+                "detail": ""
+                if report.passed
+                else str(report.longreprtext).strip().splitlines()[-1:][0]
+                if report.longreprtext
+                else "",
+            },
             "latency_s": round(sum(c.latency_s for c in ok_calls), 6),
             "completion_tokens": sum(t for t in toks if t) if toks and None not in toks else None,
             "calls": [{"request": c.request, "response": c.response} for c in ok_calls],
             "kind": "function",
         }
         item.user_properties.extend(
-            [("llmbench.pack", rec["pack"]), ("llmbench.passed", bool(report.passed)),
-             ("llmbench.score", float(rec["score"])), ("llmbench.failure_mode", mode or "")]
+            [
+                ("llmbench.pack", rec["pack"]),
+                ("llmbench.passed", bool(report.passed)),
+                ("llmbench.score", float(rec["score"])),
+                ("llmbench.failure_mode", mode or ""),
+            ]
         )
         return rec
 
@@ -320,6 +349,7 @@ class LLMSession:
     def finish(self, exitstatus: int) -> None:
         if not self.active:
             return
+        self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         if self.writer is None:
             self.log_path = self._log_path()
             self.writer = RunLogWriter(self.log_path, self.header())
@@ -353,16 +383,25 @@ class LLM:
         self._scenario: Scenario | None = None
         if ref is not None:
             self._scenario = Scenario(
-                id="test-function", prompt="(test function)", reference=ref,
-                counterexamples=["", "."], verifier={"type": "exact", "value": "-"},  # type: ignore[arg-type]
+                id="test-function",
+                prompt="(test function)",
+                reference=ref,
+                counterexamples=["", "."],
+                verifier={"type": "exact", "value": "-"},  # type: ignore[arg-type]
             )
 
     @property
     def endpoint(self) -> Endpoint:
         return self._endpoint
 
-    def chat(self, messages: str | list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
-             max_tokens: int | None = None, **extra: Any) -> Exchange:
+    def chat(
+        self,
+        messages: str | list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+        **extra: Any,
+    ) -> Exchange:
         """Send one request; returns the exchange (``.output().text`` is the answer)."""
         from .core.schema import Generation
 

@@ -189,12 +189,14 @@ class HTTPEndpoint(Endpoint):
             raise EndpointError("endpoint_unreachable", f"{self.url}{path}: {exc}") from None
         if resp.status_code >= 500:
             raise EndpointError(
-                "server_error", f"HTTP {resp.status_code} from {path}: {resp.text[:200]}",
+                "server_error",
+                f"HTTP {resp.status_code} from {path}: {resp.text[:200]}",
                 resp.status_code,
             )
         if resp.status_code >= 400:
             raise EndpointError(
-                "http_error", f"HTTP {resp.status_code} from {path}: {resp.text[:200]}",
+                "http_error",
+                f"HTTP {resp.status_code} from {path}: {resp.text[:200]}",
                 resp.status_code,
             )
         return resp
@@ -239,12 +241,13 @@ def _fake_result(turn: AssistantTurn, body: dict[str, Any]) -> ChatResult:
     words = len((turn.content or "").split()) + sum(
         len(c.raw_arguments()) // 4 for c in turn.tool_calls
     )
-    response = {
+    usage: dict[str, Any] = {"completion_tokens": words, "prompt_tokens": 0}
+    response: dict[str, Any] = {
         "object": "chat.completion",
         "choices": [{"index": 0, "message": turn.to_openai(), "finish_reason": turn.finish_reason}],
-        "usage": {"completion_tokens": words, "prompt_tokens": 0},
+        "usage": usage,
     }
-    return ChatResult(turn, body, response, 0.0, response["usage"], None)
+    return ChatResult(turn, body, response, 0.0, usage, None)
 
 
 class ReferenceEndpoint(Endpoint):
@@ -258,9 +261,7 @@ class ReferenceEndpoint(Endpoint):
 
     def chat(self, body: dict[str, Any], scenario: Scenario | None) -> ChatResult:
         if scenario is None:
-            raise EndpointError(
-                "http_error", "the reference endpoint only answers pack scenarios"
-            )
+            raise EndpointError("http_error", "the reference endpoint only answers pack scenarios")
         turns = answer_turns(scenario.reference)
         i = min(_assistant_turns_so_far(body, scenario), len(turns) - 1)
         return _fake_result(turns[i], body)
@@ -287,8 +288,9 @@ class JunkEndpoint(Endpoint):
         return _fake_result(junk_turn(scenario, self.kind or default_kind(scenario)), body)
 
 
-def make_endpoint(spec: str, *, api_key_env: str = "LLMBENCH_API_KEY",
-                  timeout_s: float = 300.0) -> Endpoint:
+def make_endpoint(
+    spec: str, *, api_key_env: str = "LLMBENCH_API_KEY", timeout_s: float = 300.0
+) -> Endpoint:
     """``reference``, ``junk``, ``junk:<kind>`` or an http(s) URL."""
     if spec == "reference":
         return ReferenceEndpoint()

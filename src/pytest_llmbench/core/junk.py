@@ -31,12 +31,14 @@ def junk_turn(scenario: Scenario, kind: str) -> AssistantTurn:
         return AssistantTurn(content=REFUSAL)
     if kind == "random_json":
         words = ["alpha", "beta", "gamma", "delta", "omega", "value", "item"]
-        obj = {rng.choice(words): rng.randint(0, 999) for _ in range(3)}
+        obj: dict[str, object] = {rng.choice(words): rng.randint(0, 999) for _ in range(3)}
         obj["list"] = [rng.random() for _ in range(2)]
         return AssistantTurn(content=json.dumps(obj))
     if kind == "random_tool_call":
         names = [
-            t.get("function", {}).get("name", "") for t in scenario.tools or [] if isinstance(t, dict)
+            t.get("function", {}).get("name", "")
+            for t in scenario.tools or []
+            if isinstance(t, dict)
         ]
         names = [n for n in names if n] or ["search"]
         args = {"value": rng.choice(["lorem", "ipsum", "x"]), "n": rng.randint(0, 99)}

@@ -104,10 +104,12 @@ def load_scenario_file(path: Path, meta: PackMeta | None = None) -> list[Scenari
     if parsed.templates:
         scenarios += expand_templates(parsed.templates, path, root)
     seen: dict[str, int] = {}
-    for i, sc in enumerate(scenarios):
+    for sc in scenarios:
         line = sc.source_line
         if sc.id in seen:
-            raise PackError(path, line, f"duplicate scenario id {sc.id!r} (first at line {seen[sc.id]})")
+            raise PackError(
+                path, line, f"duplicate scenario id {sc.id!r} (first at line {seen[sc.id]})"
+            )
         seen[sc.id] = line or 0
         try:
             build_verifier(sc.verifier, sc, meta)
@@ -147,7 +149,9 @@ def load_pack(pack_dir: Path | str) -> Pack:
     for f in scenario_files(pack_dir):
         for sc in load_scenario_file(f, meta):
             if sc.id in where:
-                raise PackError(f, sc.source_line, f"duplicate scenario id {sc.id!r} (also in {where[sc.id]})")
+                raise PackError(
+                    f, sc.source_line, f"duplicate scenario id {sc.id!r} (also in {where[sc.id]})"
+                )
             where[sc.id] = f"{f.name}:{sc.source_line}"
             pack.scenarios.append(sc)
     pack.scenarios.sort(key=lambda s: s.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,7 +20,7 @@ class ToolCall(_Strict):
     (kept verbatim, even when it is not valid JSON)."""
 
     name: str
-    arguments: Union[dict[str, Any], str] = Field(default_factory=dict)
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
     id: str | None = None
 
     def raw_arguments(self) -> str:
@@ -55,7 +55,7 @@ class AssistantTurn(_Strict):
 
 # A reference or counterexample: plain text, one assistant message, or a list of
 # assistant turns (for exchanges where mock tool results come in between).
-AnswerSpec = Union[str, AssistantTurn, list[AssistantTurn]]
+AnswerSpec = str | AssistantTurn | list[AssistantTurn]
 
 
 def answer_turns(answer: AnswerSpec) -> list[AssistantTurn]:
@@ -122,7 +122,7 @@ class Generation(_Strict):
     seed: int | None = None
     stop: list[str] | None = None
     response_format: dict[str, Any] | None = None
-    tool_choice: Union[str, dict[str, Any], None] = None
+    tool_choice: str | dict[str, Any] | None = None
 
     def merged(self, over: Generation | None) -> Generation:
         if over is None:

@@ -42,9 +42,7 @@ def check_scenario(pack: Pack, sc: Scenario) -> list[Problem]:
 
         v = verify(sc, pack.meta, run_exchange(sc, respond))  # type: ignore[arg-type]
         if v.passed:
-            out.append(
-                Problem(pack.meta.id, sc.id, f"junk {kind} scores {v.score:.2f}", v.detail)
-            )
+            out.append(Problem(pack.meta.id, sc.id, f"junk {kind} scores {v.score:.2f}", v.detail))
     return out
 
 

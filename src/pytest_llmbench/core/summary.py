@@ -7,7 +7,7 @@ from typing import Any
 
 from .endpoint import INFRA_MODES
 
-ERROR_MODES = frozenset(INFRA_MODES) | {"verifier_error", "setup_error"}
+ERROR_MODES = frozenset(INFRA_MODES) | {"verifier_error", "setup_error", "pack_error"}
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -175,7 +175,9 @@ class Summary:
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = []
         for n, r in enumerate(rows):
-            cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+            cells = [r[0].ljust(widths[0])] + [
+                c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)
+            ]
             lines.append("  ".join(cells))
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
@@ -183,7 +185,9 @@ class Summary:
             p = self.packs[k]
             if p.metrics:
                 shown = ", ".join(
-                    f"{name} {100 * v[0] / v[1]:.1f}% ({v[0]:g}/{v[1]:g})" if v[1] else f"{name} n/a"
+                    f"{name} {100 * v[0] / v[1]:.1f}% ({v[0]:g}/{v[1]:g})"
+                    if v[1]
+                    else f"{name} n/a"
                     for name, v in p.metrics.items()
                 )
                 lines.append(f"{k}: {shown}")

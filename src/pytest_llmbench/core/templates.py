@@ -1,17 +1,504 @@
-"""Parametric scenario templates (GSM-Symbolic style), expanded at load time."""
+"""Parametric scenario templates (GSM-Symbolic style), expanded at load time.
+
+A scenario file may hold a top-level ``templates:`` list next to ``scenarios:``::
+
+    templates:
+      - id: tm-bakery            # instances get ids tm-bakery-1 ... tm-bakery-N
+        instances: 5
+        seed: 7                  # same seed -> same instances on every machine
+        vars:
+          name: {choices: [Ana, Ben]}
+          trays: {min: 3, max: 9}
+          per_tray: {min: 6, max: 24, step: 2}
+        derived:                 # optional, evaluated in order after vars
+          baked: trays * per_tray
+        constraints: ["baked > 40"]
+        prompt: "{name} bakes {trays} trays ... End with a line `ANSWER: <number>`."
+        answer: baked - 12
+        tolerance: 0             # absolute tolerance of the ``number`` verifier
+        steps: "{trays} x {per_tray} = {baked}; {baked} - 12 = {answer}."
+        tags: [math]
+
+Formulas are parsed with :mod:`ast` and interpreted by a small walker, never
+``eval``: numbers, var names, ``+ - * / // % **``, unary minus, parentheses and
+``min/max/abs/round``. Constraints may also compare (``< <= == != > >=``, strings
+included) and combine with ``and/or/not``.
+"""
 
 from __future__ import annotations
 
+import ast
+import math
+import random
+import string
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from .schema import Scenario
+from .schema import ID_RE, Generation, Scenario
+
+Value = int | float | str | bool
+
+_FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs, "round": round}
+_RESERVED = set(_FUNCS) | {"answer", "and", "or", "not"}
+# Caps keep a typo like ``10 ** 10 ** 10`` from hanging the loader.
+_MAX_EXPONENT = 64
+_MAX_MAGNITUDE = 1e18
 
 
-def expand_templates(raw: list[dict[str, Any]], path: Path, root: yaml.Node | None) -> list[Scenario]:
+class FormulaError(ValueError):
+    """A formula is malformed, uses something not allowed, or cannot be computed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VarSpec(_Strict):
+    """An integer range ``{min, max, step}`` or a list of ``choices`` (numbers or names)."""
+
+    min: StrictInt | None = None
+    max: StrictInt | None = None
+    step: StrictInt = Field(default=1, ge=1)
+    choices: list[StrictInt | StrictFloat | StrictStr] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> VarSpec:
+        has_range = self.min is not None or self.max is not None
+        if has_range == (self.choices is not None):
+            raise ValueError("give either 'min'/'max' or 'choices'")
+        if has_range:
+            if self.min is None or self.max is None:
+                raise ValueError("a range needs both 'min' and 'max'")
+            if self.min > self.max:
+                raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+    def draw(self, rng: random.Random) -> Value:
+        if self.choices is not None:
+            return self.choices[rng.randrange(len(self.choices))]
+        assert self.min is not None and self.max is not None
+        return self.min + self.step * rng.randrange((self.max - self.min) // self.step + 1)
+
+
+def _identifier(name: str, what: str) -> str:
+    if not name.isidentifier() or name.startswith("_"):
+        raise ValueError(f"{what} {name!r} must be an identifier not starting with '_'")
+    if name in _RESERVED:
+        raise ValueError(f"{what} {name!r} is reserved")
+    return name
+
+
+class Template(_Strict):
+    id: str
+    title: str | None = None
+    instances: int = Field(ge=1, le=500)
+    seed: int
+    vars: dict[str, VarSpec] = Field(min_length=1)
+    derived: dict[str, str] = Field(default_factory=dict)
+    constraints: list[str] = Field(default_factory=list)
+    system: str | None = None
+    prompt: str
+    answer: str
+    tolerance: float = Field(default=0.0, ge=0.0)
+    steps: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    generation: Generation | None = None
+    max_attempts: int = Field(default=2000, ge=1, le=100_000)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, v: str) -> str:
+        if not ID_RE.match(v):
+            raise ValueError(f"template id {v!r} must match {ID_RE.pattern}")
+        return v
+
+    @field_validator("vars")
+    @classmethod
+    def _check_vars(cls, v: dict[str, VarSpec]) -> dict[str, VarSpec]:
+        for name in v:
+            _identifier(name, "var")
+        return v
+
+    @field_validator("derived")
+    @classmethod
+    def _check_derived(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            _identifier(name, "derived value")
+        return v
+
+    @model_validator(mode="after")
+    def _no_shadowing(self) -> Template:
+        both = set(self.vars) & set(self.derived)
+        if both:
+            raise ValueError(f"names used both as var and derived value: {sorted(both)}")
+        return self
+
+
+# ---------------------------------------------------------------- formulas
+
+_ARITH: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Mod: lambda a, b: a % b,
+    ast.Pow: lambda a, b: a**b,
+}
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Lt: lambda a, b: bool(a < b),
+    ast.LtE: lambda a, b: bool(a <= b),
+    ast.Gt: lambda a, b: bool(a > b),
+    ast.GtE: lambda a, b: bool(a >= b),
+    ast.Eq: lambda a, b: bool(a == b),
+    ast.NotEq: lambda a, b: bool(a != b),
+}
+
+
+class Formula:
+    """A parsed, checked expression. ``boolean`` formulas (constraints) may also
+    compare and use and/or/not; arithmetic ones may not."""
+
+    def __init__(self, source: str, known: set[str], *, boolean: bool = False):
+        self.source = source
+        self.boolean = boolean
+        try:
+            tree = ast.parse(source.strip(), mode="eval")
+        except SyntaxError as exc:
+            raise FormulaError(f"cannot parse {source!r}: {exc.msg}") from None
+        self.tree = tree.body
+        self.names: set[str] = set()
+        self._check(self.tree, known)
+
+    def _check(self, node: ast.AST, known: set[str]) -> None:
+        bad = f"{self.source!r}: {type(node).__name__} is not allowed"
+        if isinstance(node, ast.Constant):
+            ok_types: tuple[type, ...] = (int, float, str) if self.boolean else (int, float)
+            if isinstance(node.value, bool) or not isinstance(node.value, ok_types):
+                raise FormulaError(f"{self.source!r}: constant {node.value!r} is not allowed")
+        elif isinstance(node, ast.Name):
+            if node.id not in known:
+                hint = " (functions must be called)" if node.id in _FUNCS else ""
+                raise FormulaError(f"{self.source!r}: unknown name {node.id!r}{hint}")
+            self.names.add(node.id)
+        elif isinstance(node, ast.BinOp):
+            if type(node.op) not in _ARITH:
+                raise FormulaError(f"{self.source!r}: {type(node.op).__name__} is not allowed")
+            self._check(node.left, known)
+            self._check(node.right, known)
+        elif isinstance(node, ast.UnaryOp):
+            allowed: tuple[type, ...] = (ast.USub, ast.UAdd)
+            if self.boolean:
+                allowed += (ast.Not,)
+            if not isinstance(node.op, allowed):
+                raise FormulaError(f"{self.source!r}: {type(node.op).__name__} is not allowed")
+            self._check(node.operand, known)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if not isinstance(func, ast.Name) or func.id not in _FUNCS:
+                what = func.id if isinstance(func, ast.Name) else type(func).__name__
+                raise FormulaError(
+                    f"{self.source!r}: call of {what} is not allowed "
+                    f"(only {', '.join(sorted(_FUNCS))})"
+                )
+            if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+                raise FormulaError(f"{self.source!r}: {func.id}() takes plain arguments only")
+            counts = {"abs": (1, 1), "round": (1, 2), "min": (2, 99), "max": (2, 99)}
+            lo, hi = counts[func.id]
+            if not lo <= len(node.args) <= hi:
+                raise FormulaError(f"{self.source!r}: wrong number of arguments to {func.id}()")
+            for a in node.args:
+                self._check(a, known)
+        elif self.boolean and isinstance(node, ast.Compare):
+            for op in node.ops:
+                if type(op) not in _COMPARE:
+                    raise FormulaError(
+                        f"{self.source!r}: comparison {type(op).__name__} is not allowed"
+                    )
+            self._check(node.left, known)
+            for c in node.comparators:
+                self._check(c, known)
+        elif self.boolean and isinstance(node, ast.BoolOp):
+            for v in node.values:
+                self._check(v, known)
+        else:
+            raise FormulaError(bad)
+
+    def evaluate(self, env: dict[str, Value]) -> Value:
+        try:
+            return self._eval(self.tree, env)
+        except ZeroDivisionError:
+            raise FormulaError(f"{self.source!r}: division by zero") from None
+        except (TypeError, OverflowError) as exc:
+            raise FormulaError(f"{self.source!r}: {exc}") from None
+
+    def _num(self, v: Value, node: ast.AST) -> int | float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise FormulaError(f"{self.source!r}: {ast.unparse(node)} is {v!r}, not a number")
+        return v
+
+    def _eval(self, node: ast.AST, env: dict[str, Value]) -> Value:
+        if isinstance(node, ast.Constant):
+            assert isinstance(node.value, (int, float, str))  # checked in _check
+            return node.value
+        if isinstance(node, ast.Name):
+            return env[node.id]
+        if isinstance(node, ast.BinOp):
+            left = self._num(self._eval(node.left, env), node.left)
+            right = self._num(self._eval(node.right, env), node.right)
+            if isinstance(node.op, ast.Pow) and abs(right) > _MAX_EXPONENT:
+                raise FormulaError(f"{self.source!r}: exponent {right} is too large")
+            out = _ARITH[type(node.op)](left, right)
+            if isinstance(out, complex) or abs(out) > _MAX_MAGNITUDE:
+                raise FormulaError(f"{self.source!r}: result {out!r} is out of range")
+            return out  # type: ignore[no-any-return]
+        if isinstance(node, ast.UnaryOp):
+            operand = self._eval(node.operand, env)
+            if isinstance(node.op, ast.Not):
+                return not operand
+            num = self._num(operand, node.operand)
+            return -num if isinstance(node.op, ast.USub) else num
+        if isinstance(node, ast.Call):
+            assert isinstance(node.func, ast.Name)
+            args = [self._num(self._eval(a, env), a) for a in node.args]
+            if node.func.id == "round" and len(args) == 2:
+                return round(args[0], int(args[1]))
+            return _FUNCS[node.func.id](*args)  # type: ignore[no-any-return]
+        if isinstance(node, ast.Compare):
+            lhs = self._eval(node.left, env)
+            for op, comp in zip(node.ops, node.comparators, strict=True):
+                rhs = self._eval(comp, env)
+                if not _COMPARE[type(op)](lhs, rhs):
+                    return False
+                lhs = rhs
+            return True
+        if isinstance(node, ast.BoolOp):
+            vals = (bool(self._eval(v, env)) for v in node.values)
+            return all(vals) if isinstance(node.op, ast.And) else any(vals)
+        raise FormulaError(f"{self.source!r}: {type(node).__name__} is not allowed")
+
+    def substituted(self, env: dict[str, Value]) -> str:
+        """The formula with names replaced by their values, for worked answers."""
+
+        class Sub(ast.NodeTransformer):
+            def visit_Name(self, node: ast.Name) -> ast.AST:  # noqa: N802 - ast API
+                val = env[node.id]
+                if isinstance(val, (int, float)) and not isinstance(val, bool):
+                    return ast.Constant(value=_clean(val))
+                return node
+
+        return ast.unparse(Sub().visit(ast.parse(self.source.strip(), mode="eval")))
+
+
+# ---------------------------------------------------------------- expansion
+
+
+def _clean(v: int | float) -> int | float:
+    """Integral floats become ints; others lose float noise (0.1 + 0.2 -> 0.3)."""
+    if isinstance(v, float):
+        r = round(v, 9)
+        return int(r) if r.is_integer() else r
+    return v
+
+
+def fmt_number(v: int | float) -> str:
+    c = _clean(v)
+    if isinstance(c, int):
+        return str(c)
+    return f"{c:.9f}".rstrip("0").rstrip(".")
+
+
+def _placeholders(text: str, known: set[str], where: str) -> None:
+    """Allow only ``{name}`` / ``{name:spec}`` fields: no ``{x.attr}`` or ``{x[0]}``."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as exc:
+        raise FormulaError(f"{where}: bad placeholder ({exc}); write '{{{{' for a brace") from None
+    for f in fields:
+        if not f.isidentifier():
+            raise FormulaError(f"{where}: placeholder {{{f}}} must be a plain name")
+        if f not in known:
+            raise FormulaError(f"{where}: placeholder {{{f}}} is not a var")
+
+
+def _render(text: str, env: dict[str, Value], where: str) -> str:
+    shown = {
+        k: (_clean(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+        for k, v in env.items()
+    }
+    try:
+        return text.format_map(shown)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise FormulaError(f"{where}: cannot fill in placeholders: {exc}") from None
+
+
+class _Compiled:
+    def __init__(self, t: Template):
+        self.t = t
+        names = set(t.vars)
+        self.derived: list[tuple[str, Formula]] = []
+        for name, src in t.derived.items():
+            self.derived.append((name, Formula(src, names)))
+            names.add(name)
+        self.constraints = [Formula(c, names, boolean=True) for c in t.constraints]
+        self.answer = Formula(t.answer, names)
+        self.names = names
+        _placeholders(t.prompt, names, "prompt")
+        if t.title is not None:
+            _placeholders(t.title, names, "title")
+        if t.system is not None:
+            _placeholders(t.system, names, "system")
+        if t.steps is not None:
+            _placeholders(t.steps, names | {"answer"}, "steps")
+
+    def env_for(self, base: dict[str, Value]) -> dict[str, Value]:
+        # Derived values are computed before constraints are checked, so a
+        # divisor must be kept non-zero by the var ranges, not by a constraint.
+        env = dict(base)
+        for name, f in self.derived:
+            env[name] = f.evaluate(env)
+        return env
+
+
+def _number(f: Formula, env: dict[str, Value], what: str) -> int | float:
+    v = f.evaluate(env)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise FormulaError(f"{what} {f.source!r} gave {v!r}, not a number")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise FormulaError(f"{what} {f.source!r} gave {v!r}")
+    return v
+
+
+def _draw(c: _Compiled, rng: random.Random) -> list[dict[str, Value]]:
+    """Draw distinct instances that satisfy every constraint; bounded attempts."""
+    t = c.t
+    out: list[dict[str, Value]] = []
+    seen: set[tuple[Value, ...]] = set()
+    misses = [0] * len(c.constraints)
+    repeats = 0
+    for _ in range(t.max_attempts):
+        base = {name: spec.draw(rng) for name, spec in t.vars.items()}
+        key = tuple(base[n] for n in t.vars)
+        if key in seen:
+            repeats += 1
+            continue
+        env = c.env_for(base)
+        failed = next((j for j, f in enumerate(c.constraints) if not f.evaluate(env)), None)
+        if failed is not None:
+            misses[failed] += 1
+            continue
+        seen.add(key)
+        out.append(env)
+        if len(out) == t.instances:
+            return out
+    if c.constraints and max(misses) > 0:
+        j = max(range(len(misses)), key=misses.__getitem__)
+        why = f"constraint {c.constraints[j].source!r} was false in {misses[j]} draws"
+    else:
+        why = "the vars have too few distinct combinations"
+    raise FormulaError(
+        f"only {len(out)} of {t.instances} instances found in {t.max_attempts} attempts: "
+        f"{why}{f' ({repeats} repeats)' if repeats else ''}"
+    )
+
+
+def _worked(c: _Compiled, env: dict[str, Value], answer: str) -> str:
+    """The worked solution text (without the ANSWER line)."""
+    if c.t.steps is not None:
+        return _render(c.t.steps, {**env, "answer": answer}, "steps").strip()
+    lines = []
+    for name, f in c.derived:
+        lines.append(f"{name} = {f.substituted(env)} = {fmt_number(_num(env[name]))}")
+    lines.append(f"{c.answer.substituted(env)} = {answer}")
+    return "\n".join(lines)
+
+
+def _num(v: Value) -> int | float:
+    assert isinstance(v, (int, float)) and not isinstance(v, bool)
+    return v
+
+
+def _scenario(
+    c: _Compiled, i: int, env: dict[str, Value], path: Path, line: int | None
+) -> Scenario:
+    t = c.t
+    value = _number(c.answer, env, "answer")
+    shown = fmt_number(value)
+    target = float(shown)
+    work = _worked(c, env, shown)
+    # Near misses: one step off, the right number with no ANSWER line, and the
+    # last intermediate result offered as the answer.
+    step = math.floor(t.tolerance) + 1
+    counter: list[str] = [
+        f"{work}\nANSWER: {fmt_number(target - step)}",
+        f"{work}\nSo the result is {shown}.",
+    ]
+    for name, _ in reversed(c.derived):
+        v = env[name]
+        numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if numeric and abs(float(_num(v)) - target) > t.tolerance:
+            counter.append(f"{work}\nANSWER: {fmt_number(_num(v))}")
+            break
+    else:
+        counter.append(f"{work}\nANSWER: {fmt_number(target + step)}")
+    data: dict[str, Any] = {
+        "id": f"{t.id}-{i}",
+        "prompt": _render(t.prompt, env, "prompt"),
+        "verifier": {"type": "number", "value": target, "abs_tol": t.tolerance},
+        "tags": list(t.tags),
+        "reference": f"{work}\nANSWER: {shown}",
+        "counterexamples": counter,
+    }
+    if t.title is not None:
+        data["title"] = _render(t.title, env, "title")
+    if t.system is not None:
+        data["system"] = _render(t.system, env, "system")
+    if t.generation is not None:
+        data["generation"] = t.generation
+    sc = Scenario.model_validate(data)
+    sc.source_file = str(path)
+    sc.source_line = line
+    return sc
+
+
+def expand_templates(
+    raw: list[dict[str, Any]], path: Path, root: yaml.Node | None
+) -> list[Scenario]:
     """Expand each template into seeded instances, each with its own id."""
-    from .packs import PackError
+    from .packs import PackError, _line_of
 
-    raise PackError(path, None, "templates are not supported yet")
+    out: list[Scenario] = []
+    for i, item in enumerate(raw):
+        line = _line_of(root, ("templates", i))
+        try:
+            t = Template.model_validate(item)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ("templates", i, *first["loc"])
+            where = ".".join(str(p) for p in loc)
+            raise PackError(path, _line_of(root, loc), f"{where}: {first['msg']}") from None
+        try:
+            compiled = _Compiled(t)
+            for n, env in enumerate(_draw(compiled, random.Random(t.seed)), start=1):
+                out.append(_scenario(compiled, n, env, path, line))
+        except FormulaError as exc:
+            raise PackError(path, line, f"template {t.id!r}: {exc}") from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise PackError(path, line, f"template {t.id!r}: {field}: {first['msg']}") from None
+    return out

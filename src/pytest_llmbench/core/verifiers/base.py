@@ -173,7 +173,10 @@ def get_verifier(name: str) -> type[Verifier]:
 
 
 def build_verifier(spec: VerifierSpec, scenario: Scenario, pack: PackMeta | None) -> Verifier:
-    cls = get_verifier(spec.type)
+    try:
+        cls = get_verifier(spec.type)
+    except VerifierConfigError as exc:
+        raise VerifierConfigError(f"scenario {scenario.id!r}: {exc}") from None
     try:
         args = cls.Args.model_validate(spec.args)
     except ValidationError as exc:

@@ -95,7 +95,10 @@ class RegexArgs(_Args):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, v: str) -> str:
-        re.compile(v)
+        try:
+            re.compile(v)
+        except re.error as exc:  # pydantic only reports ValueError nicely
+            raise ValueError(f"invalid regex: {exc}") from None
         if re.fullmatch(v, "") is not None:
             raise ValueError("pattern matches the empty string")
         if re.fullmatch(v, "x") is not None and re.fullmatch(v, "I'm sorry.") is not None:
@@ -120,9 +123,7 @@ class Regex(Verifier):
             ok = any(re.fullmatch(a.pattern, ln.strip(), flags) for ln in text.splitlines())
         else:
             ok = re.search(a.pattern, text, flags) is not None
-        return Verdict.from_checks(
-            [Check(f"{a.mode} /{a.pattern}/", ok, short(text), "a match")]
-        )
+        return Verdict.from_checks([Check(f"{a.mode} /{a.pattern}/", ok, short(text), "a match")])
 
 
 class NumberArgs(_Args):
@@ -178,7 +179,10 @@ class JsonArgs(_Args):
     @classmethod
     def _valid_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         if v is not None:
-            jsonschema.Draft202012Validator.check_schema(v)
+            try:
+                jsonschema.Draft202012Validator.check_schema(v)
+            except jsonschema.SchemaError as exc:
+                raise ValueError(f"invalid JSON Schema: {exc.message}") from None
         return v
 
 
@@ -225,13 +229,16 @@ class Json(Verifier):
             if errors:
                 e = errors[0]
                 path = "/".join(str(p) for p in e.absolute_path) or "<root>"
-                checks.append(
-                    Check("matches schema", False, f"{path}: {e.message[:120]}", "valid")
-                )
+                checks.append(Check("matches schema", False, f"{path}: {e.message[:120]}", "valid"))
             else:
                 checks.append(Check("matches schema", True))
         if a.equals is not None:
             checks.append(
-                Check("equals expected", value == a.equals, short(json.dumps(value)), short(json.dumps(a.equals)))
+                Check(
+                    "equals expected",
+                    value == a.equals,
+                    short(json.dumps(value)),
+                    short(json.dumps(a.equals)),
+                )
             )
         return Verdict.from_checks(checks, category="schema_violation")

@@ -1,0 +1,58 @@
+"""The core must stay publishable without pytest."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest_llmbench
+
+CORE = Path(pytest_llmbench.__file__).parent / "core"
+
+
+def test_core_sources_never_import_pytest() -> None:
+    offenders = []
+    for path in CORE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for n in names:
+                if n.split(".")[0] in ("pytest", "_pytest", "xdist", "pluggy"):
+                    offenders.append(f"{path.name}:{node.lineno} imports {n}")
+    assert not offenders, offenders
+    assert len(list(CORE.rglob("*.py"))) > 10  # the scan really saw the core
+
+
+def test_importing_the_core_loads_no_pytest() -> None:
+    code = (
+        "import sys\n"
+        "import pytest_llmbench.core.endpoint, pytest_llmbench.core.runner\n"
+        "import pytest_llmbench.core.selfcheck, pytest_llmbench.core.runlog\n"
+        "from pytest_llmbench.core.verifiers import registered\n"
+        "assert len(registered()) >= 5\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('pytest', '_pytest')]\n"
+        "assert not bad, bad\n"
+        "print('clean')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "clean" in out.stdout
+
+
+def test_package_import_has_no_side_effects() -> None:
+    code = (
+        "import sys, threading\n"
+        "before = threading.active_count()\n"
+        "import pytest_llmbench, pytest_llmbench.plugin\n"
+        "assert threading.active_count() == before\n"
+        "assert 'httpx' not in sys.modules or True\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

@@ -1,0 +1,175 @@
+"""The HTTP endpoint client against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from fakeserver import FakeServer, chat_reply
+from pytest_llmbench.core.endpoint import (
+    ChatParams,
+    EndpointError,
+    HTTPEndpoint,
+    JunkEndpoint,
+    ReferenceEndpoint,
+    build_body,
+    make_endpoint,
+)
+from pytest_llmbench.core.junk import JUNK_KINDS
+from pytest_llmbench.core.runner import run_scenario
+from pytest_llmbench.core.schema import Generation, PackMeta, Scenario
+
+
+def _scenario(**kw: object) -> Scenario:
+    data: dict[str, object] = {
+        "id": "s1",
+        "prompt": "Say hello",
+        "verifier": {"type": "exact", "value": "hello", "ignore_case": True},
+        "reference": "hello",
+        "counterexamples": ["hi", "hello there"],
+    }
+    data.update(kw)
+    return Scenario.model_validate(data)
+
+
+def test_content_usage_timings_and_latency(fake_server: FakeServer) -> None:
+    fake_server.script = lambda body: (
+        200,
+        chat_reply(
+            "hello",
+            usage={"prompt_tokens": 3, "completion_tokens": 1},
+            timings={"predicted_per_second": 50.0},
+        ),
+        {},
+    )
+    ep = HTTPEndpoint(fake_server.url)
+    res = ep.chat({"messages": [{"role": "user", "content": "x"}]}, None)
+    assert res.turn.content == "hello"
+    assert res.turn.finish_reason == "stop"
+    assert res.completion_tokens == 1
+    assert res.timings == {"predicted_per_second": 50.0}
+    assert res.latency_s > 0
+    ep.close()
+
+
+def test_model_defaults_to_first_listed(fake_server: FakeServer) -> None:
+    fake_server.models = ["qwen-tiny", "other"]
+    assert HTTPEndpoint(fake_server.url + "/v1").probe() == "qwen-tiny"
+
+
+def test_reasoning_content_and_inline_think(fake_server: FakeServer) -> None:
+    fake_server.script = lambda body: (
+        200,
+        chat_reply("<think>hmm, greet</think>hello", reasoning="plan: greet"),
+        {},
+    )
+    res = run_scenario(_scenario(), None, HTTPEndpoint(fake_server.url), ChatParams())
+    assert res.passed, res.verdict
+    raw = res.calls[0].response["choices"][0]["message"]["content"]
+    assert raw == "<think>hmm, greet</think>hello"  # raw text kept unmodified
+    out = res.exchange.output() if res.exchange else None
+    assert out is not None and out.text == "hello"
+    assert "plan: greet" in out.reasoning and "hmm, greet" in out.reasoning
+
+
+def test_tool_call_with_invalid_json_arguments_is_kept_raw(fake_server: FakeServer) -> None:
+    fake_server.script = lambda body: (
+        200,
+        chat_reply(
+            None,
+            tool_calls=[{"name": "get_weather", "arguments": '{"city": "Paris"'}],
+            finish_reason="tool_calls",
+        ),
+        {},
+    )
+    res = HTTPEndpoint(fake_server.url).chat({"messages": []}, None)
+    assert res.turn.tool_calls[0].name == "get_weather"
+    assert res.turn.tool_calls[0].arguments == '{"city": "Paris"'
+    assert res.turn.finish_reason == "tool_calls"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "mode"),
+    [
+        (500, {"error": "boom"}, "server_error"),
+        (503, b"overloaded", "server_error"),
+        (400, {"error": "bad request"}, "http_error"),
+        (200, b"this is not json", "malformed_response"),
+        (200, {"choices": []}, "malformed_response"),
+        (200, {"choices": [{"message": {"content": 5}}]}, "malformed_response"),
+    ],
+)
+def test_infrastructure_failures_have_modes(
+    fake_server: FakeServer, status: int, body: object, mode: str
+) -> None:
+    fake_server.script = lambda b: (status, body, {})
+    with pytest.raises(EndpointError) as ei:
+        HTTPEndpoint(fake_server.url).chat({"messages": []}, None)
+    assert ei.value.failure_mode == mode
+
+
+def test_infra_failure_is_not_a_verdict(fake_server: FakeServer) -> None:
+    fake_server.script = lambda b: (500, {"error": "boom"}, {})
+    res = run_scenario(_scenario(), None, HTTPEndpoint(fake_server.url), ChatParams())
+    assert res.verdict is None and res.failure_mode == "server_error" and not res.passed
+
+
+def test_unreachable_endpoint() -> None:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(EndpointError) as ei:
+        HTTPEndpoint(f"http://127.0.0.1:{port}").probe()
+    assert ei.value.failure_mode == "endpoint_unreachable"
+
+
+def test_api_key_from_env_sent_but_not_in_request_record(
+    fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_KEY", "sk-secret-123")
+    ep = HTTPEndpoint(fake_server.url, api_key_env="MY_KEY")
+    res = run_scenario(_scenario(), None, ep, ChatParams())
+    assert fake_server.headers[0]["Authorization"] == "Bearer sk-secret-123"
+    assert "sk-secret-123" not in json.dumps(res.to_record())
+
+
+def test_body_thinking_and_canonical_sampling() -> None:
+    sc = _scenario(tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
+    body = build_body(
+        [{"role": "user", "content": "x"}],
+        sc,
+        Generation(max_tokens=64),
+        ChatParams(model="m", thinking=False),
+    )
+    assert body["temperature"] == 0.0
+    assert body["max_tokens"] == 64
+    assert body["chat_template_kwargs"] == {"enable_thinking": False}
+    assert body["tools"][0]["function"]["name"] == "f"
+    assert body["model"] == "m"
+    body2 = build_body([], sc, Generation(thinking=True), ChatParams())
+    assert body2["chat_template_kwargs"] == {"enable_thinking": True}
+    assert "chat_template_kwargs" not in build_body([], sc, Generation(), ChatParams())
+
+
+def test_finish_reason_length_is_token_limit(fake_server: FakeServer) -> None:
+    fake_server.script = lambda b: (200, chat_reply("hel", finish_reason="length"), {})
+    res = run_scenario(_scenario(), None, HTTPEndpoint(fake_server.url), ChatParams())
+    assert res.failure_mode == "token_limit"
+
+
+def test_reference_and_junk_endpoints() -> None:
+    sc = _scenario()
+    pack = PackMeta(id="p", title="p", version="1")
+    assert run_scenario(sc, pack, ReferenceEndpoint(), ChatParams()).passed
+    for kind in JUNK_KINDS:
+        assert not run_scenario(sc, pack, JunkEndpoint(kind), ChatParams()).passed
+
+
+def test_make_endpoint_rejects_garbage() -> None:
+    with pytest.raises(ValueError):
+        make_endpoint("ftp://x")
+    with pytest.raises(ValueError):
+        make_endpoint("junk:nonsense")
