@@ -58,15 +58,27 @@ class Exchange:
 
     raw_turns: list[AssistantTurn] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # Final environment state and loop events (agent scenarios), JSON-able.
+    state: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     def output(self) -> Output:
-        out = Output(turns=[clean_turn(t) for t in self.raw_turns], messages=self.messages)
-        return out
+        return Output(
+            turns=[clean_turn(t) for t in self.raw_turns],
+            messages=self.messages,
+            raw_turns=list(self.raw_turns),
+            state=self.state,
+            events=self.events,
+        )
 
 
 def run_exchange(scenario: Scenario, respond: Responder) -> Exchange:
     """Drive the conversation. Exceptions from ``respond`` propagate (infra errors);
     turns completed so far stay in the returned object only on success."""
+    if scenario.environment is not None:
+        from .agent import run_agent_exchange
+
+        return run_agent_exchange(scenario, respond)
     messages = scenario.initial_messages()
     ex = Exchange(messages=messages)
     mocks = MockTools(scenario.mock_tools)
@@ -104,11 +116,19 @@ def replay_responder(answer: AnswerSpec) -> Responder:
     return respond
 
 
-def verify(scenario: Scenario, pack: PackMeta | None, exchange: Exchange) -> Verdict:
+def verify(
+    scenario: Scenario, pack: PackMeta | None, exchange: Exchange, *, sandbox: Any = None
+) -> Verdict:
+    """Judge an exchange. ``sandbox`` (a core.sandbox backend) is given to verifiers
+    that execute code."""
     verifier = build_verifier(scenario.verifier, scenario, pack)
+    verifier.sandbox = sandbox
     return verifier.check(exchange.output())
 
 
-def check_answer(scenario: Scenario, pack: PackMeta | None, answer: AnswerSpec) -> Verdict:
+def check_answer(
+    scenario: Scenario, pack: PackMeta | None, answer: AnswerSpec, *, sandbox: Any = None
+) -> Verdict:
     """Run a fixed answer through the exchange and the verifier (no endpoint)."""
-    return verify(scenario, pack, run_exchange(scenario, replay_responder(answer)))
+    ex = run_exchange(scenario, replay_responder(answer))
+    return verify(scenario, pack, ex, sandbox=sandbox)

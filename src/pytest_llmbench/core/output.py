@@ -51,10 +51,15 @@ class Output:
 
     turns: list[AssistantTurn]
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # The turns exactly as received (thinking not split), for leak checks.
+    raw_turns: list[AssistantTurn] = field(default_factory=list)
+    # Final environment state and loop events of agent scenarios.
+    state: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_turns(cls, turns: list[AssistantTurn]) -> Output:
-        return cls(turns=[clean_turn(t) for t in turns])
+        return cls(turns=[clean_turn(t) for t in turns], raw_turns=list(turns))
 
     @property
     def text(self) -> str:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from .schema import PackMeta, Scenario, ScenarioFile
+from .agent import validate_environment
 from .templates import expand_templates
 from .verifiers.base import VerifierConfigError, build_verifier
 
@@ -112,8 +113,10 @@ def load_scenario_file(path: Path, meta: PackMeta | None = None) -> list[Scenari
             )
         seen[sc.id] = line or 0
         try:
+            if sc.environment is not None:
+                validate_environment(sc)
             build_verifier(sc.verifier, sc, meta)
-        except VerifierConfigError as exc:
+        except (VerifierConfigError, ValueError) as exc:
             raise PackError(path, line, str(exc)) from None
     return scenarios
 

@@ -140,6 +140,8 @@ class Scenario(_Strict):
     messages: list[Message] | None = None
     tools: list[dict[str, Any]] | None = None
     mock_tools: dict[str, list[MockResult]] | None = None
+    # A stateful environment whose tools answer the model's calls (core.agent).
+    environment: dict[str, Any] | None = None
     max_turns: int | None = Field(default=None, ge=1, le=50)
     generation: Generation | None = None
     verifier: VerifierSpec
@@ -190,7 +192,7 @@ class Scenario(_Strict):
     def turn_limit(self) -> int:
         if self.max_turns is not None:
             return self.max_turns
-        return 6 if self.mock_tools else 1
+        return 6 if (self.mock_tools or self.environment) else 1
 
 
 class PackMeta(_Strict):

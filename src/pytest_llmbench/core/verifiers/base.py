@@ -114,11 +114,14 @@ class Verifier:
 
     name: ClassVar[str] = ""
     Args: ClassVar[type[BaseModel]] = NoArgs
+    # Verifiers that execute model-written code set this; they get ``self.sandbox``.
+    needs_sandbox: ClassVar[bool] = False
 
     def __init__(self, args: BaseModel, scenario: Scenario, pack: PackMeta | None = None):
         self.args = args
         self.scenario = scenario
         self.pack = pack
+        self.sandbox: Any = None
 
     @property
     def threshold(self) -> float:
