@@ -85,15 +85,19 @@ class ScenarioFile(pytest.File):
                     f"in pack {meta.id!r} (also at {clash})",
                 )
                 return
+        repeat = llm.repeat
         for sc in sorted(scenarios, key=lambda s: s.id):
-            yield ScenarioItem.from_parent(
-                self,
-                name=sc.id,
-                callobj=_scenario_test,
-                nodeid=f"{meta.id}::{sc.id}",
-                scenario=sc,
-                pack=meta,
-            )
+            for r in range(1, repeat + 1) if repeat > 1 else [None]:
+                name = sc.id if r is None else f"{sc.id}[r{r}]"
+                yield ScenarioItem.from_parent(
+                    self,
+                    name=name,
+                    callobj=_scenario_test,
+                    nodeid=f"{meta.id}::{name}",
+                    scenario=sc,
+                    pack=meta,
+                    repeat=r,
+                )
 
 
 def _scenario_test(llm_endpoint: Any, request: pytest.FixtureRequest) -> None:
@@ -106,8 +110,11 @@ class ScenarioItem(pytest.Function):
     """One scenario. Setup asks the model (endpoint failures are ERRORs there);
     the call phase verifies the answer (a wrong answer is a FAIL)."""
 
-    def __init__(self, *, scenario: Scenario, pack: PackMeta, nodeid: str, **kw: Any):
+    def __init__(
+        self, *, scenario: Scenario, pack: PackMeta, nodeid: str, repeat: int | None, **kw: Any
+    ):
         super().__init__(**kw)
+        self.repeat = repeat
         self._nodeid = nodeid  # "<pack>::<scenario>", stable across runs and workers
         self.scenario = scenario
         self.pack = pack

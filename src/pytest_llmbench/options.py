@@ -42,6 +42,26 @@ def positive_float(value: str) -> float:
     return f
 
 
+def positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be >= 1")
+    return n
+
+
+def non_negative_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
+    return n
+
+
 def pack_id_arg(value: str) -> str:
     if not re.match(r"^[a-z][a-z0-9_\-]*$", value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a pack id")
@@ -68,10 +88,12 @@ def addoption(parser: pytest.Parser) -> None:
     g.addoption(
         "--llm-endpoint",
         type=endpoint_arg,
-        default=None,
+        action="append",
+        default=[],
         metavar="URL",
         help="OpenAI-compatible server (http://host:port[/v1]), or 'reference' / 'junk' "
-        "for the built-in self-check endpoints. Without it no scenario is collected.",
+        "for the built-in self-check endpoints. Repeat it for replicas of one model "
+        "(least outstanding requests). Without it no scenario is collected.",
     )
     g.addoption(
         "--llm-model",
@@ -113,6 +135,58 @@ def addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="SECONDS",
         help="per-request timeout (default: the scenario's, else 300)",
+    )
+    g.addoption(
+        "--llm-concurrency",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="requests in flight per process (default 4; in-process endpoints: 1)",
+    )
+    g.addoption(
+        "--llm-retries",
+        type=non_negative_int,
+        default=2,
+        metavar="N",
+        help="retries of infrastructure failures (connection, 5xx, 429); never of answers",
+    )
+    g.addoption(
+        "--llm-repeat",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="run each scenario N times (pass@k, pass^k, mean/std/CV in the summary)",
+    )
+    g.addoption(
+        "--llm-cache",
+        default=None,
+        metavar="DIR",
+        help="answer repeated identical requests from this cache directory",
+    )
+    g.addoption(
+        "--llm-replay",
+        default=None,
+        metavar="RUNLOG",
+        help="answer from a saved run log, no network; missing answers are errors",
+    )
+    g.addoption(
+        "--llm-resume",
+        default=None,
+        metavar="RUNLOG",
+        help="skip scenarios finished in RUNLOG and write one merged run log",
+    )
+    g.addoption(
+        "--llm-stream",
+        action="store_true",
+        default=False,
+        help="stream responses; records time to first token and decode tokens/s",
+    )
+    g.addoption(
+        "--llm-probe",
+        type=yes_no,
+        default=True,
+        metavar="yes|no",
+        help="measure decode speed at start to size per-request timeouts",
     )
     g.addoption(
         "--llm-builtin-packs",

@@ -15,7 +15,8 @@ import pytest
 from . import options
 from .collect import PackDir, is_pack_dir
 from .fixtures import llm, llm_endpoint  # noqa: F401  (plugin fixtures)
-from .session import SESSION_KEY, LLMSession, is_worker
+from .session import SESSION_KEY, LLMSession
+from .xdist import is_worker
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,8 +45,10 @@ class LLMBenchPlugin:
         self.llm = session
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        # json-report adds its hook specs in its own configure, only when enabled.
         config = session.config
+        if self.llm.active and not is_worker(config):
+            self.llm.start()
+        # json-report adds its hook specs in its own configure, only when enabled.
         if getattr(config, "_json_report", None) is not None and not is_worker(config):
             from .report.jsonreport import JsonReportBridge
 

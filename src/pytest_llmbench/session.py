@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,51 +16,81 @@ import pytest
 
 from . import __version__
 from .collect import BrokenPackItem, InfraError, ScenarioFailed, ScenarioItem
-from .core.endpoint import ChatParams, Endpoint, EndpointError, build_body, make_endpoint
-from .core.exchange import Exchange, run_exchange, verify
+from .core import runner
+from .core.endpoint import (
+    ChatParams,
+    Endpoint,
+    EndpointError,
+    build_body,
+    make_endpoint,
+)
+from .core.endpoints import CachingEndpoint, ReplayEndpoint, ReplicaSet
+from .core.exchange import Exchange
 from .core.packs import PACK_FILE, PackError, builtin_packs_dir, load_meta
-from .core.runlog import RunLogWriter, default_log_path
+from .core.runlog import RunLogWriter, default_log_path, read_runlog
 from .core.runner import ScenarioResult, generation_for
-from .core.schema import AssistantTurn, PackMeta, Scenario
-from .core.summary import Summary
+from .core.scheduler import Scheduler
+from .core.schema import PackMeta, Scenario
+from .core.summary import ERROR_MODES, Summary
 from .options import endpoint_arg
+from .xdist import upcoming_items
 
 SESSION_KEY = pytest.StashKey["LLMSession"]()
 RESULT_KEY = pytest.StashKey[ScenarioResult]()
 RECORD_KEY = pytest.StashKey[dict[str, Any]]()
 CALLS_KEY = pytest.StashKey[list[Any]]()
 
+DEFAULT_CONCURRENCY = 4
+TIMEOUT_FLOOR_S = 30.0
+TIMEOUT_CEILING_S = 1800.0
+ASSUMED_MAX_TOKENS = 4096
+
 
 def get_session(config: pytest.Config) -> LLMSession:
     return config.stash[SESSION_KEY]
-
-
-def is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
 
 
 class LLMSession:
     def __init__(self, config: pytest.Config):
         self.config = config
         opt = config.option
-        spec = opt.llm_endpoint or config.getini("llm_endpoint") or None
-        if spec and not opt.llm_endpoint:
+        specs: list[str] = list(opt.llm_endpoint or [])
+        ini = config.getini("llm_endpoint")
+        if not specs and ini:
             try:
-                spec = endpoint_arg(spec)
+                specs = [endpoint_arg(str(ini))]
             except Exception as exc:
                 raise pytest.UsageError(f"ini llm_endpoint: {exc}") from None
-        self.endpoint_spec: str | None = spec
+        self.replay: str | None = opt.llm_replay
+        if self.replay and specs:
+            raise pytest.UsageError("--llm-replay answers from a run log: drop --llm-endpoint")
+        if self.replay and not Path(self.replay).exists():
+            raise pytest.UsageError(f"--llm-replay: no such run log: {self.replay}")
+        in_proc = [s for s in specs if not s.startswith("http")]
+        if in_proc and len(specs) > 1:
+            raise pytest.UsageError(
+                f"--llm-endpoint {in_proc[0]} cannot be combined with other endpoints"
+            )
+        self.endpoint_specs = specs
         self.model: str | None = opt.llm_model or config.getini("llm_model") or None
         self.thinking = {"on": True, "off": False, "pack": None}[opt.llm_thinking]
         self.packs_filter: list[str] = list(opt.llm_pack)
         self.timeout_s: float | None = opt.llm_timeout
         self.api_key_env: str = opt.llm_api_key_env
+        self.repeat: int = opt.llm_repeat
+        self.resume: str | None = opt.llm_resume
+        if self.resume and not Path(self.resume).exists():
+            raise pytest.UsageError(f"--llm-resume: no such run log: {self.resume}")
+        self._resumed: dict[str, dict[str, Any]] | None = None
         self.packs: dict[str, dict[str, Any]] = {}
         self.seen_pack_ids: set[str] = set()
         self._scenario_ids: dict[tuple[str, str], str] = {}
         self._endpoint: Endpoint | None = None
         self._probed: dict[int, EndpointError | None] = {}
+        self.speed: dict[str, Any] | None = None
         self._lock = threading.Lock()
+        self._scheduler: Scheduler[ScenarioResult] | None = None
+        self._index: dict[int, int] = {}
         self.summary = Summary()
         self.started = time.time()
         self.writer: RunLogWriter | None = None
@@ -69,7 +100,13 @@ class LLMSession:
     # -- configuration ------------------------------------------------------
     @property
     def active(self) -> bool:
-        return self.endpoint_spec is not None
+        return bool(self.endpoint_specs) or self.replay is not None
+
+    @property
+    def endpoint_label(self) -> str:
+        if self.replay:
+            return f"replay:{self.replay}"
+        return ",".join(self.endpoint_specs)
 
     def builtin_dir(self) -> Path | None:
         if not self.active:
@@ -83,30 +120,42 @@ class LLMSession:
         d = builtin_packs_dir()
         return d if d.is_dir() else None
 
+    def add_builtin_args(self) -> None:
+        """Collect the built-in packs by adding their folder to pytest's arguments."""
+        d = self.builtin_dir()
+        if d is not None and str(d) not in self.config.args:
+            self.config.args.append(str(d))
+
+    def concurrency(self) -> int:
+        c = self.config.option.llm_concurrency
+        return int(c) if c else DEFAULT_CONCURRENCY
+
     def header(self) -> dict[str, Any]:
         return {
             "plugin_version": __version__,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
             "endpoint": self._endpoint.describe()
             if self._endpoint
-            else {"name": self.endpoint_spec},
+            else {"name": self.endpoint_label},
             "model": self.model,
             "thinking": {True: "on", False: "off", None: "pack"}[self.thinking],
             "sampling": {"mode": "canonical", "temperature": 0.0},
+            "concurrency": self.concurrency(),
+            "repeat": self.repeat,
+            "speed_probe": self.speed,
+            "resumed_from": self.resume,
             "packs": self.packs,
         }
 
     def header_line(self) -> str:
+        workers = getattr(self.config.option, "numprocesses", None) or 0
+        conc = self.concurrency()
+        total = f"{conc} x {workers} workers" if workers else str(conc)
         return (
-            f"llmbench {__version__}: endpoint={self.endpoint_spec} model={self.model or 'auto'} "
-            f"thinking={self.config.option.llm_thinking} sampling=canonical(t=0)"
+            f"llmbench {__version__}: endpoint={self.endpoint_label} "
+            f"model={self.model or 'auto'} thinking={self.config.option.llm_thinking} "
+            f"sampling=canonical(t=0) concurrency={total} repeat={self.repeat}"
         )
-
-    def add_builtin_args(self) -> None:
-        """Collect the built-in packs by adding their folder to pytest's arguments."""
-        d = self.builtin_dir()
-        if d is not None and str(d) not in self.config.args:
-            self.config.args.append(str(d))
 
     # -- collection -----------------------------------------------------------
     def wants_pack(self, pack_id: str) -> bool:
@@ -120,14 +169,6 @@ class LLMSession:
             return load_meta(path / PACK_FILE).id
         except PackError:
             return path.name
-
-    def check_selection(self, items: list[pytest.Item]) -> None:
-        unknown = [p for p in self.packs_filter if p not in self.seen_pack_ids]
-        if unknown:
-            known = ", ".join(sorted(self.seen_pack_ids)) or "none"
-            raise pytest.UsageError(
-                f"--llm-pack: unknown pack(s) {', '.join(unknown)} (collected: {known})"
-            )
 
     def register_pack(self, meta: PackMeta, path: Path) -> None:
         with self._lock:
@@ -153,17 +194,65 @@ class LLMSession:
             self.config.addinivalue_line("markers", f"{tag}: scenario tag")
         return None
 
+    def check_selection(self, items: list[pytest.Item]) -> None:
+        unknown = [p for p in self.packs_filter if p not in self.seen_pack_ids]
+        if unknown:
+            known = ", ".join(sorted(self.seen_pack_ids)) or "none"
+            raise pytest.UsageError(
+                f"--llm-pack: unknown pack(s) {', '.join(unknown)} (collected: {known})"
+            )
+        if self.resume:
+            done = self.resumed_records()
+            keep: list[pytest.Item] = []
+            skip: list[pytest.Item] = []
+            for it in items:
+                (skip if it.nodeid in done else keep).append(it)
+            if skip:
+                self.config.hook.pytest_deselected(items=skip)
+                items[:] = keep
+
+    def resumed_records(self) -> dict[str, dict[str, Any]]:
+        """Finished scenarios of the run log given to --llm-resume (errors re-run)."""
+        if self._resumed is None:
+            self._resumed = {}
+            if self.resume:
+                try:
+                    data = read_runlog(self.resume)
+                except (OSError, ValueError) as exc:
+                    raise pytest.UsageError(f"--llm-resume: {exc}") from None
+                for rec in data.get("results", []):
+                    if rec.get("nodeid") and rec.get("failure_mode") not in ERROR_MODES:
+                        self._resumed[str(rec["nodeid"])] = rec
+        return self._resumed
+
     # -- endpoint -------------------------------------------------------------
     def endpoint(self) -> Endpoint:
-        if self._endpoint is None:
-            if not self.endpoint_spec:
-                pytest.skip("no --llm-endpoint given")
-            self._endpoint = make_endpoint(
-                self.endpoint_spec,
+        with self._lock:
+            if self._endpoint is None:
+                self._endpoint = self._make_endpoint()
+            return self._endpoint
+
+    def _make_endpoint(self) -> Endpoint:
+        opt = self.config.option
+        if self.replay:
+            return ReplayEndpoint(self.replay)
+        if not self.endpoint_specs:
+            pytest.skip("no --llm-endpoint given")
+        eps = [
+            make_endpoint(
+                spec,
                 api_key_env=self.api_key_env,
                 timeout_s=self.timeout_s or 300.0,
+                retries=opt.llm_retries,
+                concurrency=self.concurrency(),
+                stream=opt.llm_stream,
             )
-        return self._endpoint
+            for spec in self.endpoint_specs
+        ]
+        ep: Endpoint = eps[0] if len(eps) == 1 else ReplicaSet(eps)
+        if opt.llm_cache and not ep.in_process:
+            ep = CachingEndpoint(ep, Path(opt.llm_cache))
+        return ep
 
     def ensure_probed(self, endpoint: Endpoint) -> None:
         """Probe each endpoint once; a dead endpoint gives the same one-line error to
@@ -178,53 +267,134 @@ class LLMSession:
                     self._probed[key] = None
                 except EndpointError as exc:
                     self._probed[key] = exc
+                if self._probed[key] is None and self.speed is None:
+                    self.speed = self._speed_probe(endpoint)
             err = self._probed[key]
         if err is not None:
             raise InfraError(err.failure_mode, f"{err.args[0]} (detected once at first use)")
+
+    def _speed_probe(self, endpoint: Endpoint) -> dict[str, Any] | None:
+        """A short generation to measure decode speed, which sizes the per-request
+        timeouts. Failing it is not fatal: timeouts then use the client default."""
+        if endpoint.in_process or self.timeout_s or not self.config.option.llm_probe:
+            return None
+        body = build_body(
+            [{"role": "user", "content": "Count from 1 to 30, separated by spaces."}],
+            None,
+            generation_for(None, _PROBE),
+            self.params(),
+        )
+        body["max_tokens"] = 32
+        try:
+            res = endpoint.chat(body, None, 60.0)
+        except EndpointError as exc:
+            return {"ok": False, "error": str(exc)}
+        tps = None
+        if res.timings and isinstance(res.timings.get("predicted_per_second"), (int, float)):
+            tps = float(res.timings["predicted_per_second"])
+        elif res.completion_tokens and res.latency_s > 0:
+            tps = res.completion_tokens / res.latency_s
+        return {
+            "ok": True,
+            "tokens_per_s": None if tps is None else round(tps, 2),
+            "latency_s": round(res.latency_s, 4),
+        }
+
+    def timeout_for(self, item: ScenarioItem) -> float | None:
+        """--llm-timeout, else the scenario's, else sized from the measured speed."""
+        if self.timeout_s:
+            return self.timeout_s
+        gen = generation_for(item.pack, item.scenario)
+        if gen.timeout_s:
+            return float(gen.timeout_s)
+        tps = (self.speed or {}).get("tokens_per_s")
+        if not isinstance(tps, (int, float)) or tps <= 0:
+            return None
+        max_tokens = gen.max_tokens or ASSUMED_MAX_TOKENS
+        return max(TIMEOUT_FLOOR_S, min(TIMEOUT_CEILING_S, 10.0 + 3.0 * max_tokens / tps))
 
     def params(self) -> ChatParams:
         return ChatParams(model=self.model, thinking=self.thinking)
 
     # -- items ------------------------------------------------------------------
+    def _job(self, item: ScenarioItem, endpoint: Endpoint) -> Callable[[], ScenarioResult]:
+        params = self.params()
+        timeout = self.timeout_for(item)
+
+        def job() -> ScenarioResult:
+            return runner.generate(
+                item.scenario, item.pack, endpoint, params, timeout_s=timeout, repeat=item.repeat
+            )
+
+        return job
+
+    def _scheduler_for(self) -> Scheduler[ScenarioResult]:
+        with self._lock:
+            if self._scheduler is None:
+                self._scheduler = Scheduler(self.concurrency())
+            return self._scheduler
+
     def generate(self, item: ScenarioItem, endpoint: Endpoint) -> None:
-        sc, pack = item.scenario, item.pack
-        res = ScenarioResult(pack.id, sc.id)
-        item.stash[RESULT_KEY] = res
         try:
             self.ensure_probed(endpoint)
         except InfraError as exc:
+            res = ScenarioResult(item.pack.id, item.scenario.id, repeat=item.repeat)
             res.error = EndpointError(exc.failure_mode, str(exc))
+            item.stash[RESULT_KEY] = res
             self._store(item, res)
             raise
-        gen = generation_for(pack, sc)
-        if self.timeout_s is None and gen.timeout_s is not None:
-            pass  # per-request timeouts arrive with the scheduler
-        params = self.params()
-        t0 = time.perf_counter()
-
-        def respond(messages: list[dict[str, Any]], scenario: Scenario) -> AssistantTurn:
-            result = endpoint.chat(build_body(messages, scenario, gen, params), scenario)
-            res.calls.append(result)
-            return result.turn
-
-        try:
-            res.exchange = run_exchange(sc, respond)
-        except EndpointError as exc:
-            res.error = exc
-            res.wall_s = time.perf_counter() - t0
+        if endpoint.in_process or self.concurrency() == 1:
+            res = self._job(item, endpoint)()
+        else:
+            sched = self._scheduler_for()
+            ahead = self._upcoming(item, sched.window)
+            sched.prefetch((it.nodeid, endpoint, self._job(it, endpoint)) for it in ahead)
+            res = sched.take(item.nodeid, endpoint, self._job(item, endpoint))
+        item.stash[RESULT_KEY] = res
+        if res.error is not None:
             self._store(item, res)
-            raise InfraError(exc.failure_mode, exc.args[0]) from None
-        res.wall_s = time.perf_counter() - t0
+            raise InfraError(res.error.failure_mode, res.error.args[0])
+
+    def _upcoming(self, item: ScenarioItem, limit: int) -> list[ScenarioItem]:
+        items = item.session.items
+        if len(self._index) != len(items):
+            self._index = {id(it): i for i, it in enumerate(items)}
+        return [
+            it for it in upcoming_items(item, limit, self._index) if isinstance(it, ScenarioItem)
+        ]
 
     def judge(self, item: ScenarioItem) -> None:
         res = item.stash[RESULT_KEY]
         assert res.exchange is not None
         try:
-            res.verdict = verify(item.scenario, item.pack, res.exchange)
+            runner.judge(res, item.scenario, item.pack)
         finally:
             self._store(item, res)
         if not res.passed:
             raise ScenarioFailed(res.verdict.detail if res.verdict else "no verdict")
+
+    def result_of(self, item: pytest.Item) -> ScenarioResult | None:
+        return item.stash.get(RESULT_KEY, None)
+
+    def _store(self, item: ScenarioItem, res: ScenarioResult) -> None:
+        rec = res.to_record()
+        rec["nodeid"] = item.nodeid
+        rec["pack_version"] = item.pack.version
+        rec["tags"] = list(item.scenario.tags)
+        item.stash[RECORD_KEY] = rec
+        props = item.user_properties
+        props.append(("llmbench.pack", res.pack))
+        props.append(("llmbench.scenario", res.scenario))
+        props.append(("llmbench.passed", bool(rec["passed"])))
+        props.append(("llmbench.score", float(rec["score"])))
+        props.append(("llmbench.failure_mode", rec["failure_mode"] or ""))
+        if res.verdict is not None and res.verdict.category:
+            props.append(("llmbench.category", res.verdict.category))
+        props.append(("llmbench.latency_s", float(rec["latency_s"])))
+        if rec["completion_tokens"] is not None:
+            props.append(("llmbench.completion_tokens", int(rec["completion_tokens"])))
+        if res.repeat is not None:
+            props.append(("llmbench.repeat", int(res.repeat)))
 
     def annotate_report(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Attach the scenario's record to the report that decided it, once; builtins
@@ -254,52 +424,29 @@ class LLMSession:
                 frec["outcome"] = report.outcome
                 report.llmbench = frec  # type: ignore[attr-defined]
 
-    def result_of(self, item: pytest.Item) -> ScenarioResult | None:
-        return item.stash.get(RESULT_KEY, None)
-
-    def _store(self, item: ScenarioItem, res: ScenarioResult) -> None:
-        rec = res.to_record()
-        rec["nodeid"] = item.nodeid
-        rec["pack_version"] = item.pack.version
-        rec["tags"] = list(item.scenario.tags)
-        item.stash[RECORD_KEY] = rec
-        props = item.user_properties
-        props.append(("llmbench.pack", res.pack))
-        props.append(("llmbench.scenario", res.scenario))
-        props.append(("llmbench.passed", bool(rec["passed"])))
-        props.append(("llmbench.score", float(rec["score"])))
-        props.append(("llmbench.failure_mode", rec["failure_mode"] or ""))
-        if res.verdict is not None and res.verdict.category:
-            props.append(("llmbench.category", res.verdict.category))
-        props.append(("llmbench.latency_s", float(rec["latency_s"])))
-        if rec["completion_tokens"] is not None:
-            props.append(("llmbench.completion_tokens", int(rec["completion_tokens"])))
-
     def function_record(
         self, item: pytest.Item, report: pytest.TestReport
     ) -> dict[str, Any] | None:
         """A plain test marked ``@pytest.mark.llmbench(pack=...)`` joins that pack's summary."""
         mark = item.get_closest_marker("llmbench")
-        if mark is None or isinstance(item, ScenarioItem) or not mark.kwargs.get("pack"):
+        if mark is None or not mark.kwargs.get("pack"):
+            return None
+        if report.skipped or report.when == "teardown":
             return None
         if report.when == "setup" and report.passed:
-            return None
-        if report.when == "teardown":
             return None
         calls = item.stash.get(CALLS_KEY, [])
         infra = next((c for c in calls if isinstance(c, EndpointError)), None)
         ok_calls = [c for c in calls if not isinstance(c, EndpointError)]
-        if report.skipped:
-            return None
         mode = None
         if report.failed:
-            mode = (
-                infra.failure_mode
-                if infra
-                else ("setup_error" if report.when == "setup" else "verifier_fail")
-            )
+            if infra is not None:
+                mode = infra.failure_mode
+            else:
+                mode = "setup_error" if report.when == "setup" else "verifier_fail"
+        lines = report.longreprtext.strip().splitlines() if report.failed else []
         toks = [c.completion_tokens for c in ok_calls]
-        rec = {
+        rec: dict[str, Any] = {
             "nodeid": item.nodeid,
             "pack": str(mark.kwargs["pack"]),
             "pack_version": None,
@@ -308,14 +455,7 @@ class LLMSession:
             "score": 1.0 if report.passed else 0.0,
             "failure_mode": mode,
             "error": str(infra) if infra else None,
-            "verdict": {
-                "passed": report.passed,
-                "detail": ""
-                if report.passed
-                else str(report.longreprtext).strip().splitlines()[-1:][0]
-                if report.longreprtext
-                else "",
-            },
+            "verdict": {"passed": report.passed, "detail": lines[-1] if lines else ""},
             "latency_s": round(sum(c.latency_s for c in ok_calls), 6),
             "completion_tokens": sum(t for t in toks if t) if toks and None not in toks else None,
             "calls": [{"request": c.request, "response": c.response} for c in ok_calls],
@@ -332,6 +472,11 @@ class LLMSession:
         return rec
 
     # -- controller -------------------------------------------------------------
+    def start(self) -> None:
+        """Controller only: carry over the finished scenarios of --llm-resume."""
+        for rec in self.resumed_records().values():
+            self.fold({**rec, "resumed": True})
+
     def fold(self, record: dict[str, Any]) -> None:
         self.summary.add(record)
         if self.writer is None:
@@ -353,8 +498,9 @@ class LLMSession:
         if self.writer is None:
             self.log_path = self._log_path()
             self.writer = RunLogWriter(self.log_path, self.header())
+        fresh = self.header()
         self.writer.header.update(
-            {k: v for k, v in self.header().items() if k in ("endpoint", "model", "packs")}
+            {k: fresh[k] for k in ("endpoint", "model", "packs", "speed_probe")}
         )
         self.writer.finish(
             {
@@ -367,8 +513,19 @@ class LLMSession:
         )
 
     def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.close()
         if self._endpoint is not None:
             self._endpoint.close()
+
+
+_PROBE = Scenario(
+    id="speed-probe",
+    prompt="(probe)",
+    verifier={"type": "exact", "value": "-"},  # type: ignore[arg-type]
+    reference="-",
+    counterexamples=["a", "b"],
+)
 
 
 class LLM:
@@ -382,8 +539,9 @@ class LLM:
         ref = mark.kwargs.get("reference") if mark else None
         self._scenario: Scenario | None = None
         if ref is not None:
+            # Lets the reference endpoint answer a plain test function.
             self._scenario = Scenario(
-                id="test-function",
+                id=item.name.replace("[", "-").replace("]", "") or "test",
                 prompt="(test function)",
                 reference=ref,
                 counterexamples=["", "."],
@@ -407,8 +565,9 @@ class LLM:
 
         self._session.ensure_probed(self._endpoint)
         msgs = [{"role": "user", "content": messages}] if isinstance(messages, str) else messages
-        gen = Generation(max_tokens=max_tokens)
-        body = build_body(list(msgs), None, gen, self._session.params())
+        body = build_body(
+            list(msgs), None, Generation(max_tokens=max_tokens), self._session.params()
+        )
         if tools:
             body["tools"] = tools
         body.update(extra)
@@ -419,8 +578,7 @@ class LLM:
             calls.append(exc)
             raise
         calls.append(result)
-        ex = Exchange(raw_turns=[result.turn], messages=list(msgs) + [result.turn.to_openai()])
-        return ex
+        return Exchange(raw_turns=[result.turn], messages=list(msgs) + [result.turn.to_openai()])
 
     def ask(self, prompt: str, **kw: Any) -> str:
         """The answer text (thinking removed) to one user prompt."""

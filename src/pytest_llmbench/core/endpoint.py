@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +21,13 @@ from .schema import AssistantTurn, Generation, Scenario, ToolCall, answer_turns
 
 INFRA_MODES = (
     "endpoint_unreachable",
+    "connection_error",
     "timeout",
     "http_error",
     "server_error",
+    "rate_limited",
     "malformed_response",
+    "replay_missing",
 )
 
 
@@ -34,6 +38,8 @@ class EndpointError(Exception):
         super().__init__(message)
         self.failure_mode = failure_mode
         self.status = status
+        self.retry_after: float | None = None
+        self.retries: list[dict[str, Any]] = []
 
     def __str__(self) -> str:
         return f"{self.failure_mode}: {self.args[0]}"
@@ -83,6 +89,10 @@ class ChatResult:
     latency_s: float
     usage: dict[str, Any] | None = None
     timings: dict[str, Any] | None = None
+    retries: list[dict[str, Any]] = field(default_factory=list)
+    stream: dict[str, Any] | None = None
+    cached: bool = False
+    replica: int | None = None
 
     @property
     def completion_tokens(self) -> int | None:
@@ -135,7 +145,9 @@ class Endpoint:
         """Check reachability once; return the default model id if the server says."""
         return None
 
-    def chat(self, body: dict[str, Any], scenario: Scenario | None) -> ChatResult:
+    def chat(
+        self, body: dict[str, Any], scenario: Scenario | None, timeout_s: float | None = None
+    ) -> ChatResult:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -153,8 +165,57 @@ def _base_url(url: str) -> str:
     return url
 
 
+class AdaptiveLimiter:
+    """Caps requests in flight; halves on HTTP 429 and climbs back one slot per
+    ``recover_after`` successes, so a rate-limited server is not hammered."""
+
+    def __init__(self, limit: int, recover_after: int = 20):
+        self.max = max(1, limit)
+        self.limit = self.max
+        self.recover_after = recover_after
+        self._in_flight = 0
+        self._ok = 0
+        self._cond = threading.Condition()
+
+    def __enter__(self) -> AdaptiveLimiter:
+        with self._cond:
+            while self._in_flight >= self.limit:
+                self._cond.wait()
+            self._in_flight += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+    def throttled(self) -> None:
+        with self._cond:
+            self.limit = max(1, self.limit // 2)
+            self._ok = 0
+
+    def succeeded(self) -> None:
+        with self._cond:
+            self._ok += 1
+            if self._ok >= self.recover_after and self.limit < self.max:
+                self.limit += 1
+                self._ok = 0
+                self._cond.notify_all()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+
+RETRYABLE = ("endpoint_unreachable", "connection_error", "server_error", "rate_limited")
+
+
 class HTTPEndpoint(Endpoint):
-    """An OpenAI-compatible server over one pooled httpx client."""
+    """An OpenAI-compatible server over one pooled httpx client (thread-safe).
+
+    Infrastructure failures (connection errors, 5xx, 429) are retried with backoff,
+    honouring ``Retry-After``; a model's answer never is. Bodies are read with a size
+    cap so a runaway server cannot exhaust memory."""
 
     def __init__(
         self,
@@ -163,72 +224,293 @@ class HTTPEndpoint(Endpoint):
         api_key_env: str = "LLMBENCH_API_KEY",
         timeout_s: float = 300.0,
         connect_timeout_s: float = 5.0,
+        retries: int = 2,
+        backoff_s: float = 0.5,
+        max_body_bytes: int = 32 * 1024 * 1024,
+        concurrency: int = 64,
+        stream: bool = False,
     ):
         self.url = _base_url(url)
         self.name = self.url
+        self.retries = max(0, retries)
+        self.backoff_s = backoff_s
+        self.max_body_bytes = max_body_bytes
+        self.stream = stream
+        self.timeout_s = timeout_s
+        self.limiter = AdaptiveLimiter(concurrency)
         key = os.environ.get(api_key_env) or ""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(
             base_url=self.url,
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            limits=httpx.Limits(max_connections=max(concurrency, 8) + 4),
             trust_env=False,  # never route a local benchmark through a proxy
         )
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": "http", "url": self.url}
+        return {"name": self.name, "kind": "http", "url": self.url, "stream": self.stream}
 
-    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+    # -- one HTTP exchange ------------------------------------------------------
+    def _send(
+        self, method: str, path: str, body: dict[str, Any] | None, timeout_s: float | None
+    ) -> tuple[httpx.Response, bytes]:
+        """One request, body read under the size cap. Raises EndpointError."""
+        timeout = httpx.Timeout(timeout_s) if timeout_s else httpx.USE_CLIENT_DEFAULT
         try:
-            resp = self._client.request(method, path, **kw)
+            with self._client.stream(method, path, json=body, timeout=timeout) as resp:
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in resp.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_body_bytes:
+                        raise EndpointError(
+                            "malformed_response",
+                            f"{path}: response body over {self.max_body_bytes // 2**20} MB",
+                        )
+                    chunks.append(chunk)
+                data = b"".join(chunks)
         except httpx.ConnectError as exc:
             raise EndpointError("endpoint_unreachable", f"{self.url}: {exc}") from None
         except httpx.TimeoutException as exc:
             raise EndpointError("timeout", f"{self.url}{path}: {type(exc).__name__}") from None
         except httpx.HTTPError as exc:
-            raise EndpointError("endpoint_unreachable", f"{self.url}{path}: {exc}") from None
-        if resp.status_code >= 500:
             raise EndpointError(
-                "server_error",
-                f"HTTP {resp.status_code} from {path}: {resp.text[:200]}",
-                resp.status_code,
-            )
-        if resp.status_code >= 400:
-            raise EndpointError(
-                "http_error",
-                f"HTTP {resp.status_code} from {path}: {resp.text[:200]}",
-                resp.status_code,
-            )
-        return resp
+                "connection_error", f"{self.url}{path}: {type(exc).__name__}: {exc}"
+            ) from None
+        _check_status(resp, data, path)
+        return resp, data
 
-    def _json(self, resp: httpx.Response, path: str) -> Any:
+    def _with_retries(self, fn: Any, retries_log: list[dict[str, Any]]) -> Any:
+        attempt = 0
+        while True:
+            try:
+                with self.limiter:
+                    result = fn()
+                self.limiter.succeeded()
+                return result
+            except EndpointError as exc:
+                if exc.failure_mode == "rate_limited":
+                    self.limiter.throttled()
+                if exc.failure_mode not in RETRYABLE or attempt >= self.retries:
+                    exc.retries = retries_log
+                    raise
+                wait = (
+                    exc.retry_after
+                    if exc.retry_after is not None
+                    else (self.backoff_s * (2**attempt))
+                )
+                wait = min(wait, 60.0)
+                attempt += 1
+                retries_log.append(
+                    {
+                        "attempt": attempt,
+                        "failure_mode": exc.failure_mode,
+                        "message": exc.args[0][:200],
+                        "wait_s": round(wait, 3),
+                    }
+                )
+                time.sleep(wait)
+
+    def _json(self, data: bytes, resp: httpx.Response, path: str) -> Any:
         try:
-            return resp.json()
+            return json.loads(data)
         except ValueError:
+            ctype = resp.headers.get("content-type", "?")
             raise EndpointError(
-                "malformed_response", f"{path} returned non-JSON: {resp.text[:120]!r}"
+                "malformed_response",
+                f"{path} returned non-JSON ({ctype}): {data[:120]!r}",
             ) from None
 
     def probe(self) -> str | None:
-        resp = self._request("GET", "/v1/models")
-        data = self._json(resp, "/v1/models")
+        def once() -> Any:
+            resp, data = self._send("GET", "/v1/models", None, None)
+            return self._json(data, resp, "/v1/models")
+
+        data = self._with_retries(once, [])
         try:
             return str(data["data"][0]["id"])
         except (KeyError, IndexError, TypeError):
             return None
 
-    def chat(self, body: dict[str, Any], scenario: Scenario | None) -> ChatResult:
+    def props(self) -> dict[str, Any] | None:
+        """llama.cpp's ``/props`` (server settings), or None where the server has none."""
+        try:
+            resp, data = self._send("GET", "/props", None, 10.0)
+            val = self._json(data, resp, "/props")
+        except EndpointError:
+            return None
+        return val if isinstance(val, dict) else None
+
+    def chat(
+        self, body: dict[str, Any], scenario: Scenario | None, timeout_s: float | None = None
+    ) -> ChatResult:
+        retries: list[dict[str, Any]] = []
         t0 = time.perf_counter()
-        resp = self._request("POST", "/v1/chat/completions", json=body)
-        data = self._json(resp, "/v1/chat/completions")
-        latency = time.perf_counter() - t0
-        turn = parse_response(data)
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
-        timings = data.get("timings") if isinstance(data.get("timings"), dict) else None
-        return ChatResult(turn, body, data, latency, usage, timings)
+        if self.stream:
+            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+            res: ChatResult = self._with_retries(
+                lambda: self._chat_stream(body, timeout_s), retries
+            )
+        else:
+
+            def once() -> ChatResult:
+                resp, data = self._send("POST", "/v1/chat/completions", body, timeout_s)
+                parsed = self._json(data, resp, "/v1/chat/completions")
+                turn = parse_response(parsed)
+                usage = parsed.get("usage") if isinstance(parsed.get("usage"), dict) else None
+                timings = parsed.get("timings") if isinstance(parsed.get("timings"), dict) else None
+                return ChatResult(turn, body, parsed, 0.0, usage, timings)
+
+            res = self._with_retries(once, retries)
+        res.latency_s = time.perf_counter() - t0
+        res.retries = retries
+        return res
+
+    def _chat_stream(self, body: dict[str, Any], timeout_s: float | None) -> ChatResult:
+        timeout = httpx.Timeout(timeout_s) if timeout_s else httpx.USE_CLIENT_DEFAULT
+        acc = StreamAccumulator()
+        path = "/v1/chat/completions"
+        t0 = time.perf_counter()
+        try:
+            with self._client.stream("POST", path, json=body, timeout=timeout) as resp:
+                if resp.status_code >= 400:
+                    data = resp.read()[: 64 * 1024]
+                    _check_status(resp, data, path)
+                size = 0
+                for line in resp.iter_lines():
+                    size += len(line)
+                    if size > self.max_body_bytes:
+                        raise EndpointError("malformed_response", f"{path}: stream over cap")
+                    acc.feed_line(line, time.perf_counter() - t0)
+        except httpx.ConnectError as exc:
+            raise EndpointError("endpoint_unreachable", f"{self.url}: {exc}") from None
+        except httpx.TimeoutException as exc:
+            raise EndpointError("timeout", f"{self.url}{path}: {type(exc).__name__}") from None
+        except httpx.HTTPError as exc:
+            raise EndpointError(
+                "connection_error", f"{self.url}{path}: {type(exc).__name__}: {exc}"
+            ) from None
+        return acc.result(body, time.perf_counter() - t0)
 
     def close(self) -> None:
         self._client.close()
+
+
+def _check_status(resp: httpx.Response, data: bytes, path: str) -> None:
+    code = resp.status_code
+    if code < 400:
+        return
+    text = data[:200].decode("utf-8", "replace")
+    if code == 429:
+        exc = EndpointError("rate_limited", f"HTTP 429 from {path}: {text}", code)
+        ra = resp.headers.get("retry-after")
+        try:
+            exc.retry_after = float(ra) if ra is not None else None
+        except ValueError:
+            exc.retry_after = None
+        raise exc
+    mode = "server_error" if code >= 500 else "http_error"
+    raise EndpointError(mode, f"HTTP {code} from {path}: {text}", code)
+
+
+class StreamAccumulator:
+    """Builds one chat completion from SSE chunks; records time to first token."""
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.timings: dict[str, Any] | None = None
+        self.done = False
+        self.ttft_s: float | None = None
+        self.last_token_s: float | None = None
+        self.content_chunks = 0
+        self.reasoning_chunks = 0
+
+    def feed_line(self, line: str, now_s: float) -> None:
+        if not line.startswith("data:"):
+            return  # comments, event names, blank separators
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            self.done = True
+            return
+        try:
+            chunk = json.loads(payload)
+        except ValueError:
+            raise EndpointError(
+                "malformed_response", f"bad stream chunk: {payload[:80]!r}"
+            ) from None
+        if not isinstance(chunk, dict):
+            raise EndpointError("malformed_response", "stream chunk is not an object")
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        if isinstance(chunk.get("timings"), dict):
+            self.timings = chunk["timings"]
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            got = False
+            if isinstance(delta.get("content"), str) and delta["content"]:
+                self.content.append(delta["content"])
+                self.content_chunks += 1
+                got = True
+            r = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(r, str) and r:
+                self.reasoning.append(r)
+                self.reasoning_chunks += 1
+                got = True
+            for tc in delta.get("tool_calls") or []:
+                slot = self.calls.setdefault(int(tc.get("index", 0)), {"name": "", "args": []})
+                fn = tc.get("function") or {}
+                if tc.get("id"):
+                    slot["id"] = tc["id"]
+                if fn.get("name"):
+                    slot["name"] += fn["name"]
+                if fn.get("arguments"):
+                    slot["args"].append(fn["arguments"])
+                got = True
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+            if got:
+                if self.ttft_s is None:
+                    self.ttft_s = now_s
+                self.last_token_s = now_s
+
+    def result(self, body: dict[str, Any], total_s: float) -> ChatResult:
+        if not self.done and self.finish_reason is None:
+            raise EndpointError("malformed_response", "stream ended without [DONE]")
+        calls = [
+            ToolCall(name=c["name"], arguments="".join(c["args"]), id=c.get("id") or f"call_{i}")
+            for i, c in sorted(self.calls.items())
+        ]
+        turn = AssistantTurn(
+            content="".join(self.content) if self.content else (None if calls else ""),
+            reasoning="".join(self.reasoning) or None,
+            tool_calls=calls,
+            finish_reason=self.finish_reason,
+        )
+        response = {
+            "object": "chat.completion",
+            "choices": [
+                {"index": 0, "message": turn.to_openai(), "finish_reason": self.finish_reason}
+            ],
+            "usage": self.usage,
+            "streamed": True,
+        }
+        if self.timings is not None:
+            response["timings"] = self.timings
+        res = ChatResult(turn, body, response, total_s, self.usage, self.timings)
+        toks = res.completion_tokens
+        decode_s = (self.last_token_s or 0) - (self.ttft_s or 0)
+        res.stream = {
+            "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 6),
+            "decode_tokens_per_s": round(toks / decode_s, 3) if toks and decode_s > 0 else None,
+            "content_chunks": self.content_chunks,
+            "reasoning_chunks": self.reasoning_chunks,
+        }
+        return res
 
 
 def _assistant_turns_so_far(body: dict[str, Any], scenario: Scenario) -> int:
@@ -259,7 +541,9 @@ class ReferenceEndpoint(Endpoint):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": "reference"}
 
-    def chat(self, body: dict[str, Any], scenario: Scenario | None) -> ChatResult:
+    def chat(
+        self, body: dict[str, Any], scenario: Scenario | None, timeout_s: float | None = None
+    ) -> ChatResult:
         if scenario is None:
             raise EndpointError("http_error", "the reference endpoint only answers pack scenarios")
         turns = answer_turns(scenario.reference)
@@ -282,22 +566,23 @@ class JunkEndpoint(Endpoint):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": "junk", "junk_kind": self.kind}
 
-    def chat(self, body: dict[str, Any], scenario: Scenario | None) -> ChatResult:
+    def chat(
+        self, body: dict[str, Any], scenario: Scenario | None, timeout_s: float | None = None
+    ) -> ChatResult:
         if scenario is None:
             return _fake_result(AssistantTurn(content=""), body)
         return _fake_result(junk_turn(scenario, self.kind or default_kind(scenario)), body)
 
 
-def make_endpoint(
-    spec: str, *, api_key_env: str = "LLMBENCH_API_KEY", timeout_s: float = 300.0
-) -> Endpoint:
-    """``reference``, ``junk``, ``junk:<kind>`` or an http(s) URL."""
+def make_endpoint(spec: str, **http_options: Any) -> Endpoint:
+    """``reference``, ``junk``, ``junk:<kind>`` or an http(s) URL (options go to
+    :class:`HTTPEndpoint`)."""
     if spec == "reference":
         return ReferenceEndpoint()
     if spec == "junk" or spec.startswith("junk:"):
         return JunkEndpoint(spec.partition(":")[2] or None)
     if spec.startswith(("http://", "https://")):
-        return HTTPEndpoint(spec, api_key_env=api_key_env, timeout_s=timeout_s)
+        return HTTPEndpoint(spec, **http_options)
     raise ValueError(
         f"--llm-endpoint {spec!r}: expected an http(s) URL, 'reference', 'junk' or 'junk:<kind>'"
     )

@@ -21,6 +21,7 @@ class ScenarioResult:
     verdict: Verdict | None = None
     error: EndpointError | None = None
     wall_s: float = 0.0
+    repeat: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -61,18 +62,33 @@ class ScenarioResult:
             "latency_s": round(self.latency_s, 6),
             "wall_s": round(self.wall_s, 6),
             "completion_tokens": self.completion_tokens,
-            "calls": [
-                {
-                    "request": c.request,
-                    "response": c.response,
-                    "latency_s": round(c.latency_s, 6),
-                    "usage": c.usage,
-                    "timings": c.timings,
-                }
-                for c in self.calls
-            ],
+            "repeat": self.repeat,
+            "calls": [_call_record(c) for c in self.calls],
+            "retries": sum(len(c.retries) for c in self.calls)
+            + (len(self.error.retries) if self.error else 0),
             "messages": self.exchange.messages if self.exchange else None,
+            "events": self.exchange.events if self.exchange else [],
+            "state": self.exchange.state if self.exchange else None,
         }
+
+
+def _call_record(c: ChatResult) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "request": c.request,
+        "response": c.response,
+        "latency_s": round(c.latency_s, 6),
+        "usage": c.usage,
+        "timings": c.timings,
+    }
+    if c.retries:
+        rec["retries"] = c.retries
+    if c.stream is not None:
+        rec["stream"] = c.stream
+    if c.cached:
+        rec["cached"] = True
+    if c.replica is not None:
+        rec["replica"] = c.replica
+    return rec
 
 
 def generation_for(pack: PackMeta | None, scenario: Scenario) -> Generation:
@@ -80,19 +96,23 @@ def generation_for(pack: PackMeta | None, scenario: Scenario) -> Generation:
     return base.merged(scenario.generation)
 
 
-def run_scenario(
+def generate(
     scenario: Scenario,
     pack: PackMeta | None,
     endpoint: Endpoint,
     params: ChatParams,
+    *,
+    timeout_s: float | None = None,
+    repeat: int | None = None,
 ) -> ScenarioResult:
-    """Ask, then verify. Endpoint failures end up in ``result.error``, not raised."""
-    res = ScenarioResult(pack.id if pack else "", scenario.id)
+    """Run the whole exchange (one task, however many turns). Endpoint failures end
+    up in ``result.error``, not raised; the verdict comes later (:func:`judge`)."""
+    res = ScenarioResult(pack.id if pack else "", scenario.id, repeat=repeat)
     gen = generation_for(pack, scenario)
     t0 = time.perf_counter()
 
     def respond(messages: list[dict[str, Any]], sc: Scenario) -> AssistantTurn:
-        result = endpoint.chat(build_body(messages, sc, gen, params), sc)
+        result = endpoint.chat(build_body(messages, sc, gen, params), sc, timeout_s)
         res.calls.append(result)
         return result.turn
 
@@ -101,6 +121,24 @@ def run_scenario(
     except EndpointError as exc:
         res.error = exc
     res.wall_s = time.perf_counter() - t0
-    if res.exchange is not None:
-        res.verdict = verify(scenario, pack, res.exchange)
     return res
+
+
+def judge(
+    res: ScenarioResult, scenario: Scenario, pack: PackMeta | None, *, sandbox: Any = None
+) -> ScenarioResult:
+    if res.exchange is not None and res.error is None:
+        res.verdict = verify(scenario, pack, res.exchange, sandbox=sandbox)
+    return res
+
+
+def run_scenario(
+    scenario: Scenario,
+    pack: PackMeta | None,
+    endpoint: Endpoint,
+    params: ChatParams,
+    *,
+    sandbox: Any = None,
+) -> ScenarioResult:
+    """Ask, then verify. Endpoint failures end up in ``result.error``, not raised."""
+    return judge(generate(scenario, pack, endpoint, params), scenario, pack, sandbox=sandbox)
