@@ -28,7 +28,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(k)
 
 
-BACKEND_MARKERS = ("docker", "bwrap", "engine", "security")
+BACKEND_MARKERS = ("docker", "bwrap", "engine", "security", "browser")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -9,11 +9,29 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Reply = tuple[int, Any, dict[str, str]]
+
+
+class Raw:
+    """Write these bytes verbatim (status line and headers included), then close:
+    for truncated bodies and resets."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+
+class Stream:
+    """An SSE response: each chunk is sent as ``data: <json>``; ``done`` adds [DONE]."""
+
+    def __init__(self, chunks: list[dict[str, Any]], done: bool = True, delay_s: float = 0.0):
+        self.chunks = chunks
+        self.done = done
+        self.delay_s = delay_s
 
 
 def chat_reply(
@@ -51,6 +69,12 @@ class FakeServer:
         self.headers: list[dict[str, str]] = []
         self.script: Callable[[dict[str, Any]], Reply] = lambda body: (200, chat_reply(), {})
         self.models: list[str] = ["fake-model"]
+        self.delay_s = 0.0
+        self.capacity: int | None = None  # requests beyond it queue, like server slots
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._lock = threading.Lock()
+        self._slots: threading.Semaphore | None = None
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -91,7 +115,45 @@ class FakeServer:
                 if self.path != "/v1/chat/completions":
                     self._send(404, {"error": "not found"}, {})
                     return
-                status, reply, headers = outer.script(body)
+                with outer._lock:
+                    outer.in_flight += 1
+                    outer.peak_in_flight = max(outer.peak_in_flight, outer.in_flight)
+                    if outer.capacity and outer._slots is None:
+                        outer._slots = threading.Semaphore(outer.capacity)
+                slots = outer._slots
+                try:
+                    if slots is not None:
+                        slots.acquire()
+                    try:
+                        if outer.delay_s:
+                            time.sleep(outer.delay_s)
+                        status, reply, headers = outer.script(body)
+                    finally:
+                        if slots is not None:
+                            slots.release()
+                finally:
+                    with outer._lock:
+                        outer.in_flight -= 1
+                if isinstance(reply, Raw):
+                    self.wfile.write(reply.data)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                if isinstance(reply, Stream):
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    for chunk in reply.chunks:
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        self.wfile.flush()
+                        if reply.delay_s:
+                            time.sleep(reply.delay_s)
+                    if reply.done:
+                        self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 self._send(status, reply, dict(headers))
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -100,6 +162,10 @@ class FakeServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
 
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """Chat requests, without the decode-speed probe."""
+        return [r for r in self.requests if not _is_probe(r)]
+
     def __enter__(self) -> FakeServer:
         self._thread.start()
         return self
@@ -107,6 +173,26 @@ class FakeServer:
     def __exit__(self, *exc: Any) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _is_probe(body: dict[str, Any]) -> bool:
+    msgs = body.get("messages") or []
+    return bool(msgs) and "Count from 1 to 30" in str(msgs[-1].get("content"))
+
+
+def stream_chunks(text: str, *, reasoning: str = "", finish: str = "stop") -> list[dict[str, Any]]:
+    """SSE chunks for an answer, one word a chunk, usage in the last."""
+    chunks: list[dict[str, Any]] = []
+    for word in reasoning.split():
+        chunks.append({"choices": [{"index": 0, "delta": {"reasoning_content": word + " "}}]})
+    for word in text.split(" "):
+        chunks.append({"choices": [{"index": 0, "delta": {"content": word + " "}}]})
+    chunks[-1]["choices"][0]["delta"]["content"] = chunks[-1]["choices"][0]["delta"][
+        "content"
+    ].rstrip() if "content" in chunks[-1]["choices"][0]["delta"] else ""
+    chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    chunks.append({"choices": [], "usage": {"completion_tokens": len(chunks) - 1}})
+    return chunks
 
 
 def main() -> None:

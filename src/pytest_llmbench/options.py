@@ -62,6 +62,29 @@ def non_negative_int(value: str) -> int:
     return n
 
 
+def non_negative_float(value: str) -> float:
+    try:
+        f = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if f < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
+    return f
+
+
+def pack_floor_arg(value: str) -> tuple[str, float]:
+    pack, sep, pct = value.partition("=")
+    if not sep or not re.match(r"^[a-z][a-z0-9_\-]*$", pack):
+        raise argparse.ArgumentTypeError(f"{value!r}: expected PACK=PERCENT, e.g. toolcall=80")
+    try:
+        f = float(pct.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: {pct!r} is not a number") from None
+    if not 0 <= f <= 100:
+        raise argparse.ArgumentTypeError(f"{value!r}: percent must be within 0..100")
+    return pack, f
+
+
 def pack_id_arg(value: str) -> str:
     if not re.match(r"^[a-z][a-z0-9_\-]*$", value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a pack id")
@@ -187,6 +210,80 @@ def addoption(parser: pytest.Parser) -> None:
         default=True,
         metavar="yes|no",
         help="measure decode speed at start to size per-request timeouts",
+    )
+    g.addoption(
+        "--llm-sandbox",
+        choices=["auto", "docker", "bwrap", "unsafe-local"],
+        default="auto",
+        help="where model-written code runs (never unsafe-local unless named)",
+    )
+    g.addoption(
+        "--llm-sandbox-image",
+        default=None,
+        metavar="IMAGE",
+        help="docker image for the sandbox (default: the one `llmbench sandbox build` makes)",
+    )
+    g.addoption(
+        "--llm-judge-url",
+        type=endpoint_arg,
+        default=None,
+        metavar="URL",
+        help="OpenAI-compatible server for rubric (judge) verifiers",
+    )
+    g.addoption("--llm-judge-model", default=None, metavar="ID", help="judge model id")
+    g.addoption(
+        "--llm-baseline",
+        default=None,
+        metavar="FILE",
+        help="baseline from `llmbench baseline capture`; regressions fail the session",
+    )
+    g.addoption(
+        "--llm-max-drop",
+        type=positive_float,
+        default=None,
+        metavar="PP",
+        help="largest allowed drop of a pack's score against the baseline, in points",
+    )
+    g.addoption(
+        "--llm-fail-under",
+        type=pack_floor_arg,
+        action="append",
+        default=[],
+        metavar="PACK=PCT",
+        help="absolute floor for a pack's score (repeatable)",
+    )
+    g.addoption(
+        "--llm-allow-noncanonical",
+        action="store_true",
+        default=False,
+        help="let gates compare a non-canonical run with a canonical baseline",
+    )
+    g.addoption(
+        "--llm-report-md",
+        default=None,
+        metavar="PATH",
+        help="write a Markdown report (table, Quality line, failure breakdown)",
+    )
+    for name, typ, what in (
+        ("temperature", non_negative_float, "sampling temperature"),
+        ("top-p", non_negative_float, "nucleus sampling top_p"),
+        ("top-k", non_negative_int, "top_k (llama.cpp, vLLM)"),
+        ("min-p", non_negative_float, "min_p (llama.cpp, vLLM)"),
+        ("repeat-penalty", non_negative_float, "repeat_penalty (llama.cpp)"),
+        ("seed", non_negative_int, "sampling seed"),
+    ):
+        g.addoption(
+            f"--llm-{name}",
+            type=typ,
+            default=None,
+            metavar="X",
+            help=f"{what}; any of these makes the run non-canonical",
+        )
+    g.addoption(
+        "--llm-sampling-from-server",
+        action="store_true",
+        default=False,
+        help="send no sampling fields; record what the server used (llama.cpp /props)",
     )
     g.addoption(
         "--llm-builtin-packs",

@@ -14,7 +14,7 @@ import pytest
 
 from . import options
 from .collect import PackDir, is_pack_dir
-from .fixtures import llm, llm_endpoint  # noqa: F401  (plugin fixtures)
+from .fixtures import llm, llm_endpoint, llm_sandbox  # noqa: F401  (plugin fixtures)
 from .session import SESSION_KEY, LLMSession
 from .xdist import is_worker
 
@@ -30,6 +30,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     session = LLMSession(config)
     config.stash[SESSION_KEY] = session
+    if config.option.llm_judge_url:
+        session.configure_judge()
     session.add_builtin_args()
     config.pluginmanager.register(LLMBenchPlugin(session), "llmbench-session")
 
@@ -83,9 +85,9 @@ class LLMBenchPlugin:
             self.llm.fold(record)
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, exitstatus: int) -> None:
-        if not is_worker(self.llm.config):
-            self.llm.finish(exitstatus)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not is_worker(self.llm.config) and self.llm.finish(exitstatus):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not is_worker(self.llm.config):

@@ -18,9 +18,11 @@ from . import __version__
 from .collect import BrokenPackItem, InfraError, ScenarioFailed, ScenarioItem
 from .core import runner
 from .core.endpoint import (
+    SAMPLING_FIELDS,
     ChatParams,
     Endpoint,
     EndpointError,
+    HTTPEndpoint,
     build_body,
     make_endpoint,
 )
@@ -82,6 +84,33 @@ class LLMSession:
         if self.resume and not Path(self.resume).exists():
             raise pytest.UsageError(f"--llm-resume: no such run log: {self.resume}")
         self._resumed: dict[str, dict[str, Any]] | None = None
+        self.sampling = {
+            k: getattr(opt, "llm_" + k)
+            for k in SAMPLING_FIELDS
+            if getattr(opt, "llm_" + k, None) is not None
+        }
+        if opt.llm_sampling_from_server and self.sampling:
+            raise pytest.UsageError(
+                "--llm-sampling-from-server sends no sampling fields: drop "
+                + ", ".join(f"--llm-{k.replace('_', '-')}" for k in self.sampling)
+            )
+        self.sampling_mode = (
+            "server"
+            if opt.llm_sampling_from_server
+            else ("custom" if self.sampling else "canonical")
+        )
+        self.server_settings: dict[str, Any] | None = None
+        self.baseline: dict[str, Any] | None = None
+        if opt.llm_baseline:
+            from .core.workflows.baseline import BaselineError, load_baseline
+
+            try:
+                self.baseline = load_baseline(opt.llm_baseline)
+            except BaselineError as exc:
+                raise pytest.UsageError(f"--llm-baseline: {exc}") from None
+        self.gate_messages: list[str] = []
+        self._sandbox: Any = None
+        self._sandbox_error: str | None = None
         self.packs: dict[str, dict[str, Any]] = {}
         self.seen_pack_ids: set[str] = set()
         self._scenario_ids: dict[tuple[str, str], str] = {}
@@ -139,7 +168,8 @@ class LLMSession:
             else {"name": self.endpoint_label},
             "model": self.model,
             "thinking": {True: "on", False: "off", None: "pack"}[self.thinking],
-            "sampling": {"mode": "canonical", "temperature": 0.0},
+            "sampling": self.sampling_record(),
+            "sandbox": self._sandbox.describe() if self._sandbox is not None else None,
             "concurrency": self.concurrency(),
             "repeat": self.repeat,
             "speed_probe": self.speed,
@@ -154,8 +184,23 @@ class LLMSession:
         return (
             f"llmbench {__version__}: endpoint={self.endpoint_label} "
             f"model={self.model or 'auto'} thinking={self.config.option.llm_thinking} "
-            f"sampling=canonical(t=0) concurrency={total} repeat={self.repeat}"
+            f"sampling={self.sampling_label()} concurrency={total} repeat={self.repeat} "
+            f"sandbox={self.config.option.llm_sandbox}"
         )
+
+    def sampling_record(self) -> dict[str, Any]:
+        if self.sampling_mode == "canonical":
+            return {"mode": "canonical", "temperature": 0.0}
+        if self.sampling_mode == "custom":
+            return {"mode": "custom", **self.sampling}
+        return {"mode": "server", "server_settings": self.server_settings}
+
+    def sampling_label(self) -> str:
+        if self.sampling_mode == "canonical":
+            return "canonical(t=0)"
+        if self.sampling_mode == "server":
+            return "from-server"
+        return "NON-CANONICAL(" + ",".join(f"{k}={v}" for k, v in self.sampling.items()) + ")"
 
     # -- collection -----------------------------------------------------------
     def wants_pack(self, pack_id: str) -> bool:
@@ -269,6 +314,8 @@ class LLMSession:
                     self._probed[key] = exc
                 if self._probed[key] is None and self.speed is None:
                     self.speed = self._speed_probe(endpoint)
+                if self._probed[key] is None and self.sampling_mode == "server":
+                    self.server_settings = _server_settings(endpoint)
             err = self._probed[key]
         if err is not None:
             raise InfraError(err.failure_mode, f"{err.args[0]} (detected once at first use)")
@@ -314,7 +361,45 @@ class LLMSession:
         return max(TIMEOUT_FLOOR_S, min(TIMEOUT_CEILING_S, 10.0 + 3.0 * max_tokens / tps))
 
     def params(self) -> ChatParams:
-        return ChatParams(model=self.model, thinking=self.thinking)
+        return ChatParams(
+            model=self.model,
+            thinking=self.thinking,
+            sampling=dict(self.sampling),
+            sampling_mode=self.sampling_mode,
+        )
+
+    def configure_judge(self) -> None:
+        """Every process (xdist workers too) gets the judge endpoint."""
+        from .core.verifiers.judge import set_judge
+
+        opt = self.config.option
+        set_judge(
+            make_endpoint(opt.llm_judge_url, api_key_env=self.api_key_env), opt.llm_judge_model
+        )
+        self._judge_set = True
+
+    def sandbox_for(self, item: ScenarioItem) -> Any:
+        """The process's sandbox, opened on first need; None for verifiers that run
+        no code. An unavailable sandbox is an ERROR with one how-to line."""
+        from .core.verifiers.base import get_verifier
+
+        if not get_verifier(item.scenario.verifier.type).needs_sandbox:
+            return None
+        return self.sandbox()
+
+    def sandbox(self) -> Any:
+        with self._lock:
+            if self._sandbox is None and self._sandbox_error is None:
+                from .core.sandbox import SandboxUnavailable, open_sandbox
+
+                opt = self.config.option
+                try:
+                    self._sandbox = open_sandbox(opt.llm_sandbox, image=opt.llm_sandbox_image)
+                except SandboxUnavailable as exc:
+                    self._sandbox_error = str(exc)
+            if self._sandbox_error is not None:
+                raise InfraError("sandbox_unavailable", self._sandbox_error)
+            return self._sandbox
 
     # -- items ------------------------------------------------------------------
     def _job(self, item: ScenarioItem, endpoint: Endpoint) -> Callable[[], ScenarioResult]:
@@ -336,6 +421,7 @@ class LLMSession:
 
     def generate(self, item: ScenarioItem, endpoint: Endpoint) -> None:
         try:
+            self.sandbox_for(item)
             self.ensure_probed(endpoint)
         except InfraError as exc:
             res = ScenarioResult(item.pack.id, item.scenario.id, repeat=item.repeat)
@@ -364,12 +450,19 @@ class LLMSession:
         ]
 
     def judge(self, item: ScenarioItem) -> None:
+        from .core.verifiers.judge import JudgeUnavailable
+
         res = item.stash[RESULT_KEY]
         assert res.exchange is not None
         try:
-            runner.judge(res, item.scenario, item.pack)
-        finally:
+            runner.judge(res, item.scenario, item.pack, sandbox=self.sandbox_for(item))
+        except JudgeUnavailable as exc:
+            res.error = EndpointError("judge_unavailable", str(exc))
             self._store(item, res)
+            raise InfraError("judge_unavailable", str(exc)) from None
+        finally:
+            if RECORD_KEY not in item.stash:
+                self._store(item, res)
         if not res.passed:
             raise ScenarioFailed(res.verdict.detail if res.verdict else "no verdict")
 
@@ -491,9 +584,10 @@ class LLMSession:
             return p if p.is_absolute() else self.config.invocation_params.dir / p
         return default_log_path(self.config.rootpath)
 
-    def finish(self, exitstatus: int) -> None:
+    def finish(self, exitstatus: int) -> list[str]:
+        """Write the run log (and Markdown report); return gate violations."""
         if not self.active:
-            return
+            return []
         self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         if self.writer is None:
             self.log_path = self._log_path()
@@ -511,12 +605,76 @@ class LLMSession:
                 "summary": self.summary.to_dict(),
             }
         )
+        opt = self.config.option
+        if opt.llm_report_md:
+            from .report.markdown import render_markdown
+
+            md_path = Path(opt.llm_report_md)
+            md_path.parent.mkdir(parents=True, exist_ok=True)
+            md_path.write_text(
+                render_markdown(
+                    {
+                        **self.writer.header,
+                        "results": self.writer.results,
+                        "summary": self.summary.to_dict(),
+                    }
+                ),
+                encoding="utf-8",
+            )
+        self.gate_messages = self.gates()
+        return self.gate_messages
+
+    def gates(self) -> list[str]:
+        opt = self.config.option
+        fail_under = dict(opt.llm_fail_under)
+        if self.baseline is None and not fail_under:
+            return []
+        from .core.workflows.gates import evaluate_gates
+
+        results = self.writer.results if self.writer else []
+        return evaluate_gates(
+            self.summary.to_dict(),
+            results,
+            baseline=self.baseline,
+            max_drop_pp=opt.llm_max_drop,
+            fail_under=fail_under,
+            sampling=self.sampling_record(),
+            allow_noncanonical=opt.llm_allow_noncanonical,
+        )
 
     def close(self) -> None:
+        if getattr(self, "_judge_set", False):
+            from .core.verifiers.judge import set_judge
+
+            set_judge(None)
+        if self._sandbox is not None:
+            self._sandbox.close()
         if self._scheduler is not None:
             self._scheduler.close()
         if self._endpoint is not None:
             self._endpoint.close()
+
+
+def _server_settings(endpoint: Endpoint) -> dict[str, Any] | None:
+    """What the server says it samples with (llama.cpp ``/props``), if it says."""
+    inner: Any = endpoint
+    while not isinstance(inner, HTTPEndpoint):
+        if isinstance(inner, ReplicaSet):
+            inner = inner.replicas[0]
+        elif isinstance(inner, CachingEndpoint):
+            inner = inner.inner
+        else:
+            return None
+    props = inner.props()
+    if not props:
+        return None
+    settings = props.get("default_generation_settings")
+    if isinstance(settings, dict) and isinstance(settings.get("params"), dict):
+        settings = settings["params"]
+    keep = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "seed", "n_predict")
+    if isinstance(settings, dict):
+        return {k: settings[k] for k in keep if k in settings}
+    return None
 
 
 _PROBE = Scenario(

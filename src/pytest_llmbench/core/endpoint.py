@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 
 from .junk import JUNK_KINDS, default_kind, junk_turn
@@ -45,13 +46,22 @@ class EndpointError(Exception):
         return f"{self.failure_mode}: {self.args[0]}"
 
 
+SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed")
+
+
 @dataclass
 class ChatParams:
-    """Run-wide request settings (the CLI's), merged with pack/scenario generation."""
+    """Run-wide request settings (the CLI's), merged with pack/scenario generation.
+
+    ``sampling_mode``: ``canonical`` (temperature 0 unless the pack says otherwise),
+    ``custom`` (explicit ``sampling`` overrides everything) or ``server`` (no sampling
+    field is sent at all)."""
 
     model: str | None = None
     thinking: bool | None = None
     temperature: float | None = 0.0
+    sampling: dict[str, Any] = field(default_factory=dict)
+    sampling_mode: str = "canonical"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,10 +75,16 @@ def build_body(
     body: dict[str, Any] = {"messages": messages}
     if params.model:
         body["model"] = params.model
-    temperature = gen.temperature if gen.temperature is not None else params.temperature
-    if temperature is not None:
-        body["temperature"] = temperature
-    for key in ("top_p", "max_tokens", "seed", "stop", "response_format", "tool_choice"):
+    if params.sampling_mode != "server":
+        temperature = gen.temperature if gen.temperature is not None else params.temperature
+        if temperature is not None:
+            body["temperature"] = temperature
+        for key in ("top_p", "seed"):
+            val = getattr(gen, key)
+            if val is not None:
+                body[key] = val
+        body.update({k: v for k, v in params.sampling.items() if v is not None})
+    for key in ("max_tokens", "stop", "response_format", "tool_choice"):
         val = getattr(gen, key)
         if val is not None:
             body[key] = val
@@ -270,11 +286,11 @@ class HTTPEndpoint(Endpoint):
                         )
                     chunks.append(chunk)
                 data = b"".join(chunks)
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpcore.ConnectError) as exc:
             raise EndpointError("endpoint_unreachable", f"{self.url}: {exc}") from None
-        except httpx.TimeoutException as exc:
+        except (httpx.TimeoutException, httpcore.TimeoutException) as exc:
             raise EndpointError("timeout", f"{self.url}{path}: {type(exc).__name__}") from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
             raise EndpointError(
                 "connection_error", f"{self.url}{path}: {type(exc).__name__}: {exc}"
             ) from None
@@ -383,11 +399,11 @@ class HTTPEndpoint(Endpoint):
                     if size > self.max_body_bytes:
                         raise EndpointError("malformed_response", f"{path}: stream over cap")
                     acc.feed_line(line, time.perf_counter() - t0)
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpcore.ConnectError) as exc:
             raise EndpointError("endpoint_unreachable", f"{self.url}: {exc}") from None
-        except httpx.TimeoutException as exc:
+        except (httpx.TimeoutException, httpcore.TimeoutException) as exc:
             raise EndpointError("timeout", f"{self.url}{path}: {type(exc).__name__}") from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
             raise EndpointError(
                 "connection_error", f"{self.url}{path}: {type(exc).__name__}: {exc}"
             ) from None

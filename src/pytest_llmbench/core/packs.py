@@ -11,8 +11,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .schema import PackMeta, Scenario, ScenarioFile
 from .agent import validate_environment
+from .generators import expand_generators
+from .schema import PackMeta, Scenario, ScenarioFile
 from .templates import expand_templates
 from .verifiers.base import VerifierConfigError, build_verifier
 
@@ -104,6 +105,8 @@ def load_scenario_file(path: Path, meta: PackMeta | None = None) -> list[Scenari
     scenarios = list(parsed.scenarios)
     if parsed.templates:
         scenarios += expand_templates(parsed.templates, path, root)
+    if parsed.generators:
+        scenarios += expand_generators(parsed.generators, path, root)
     seen: dict[str, int] = {}
     for sc in scenarios:
         line = sc.source_line

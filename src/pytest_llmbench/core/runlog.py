@@ -92,3 +92,55 @@ def read_runlog(path: Path | str) -> dict[str, Any]:
         else:
             out["results"].append(rec)
     return out
+
+
+class RunLogError(ValueError):
+    """A file is not a readable run log; ``str()`` is a one-line message for users."""
+
+
+def load_runlog(path: Path | str) -> dict[str, Any]:
+    """Read a run log for the workflows: clear errors, older formats migrated.
+
+    Falls back to the crash journal when the final file was never written."""
+    from .workflows.migrate import migrate_runlog
+
+    p = Path(path)
+    if not p.exists():
+        journal = p.with_name(p.name + ".partial.jsonl")
+        if journal.exists():
+            try:
+                return migrate_runlog(read_runlog(p), p)
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RunLogError(f"{p}: cannot read its journal: {exc}") from None
+        raise RunLogError(f"{p}: no such file")
+    if p.is_dir():
+        raise RunLogError(f"{p}: is a directory, not a run log")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunLogError(f"{p}: cannot read: {exc}") from None
+    if not text.strip():
+        raise RunLogError(f"{p}: empty file, not a run log")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        hint = " (truncated?)" if "Expecting" in str(exc) or "Unterminated" in str(exc) else ""
+        raise RunLogError(f"{p}: not valid JSON{hint}: {exc}") from None
+    return migrate_runlog(data, p)
+
+
+def save_runlog(path: Path | str, data: dict[str, Any]) -> Path:
+    """Write a (possibly rescored) run log atomically."""
+    p = Path(path)
+    atomic_write_json(p, data)
+    return p
+
+
+def summary_of(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary dict a run log carries, rebuilt from its records."""
+    from .summary import Summary
+
+    s = Summary()
+    for rec in results:
+        s.add(rec)
+    return s.to_dict()

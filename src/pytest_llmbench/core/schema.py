@@ -221,6 +221,7 @@ class ScenarioFile(_Strict):
     scenarios: list[Scenario] = Field(default_factory=list)
     # Parametric generators (e.g. GSM-Symbolic style); expanded by core.templates.
     templates: list[dict[str, Any]] = Field(default_factory=list)
+    generators: list[dict[str, Any]] = Field(default_factory=list)
 
 
 def json_schema() -> dict[str, Any]:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
 from .endpoint import INFRA_MODES
 
-ERROR_MODES = frozenset(INFRA_MODES) | {"verifier_error", "setup_error", "pack_error"}
+ERROR_MODES = frozenset(INFRA_MODES) | {
+    "verifier_error",
+    "setup_error",
+    "pack_error",
+    "sandbox_unavailable",
+    "judge_unavailable",
+}
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -31,6 +38,9 @@ class PackStats:
     token_time: float = 0.0
     metrics: dict[str, list[float]] = field(default_factory=dict)
     modes: dict[str, int] = field(default_factory=dict)
+    # repeat index -> [passed, scored]; scenario -> outcomes over repeats
+    by_repeat: dict[int, list[int]] = field(default_factory=dict)
+    by_scenario: dict[str, list[bool]] = field(default_factory=dict)
 
     @property
     def scored(self) -> int:
@@ -55,6 +65,14 @@ class PackStats:
             return
         if rec.get("passed"):
             self.passed += 1
+        rep = rec.get("repeat")
+        if isinstance(rep, int):
+            acc_r = self.by_repeat.setdefault(rep, [0, 0])
+            acc_r[0] += bool(rec.get("passed"))
+            acc_r[1] += 1
+            self.by_scenario.setdefault(str(rec.get("scenario")), []).append(
+                bool(rec.get("passed"))
+            )
         self.score_sum += float(rec.get("score") or 0.0)
         lat = rec.get("latency_s")
         if isinstance(lat, (int, float)) and lat > 0:
@@ -70,8 +88,33 @@ class PackStats:
             acc[0] += float(pair[0])
             acc[1] += float(pair[1])
 
+    def repeat_stats(self) -> dict[str, Any] | None:
+        """pass@k (any of k passed), pass^k (all k passed) per scenario, and the
+        spread of the pack's pass rate across repeats (mean, std, CV)."""
+        if not self.by_repeat:
+            return None
+        k = min(len(v) for v in self.by_scenario.values()) if self.by_scenario else 0
+        n = len(self.by_scenario)
+        rates = [100.0 * p / s for p, s in (self.by_repeat[r] for r in sorted(self.by_repeat)) if s]
+        mean = statistics.fmean(rates) if rates else 0.0
+        std = statistics.pstdev(rates) if len(rates) > 1 else 0.0
+        return {
+            "k": k,
+            "repeats": len(self.by_repeat),
+            "pass_at_k_pct": round(100.0 * sum(any(v) for v in self.by_scenario.values()) / n, 3)
+            if n
+            else None,
+            "pass_hat_k_pct": round(100.0 * sum(all(v) for v in self.by_scenario.values()) / n, 3)
+            if n
+            else None,
+            "mean_pct": round(mean, 3),
+            "std_pct": round(std, 3),
+            "cv": round(std / mean, 4) if mean else None,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "repeat_stats": self.repeat_stats(),
             "pack": self.pack,
             "version": self.version,
             "total": self.total,
@@ -92,14 +135,34 @@ class PackStats:
         }
 
 
+def _thinking_leak(rec: dict[str, Any]) -> bool:
+    """Reasoning came back although the request switched thinking off."""
+    for call in rec.get("calls") or []:
+        req = call.get("request") or {}
+        kw = req.get("chat_template_kwargs") or {}
+        if kw.get("enable_thinking") is not False:
+            continue
+        for choice in (call.get("response") or {}).get("choices") or []:
+            msg = choice.get("message") or {}
+            content = msg.get("content") or ""
+            if msg.get("reasoning_content") or msg.get("reasoning") or "<think>" in str(content):
+                return True
+    return False
+
+
 @dataclass
 class Summary:
     packs: dict[str, PackStats] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    thinking_leaks: list[str] = field(default_factory=list)
+    retries: int = 0
 
     def add(self, rec: dict[str, Any]) -> None:
         pack = rec.get("pack") or "?"
         self.packs.setdefault(pack, PackStats(pack)).add(rec)
+        self.retries += int(rec.get("retries") or 0)
+        if _thinking_leak(rec):
+            self.thinking_leaks.append(f"{pack}::{rec.get('scenario')}")
         if not rec.get("passed"):
             verdict = rec.get("verdict") or {}
             self.failures.append(
@@ -139,6 +202,8 @@ class Summary:
             "packs": {k: self.packs[k].to_dict() for k in sorted(self.packs)},
             "failures": sorted(self.failures, key=lambda f: (f["pack"], str(f["scenario"]))),
             "quality": self.quality_line(),
+            "thinking_leaks": sorted(self.thinking_leaks),
+            "retries": self.retries,
         }
 
     def quality_line(self) -> str:
@@ -183,6 +248,14 @@ class Summary:
                 lines.append("  ".join("-" * w for w in widths))
         for k in sorted(self.packs):
             p = self.packs[k]
+            rs = p.repeat_stats()
+            if rs:
+                cv = "n/a" if rs["cv"] is None else f"{rs['cv']:.3f}"
+                lines.append(
+                    f"{k}: repeats k={rs['k']}: pass@k {rs['pass_at_k_pct']:.1f}%, "
+                    f"pass^k {rs['pass_hat_k_pct']:.1f}%, mean {rs['mean_pct']:.1f}% "
+                    f"± {rs['std_pct']:.1f} (CV {cv})"
+                )
             if p.metrics:
                 shown = ", ".join(
                     f"{name} {100 * v[0] / v[1]:.1f}% ({v[0]:g}/{v[1]:g})"

@@ -22,7 +22,27 @@ def write_summary(tr: Any, llm: LLMSession) -> None:
             tr.write_sep("-", "failure breakdown")
             for line in fails:
                 tr.write_line(line)
+        if s.thinking_leaks:
+            tr.write_line(
+                f"THINKING LEAK: thinking was requested off but {len(s.thinking_leaks)} "
+                f"scenario(s) returned reasoning: {', '.join(sorted(s.thinking_leaks)[:10])}",
+                red=True,
+            )
+        extras = []
+        if llm.speed and llm.speed.get("tokens_per_s"):
+            extras.append(f"speed probe {llm.speed['tokens_per_s']:.1f} tok/s")
+        if s.retries:
+            extras.append(f"{s.retries} infrastructure retries (see run log)")
+        if extras:
+            tr.write_line("; ".join(extras))
         tr.write_line("")
         tr.write_line(s.quality_line(), bold=True)
     if llm.log_path is not None:
         tr.write_line(f"run log: {llm.log_path}")
+    sb = llm.header().get("sandbox")
+    if isinstance(sb, dict) and sb.get("unsafe"):
+        tr.write_line(f"WARNING: {sb.get('warning') or 'code ran without a sandbox'}", red=True)
+    if llm.gate_messages:
+        tr.write_sep("!", "llmbench gates failed")
+        for msg in llm.gate_messages:
+            tr.write_line(msg, red=True)

@@ -1,0 +1,143 @@
+"""The sandbox interface: run a command on a fresh work dir with limits.
+
+Backends: docker (warm container, one ``exec`` per run), bwrap (namespaces + cgroups)
+and unsafe-local (a plain subprocess, opt-in by name only).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import signal
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+FAILURE_MODES = ("exec_timeout", "oom", "output_limit", "killed")
+
+
+class SandboxUnavailable(RuntimeError):
+    """The requested backend cannot run here; the message says how to get one."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-run resource limits. ``disk_mb`` caps each written file and the work dir."""
+
+    memory_mb: int = 512
+    pids: int = 64
+    cpus: float = 1.0
+    output_bytes: int = 1_000_000
+    disk_mb: int = 256
+
+
+@dataclass
+class ExecResult:
+    """What one run produced. ``exit_code`` is negative (-signal) when a signal ended
+    the command; ``failure_mode`` names why the sandbox ended it, if it did."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    duration_s: float = 0.0
+    timed_out: bool = False
+    oom: bool = False
+    killed: bool = False
+    failure_mode: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and self.failure_mode is None
+
+
+def decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+def make_result(raw: Mapping[str, Any], *, oom: bool) -> ExecResult:
+    """Build an ExecResult from a supervise() dict, deciding the failure mode."""
+    code = int(raw["exit_code"])
+    timed_out = bool(raw["timed_out"])
+    over = bool(raw["output_limit"])
+    sigkill = code == -signal.SIGKILL
+    oom = oom and not timed_out
+    killed = sigkill or timed_out or over or oom
+    mode: str | None = None
+    if timed_out:
+        mode = "exec_timeout"
+    elif oom:
+        mode = "oom"
+    elif over:
+        mode = "output_limit"
+    elif sigkill:
+        mode = "killed"
+    return ExecResult(
+        exit_code=code,
+        stdout=decode(raw["stdout"]),
+        stderr=decode(raw["stderr"]),
+        stdout_truncated=bool(raw["stdout_truncated"]),
+        stderr_truncated=bool(raw["stderr_truncated"]),
+        duration_s=float(raw["duration_s"]),
+        timed_out=timed_out,
+        oom=oom,
+        killed=killed,
+        failure_mode=mode,
+    )
+
+
+def check_files(files: Mapping[str, str | bytes]) -> dict[str, bytes]:
+    """Validate relative paths (no absolute, no ``..``) and encode contents."""
+    out: dict[str, bytes] = {}
+    for name, content in files.items():
+        norm = posixpath.normpath(name)
+        if not name or posixpath.isabs(name) or norm == "." or norm.split("/")[0] == "..":
+            raise ValueError(f"sandbox file name must be relative inside the work dir: {name!r}")
+        out[norm] = content.encode() if isinstance(content, str) else bytes(content)
+    return out
+
+
+def write_files(root: str, files: Mapping[str, bytes]) -> None:
+    for name, data in files.items():
+        path = os.path.join(root, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+
+
+class Sandbox(ABC):
+    """A place to run untrusted commands. Runs on one instance are serialised."""
+
+    name: str = ""
+
+    @abstractmethod
+    def run(
+        self,
+        files: Mapping[str, str | bytes] | None = None,
+        cmd: Sequence[str] = (),
+        stdin: str | bytes | None = None,
+        timeout_s: float = 10.0,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        """Run ``cmd`` in a fresh, empty work dir (the cwd) holding only ``files``."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """JSON-able facts for the run log (backend, image, isolation)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the backend holds (containers, cgroups)."""
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def stdin_bytes(stdin: str | bytes | None) -> bytes | None:
+    if stdin is None:
+        return None
+    return stdin.encode() if isinstance(stdin, str) else bytes(stdin)

@@ -1,0 +1,253 @@
+"""bubblewrap backend: fresh namespaces per run, uid 65534, cgroup limits.
+
+As root, ``bwrap --unshare-all`` alone keeps uid 0 with every capability, so the
+command line below also maps the user to 65534, drops all capabilities and clears the
+environment. Only /usr, a few /etc files and toolchain dirs are mounted (read-only),
+so what the mapped uid may read on the host is limited to those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import _supervise
+from ._host import (
+    NOBODY,
+    Cgroup,
+    exit_code_from_wrapper,
+    sandbox_env,
+    toolchains,
+)
+from .base import (
+    ExecResult,
+    Limits,
+    Sandbox,
+    SandboxUnavailable,
+    check_files,
+    make_result,
+    stdin_bytes,
+    write_files,
+)
+
+HOW_TO = "install bubblewrap (apt-get install bubblewrap)"
+
+_ETC_FILES = (
+    "/etc/alternatives",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/nsswitch.conf",
+)
+_ETC_DATA = {
+    "passwd": f"root:x:0:0:root:/root:/bin/sh\nnobody:x:{NOBODY}:{NOBODY}:nobody:/tmp:/bin/sh\n",
+    "group": f"root:x:0:\nnogroup:x:{NOBODY}:\n",
+    "hosts": "127.0.0.1 localhost\n::1 localhost\n",
+}
+
+
+def _scratch_root() -> str:
+    # /dev/shm is a tmpfs: work dirs cost no disk and vanish with the machine.
+    for cand in ("/dev/shm", tempfile.gettempdir()):
+        if os.path.isdir(cand) and os.access(cand, os.W_OK):
+            return cand
+    return tempfile.gettempdir()
+
+
+class BwrapSandbox(Sandbox):
+    name = "bwrap"
+    _ids = itertools.count()
+
+    def __init__(self, bwrap: str = "bwrap") -> None:
+        exe = shutil.which(bwrap)
+        if exe is None:
+            raise SandboxUnavailable(f"bwrap sandbox: `{bwrap}` not found; {HOW_TO}")
+        self.exe = exe
+        self._lock = threading.Lock()
+        self._closed = False
+        self.is_root = os.geteuid() == 0
+        self.tc = toolchains()
+        uid = f"{os.getpid()}-{next(self._ids)}-{secrets.token_hex(3)}"
+        self.root = tempfile.mkdtemp(prefix=f"llmbench-bwrap-{uid}-", dir=_scratch_root())
+        os.chmod(self.root, 0o711)
+        etc = os.path.join(self.root, "etc")
+        os.mkdir(etc)
+        for fname, text in _ETC_DATA.items():
+            with open(os.path.join(etc, fname), "w") as fh:
+                fh.write(text)
+            os.chmod(os.path.join(etc, fname), 0o644)
+        os.chmod(etc, 0o755)
+        self.cgroup = Cgroup.create(f"bwrap-{uid}") if self.is_root else None
+        self._runs = itertools.count()
+        self.version = self._version()
+        self._base_args = self._make_base_args()
+        probe = self.run({}, ["/bin/true"], timeout_s=10.0)
+        if probe.exit_code != 0:
+            self.close()
+            raise SandboxUnavailable(
+                f"bwrap sandbox: bubblewrap cannot create a sandbox here "
+                f"(exit {probe.exit_code}: {probe.stderr.strip()[:300]})"
+            )
+
+    def _version(self) -> str:
+        try:
+            out = subprocess.run([self.exe, "--version"], capture_output=True, text=True)
+            return out.stdout.strip()
+        except OSError:
+            return "?"
+
+    def _supports(self, flag: str) -> bool:
+        try:
+            out = subprocess.run([self.exe, "--help"], capture_output=True, text=True)
+        except OSError:
+            return False
+        return flag in out.stdout
+
+    def _make_base_args(self) -> list[str]:
+        # No nested user namespaces (bwrap >= 0.8): they are kernel attack surface.
+        no_userns = ["--disable-userns"] if self._supports("--disable-userns") else []
+        a = [
+            self.exe,
+            "--unshare-all",
+            "--unshare-user",
+            "--uid",
+            str(NOBODY),
+            "--gid",
+            str(NOBODY),
+            *no_userns,
+            "--cap-drop",
+            "ALL",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            "--hostname",
+            "sandbox",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+        ]
+        for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            if os.path.islink(top):
+                a += ["--symlink", os.readlink(top), top]
+            elif os.path.isdir(top):
+                a += ["--ro-bind", top, top]
+        for path in _ETC_FILES:
+            a += ["--ro-bind-try", path, path]
+        for fname in _ETC_DATA:
+            a += ["--ro-bind", os.path.join(self.root, "etc", fname), f"/etc/{fname}"]
+        for path in self.tc.binds:
+            a += ["--ro-bind", path, path]
+        a += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/work"]
+        return a
+
+    def run(
+        self,
+        files: Mapping[str, str | bytes] | None = None,
+        cmd: Sequence[str] = (),
+        stdin: str | bytes | None = None,
+        timeout_s: float = 10.0,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        if not cmd:
+            raise ValueError("sandbox run needs a command")
+        if self._closed:
+            raise RuntimeError("bwrap sandbox is closed")
+        lim = limits or Limits()
+        data = check_files(files or {})
+        with self._lock:
+            return self._run(data, list(cmd), stdin_bytes(stdin), timeout_s, lim)
+
+    def _run(
+        self,
+        files: dict[str, bytes],
+        cmd: list[str],
+        stdin: bytes | None,
+        timeout_s: float,
+        lim: Limits,
+    ) -> ExecResult:
+        rundir = os.path.join(self.root, f"r{next(self._runs)}")
+        work, tmp = os.path.join(rundir, "work"), os.path.join(rundir, "tmp")
+        os.makedirs(work)
+        os.mkdir(tmp)
+        write_files(work, files)
+        env = sandbox_env("/tmp", self.tc.path)
+        argv = [*self._base_args, "--bind", work, "/work", "--bind", tmp, "/tmp"]
+        for k, v in env.items():
+            argv += ["--setenv", k, v]
+        # The root is bwrap's private tmpfs: make it read-only too, so only the work
+        # dir and /tmp take writes.
+        argv += ["--remount-ro", "/", "--", *cmd]
+        cg = self.cgroup
+        if cg is not None:
+            cg.kill_all()
+            # bwrap's own two processes (outer + namespace init) count against pids.max.
+            cg.apply(lim.memory_mb, lim.pids + 2, lim.cpus)
+        oom0 = cg.oom_kills() if cg is not None else 0
+        cpu_s = int(timeout_s * max(lim.cpus, 1.0)) + 2
+        # A shell joins the cgroups and sets rlimits, then execs bwrap: a Python
+        # preexec_fn would force a full fork() of this process, ~5-10 ms per run.
+        # ulimit -f counts 512-byte blocks in dash (1 KiB in bash: a looser cap there).
+        steps = ["ulimit -c 0", f"ulimit -t {cpu_s}", f"ulimit -f {lim.disk_mb * 2048}"]
+        if cg is None:
+            n = lim.pids + 2
+            steps += [f"ulimit -d {lim.memory_mb * 1024}", f"{{ ulimit -u {n} || ulimit -p {n}; }}"]
+        steps.append("echo 1000 > /proc/self/oom_score_adj")
+        fail = '{ echo "llmbench sandbox: setting limits failed" >&2; exit 125; }'
+        script = (
+            f'while [ "$1" != -- ]; do echo $$ > "$1" || {fail}; shift; done; shift\n'
+            + " && ".join(steps)
+            + f' || {fail}\nexec "$@"'
+        )
+        procs = cg.procs_files() if cg is not None else []
+        wrapped = ["/bin/sh", "-c", script, "llmbench-sandbox", *procs, "--", *argv]
+
+        def cleanup() -> None:
+            if cg is not None:
+                cg.kill_all()
+
+        try:
+            raw = _supervise.supervise(
+                wrapped,
+                cwd=None,
+                env={"PATH": "/usr/bin:/bin"},
+                stdin=stdin,
+                timeout_s=timeout_s,
+                output_bytes=lim.output_bytes,
+                cleanup=cleanup,
+            )
+        finally:
+            shutil.rmtree(rundir, ignore_errors=True)
+        raw["exit_code"] = exit_code_from_wrapper(int(raw["exit_code"]))
+        oom = cg is not None and cg.oom_kills() > oom0
+        return make_result(raw, oom=oom)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "unsafe": False,
+            "version": self.version,
+            "uid": NOBODY,
+            "host_uid": os.geteuid(),
+            "network": "none (new net namespace)",
+            "cgroup": f"v{self.cgroup.version}" if self.cgroup else None,
+            "limits_via": "cgroup+rlimit" if self.cgroup else "rlimit",
+            "toolchains": dict(self.tc.found),
+        }
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,552 @@
+"""Docker backend: one warm, locked-down container per process; one ``exec`` per run.
+
+Each run execs a small Python runner inside the container (its source is sent with the
+exec, so the image never needs rebuilding when it changes). The runner reads a framed
+request on stdin (files, command, limits), makes a fresh work dir under the /work
+tmpfs, supervises the command (timeout, output caps), then SIGKILLs every process left
+in the container but init and itself, removes the work dir and answers with one framed
+reply. The host keeps a backstop timer: if the runner does not answer, the container
+is killed and removed, and the next run starts a new one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import inspect
+import itertools
+import json
+import os
+import secrets
+import socket
+import struct
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import _supervise
+from .base import (
+    ExecResult,
+    Limits,
+    Sandbox,
+    SandboxUnavailable,
+    check_files,
+    make_result,
+    stdin_bytes,
+)
+
+DEFAULT_IMAGE = "llmbench-sandbox:latest"
+LABEL = "org.llmbench.sandbox"
+HOW_TO = "install Docker, start the daemon and run `llmbench sandbox build`"
+_BACKSTOP_S = 15.0  # extra time the runner gets beyond the run's own timeout
+_SLACK_MB = 48  # the runner and init live in the same memory cgroup
+_SLACK_PIDS = 2  # the reaper (PID 1) and the runner
+
+_REAPER = """
+import os, time
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        time.sleep(0.5)
+"""
+
+_RUNNER_MAIN = r"""
+import ctypes, json, os, shutil, signal, struct, sys, time, base64
+
+def _read(n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = os.read(0, n - len(buf))
+        if not chunk:
+            raise SystemExit(3)
+        buf += chunk
+    return bytes(buf)
+
+def _oom_kills():
+    for path, key in (("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+                      ("/sys/fs/cgroup/memory.events", "oom_kill")):
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    k, _, v = line.partition(" ")
+                    if k == key:
+                        return int(v)
+        except (OSError, ValueError):
+            pass
+    return -1
+
+def _kill_rest():
+    # kill(-1) reaches every process we may signal except init and ourselves.
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            break
+        except OSError:
+            pass
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        time.sleep(0.001)
+
+def _wipe(path):
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for n in names:
+        p = os.path.join(path, n)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+
+def _main():
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
+        # Not dumpable: the command (same uid) cannot open our /proc fds or memory to
+        # forge a reply on our stdout.
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    except Exception:
+        pass
+    req = json.loads(_read(struct.unpack(">I", _read(4))[0]))
+    _kill_rest()  # leftovers from a run whose runner died
+    base = "/work/" + req["rid"]
+    cwd, tmp = base + "/work", base + "/tmp"
+    os.makedirs(cwd)
+    os.makedirs(tmp)
+    for name, b64 in req["files"].items():
+        path = os.path.join(cwd, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(base64.b64decode(b64))
+    env = req["env"]
+    env.update(HOME=tmp, TMPDIR=tmp, GOCACHE=tmp + "/go-cache", GOPATH=tmp + "/go",
+               CARGO_HOME=tmp + "/cargo")
+    lim = req["limits"]
+
+    def pre():
+        try:
+            with open("/proc/self/oom_score_adj", "w") as fh:
+                fh.write("1000")
+        except OSError:
+            pass
+        set_rlimits(lim["cpu_s"], lim["disk_mb"], None, None)
+
+    oom0 = _oom_kills()
+    stdin = base64.b64decode(req["stdin"]) if req["stdin"] is not None else None
+    res = supervise(req["cmd"], cwd=cwd, env=env, stdin=stdin, timeout_s=req["timeout_s"],
+                    output_bytes=lim["output_bytes"], preexec_fn=pre, cleanup=_kill_rest)
+    res["oom"] = _oom_kills() > oom0 >= 0
+    shutil.rmtree(base, ignore_errors=True)
+    _wipe("/tmp")
+    _wipe("/dev/shm")
+    out, err = res.pop("stdout"), res.pop("stderr")
+    res["stdout_len"], res["stderr_len"] = len(out), len(err)
+    meta = json.dumps(res).encode()
+    sys.stdout.buffer.write(b"LLMBENCH" + struct.pack(">I", len(meta)) + meta + out + err)
+    sys.stdout.flush()
+
+_main()
+"""
+
+
+def _runner_source() -> str:
+    return inspect.getsource(_supervise) + _RUNNER_MAIN
+
+
+def _client(timeout: float = 30.0) -> Any:
+    try:
+        import docker  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise SandboxUnavailable(f"docker sandbox: the docker SDK is missing ({exc})") from exc
+    try:
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except Exception as exc:
+        raise SandboxUnavailable(
+            f"docker sandbox: no Docker daemon answers ({type(exc).__name__}); {HOW_TO}"
+        ) from exc
+    return client
+
+
+def default_image() -> str:
+    return os.environ.get("LLMBENCH_SANDBOX_IMAGE") or DEFAULT_IMAGE
+
+
+def docker_ready(image: str | None = None) -> bool:
+    """True when a daemon answers and the sandbox image exists (quick, for ``auto``)."""
+    sock = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if sock.startswith("unix://") and not os.path.exists(sock[len("unix://") :]):
+        return False
+    try:
+        client = _client(timeout=5)
+    except SandboxUnavailable:
+        return False
+    try:
+        client.images.get(image or default_image())
+        return True
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_stale(client: Any) -> int:
+    """Remove sandbox containers left by dead processes of this host (a SIGKILLed
+    worker runs no atexit hook)."""
+    host = socket.gethostname()
+    n = 0
+    for c in client.containers.list(all=True, filters={"label": f"{LABEL}.host={host}"}):
+        try:
+            pid = int(c.labels.get(f"{LABEL}.pid", "0"))
+        except ValueError:
+            pid = 0
+        if pid and not _pid_alive(pid):
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+                n += 1
+    return n
+
+
+def _close_all(ref: weakref.ref[DockerSandbox]) -> None:
+    sb = ref()
+    if sb is not None:
+        sb.close()
+
+
+class DockerSandbox(Sandbox):
+    name = "docker"
+    _ids = itertools.count()
+
+    def __init__(self, image: str | None = None) -> None:
+        self.image = image or default_image()
+        self.client = _client()
+        try:
+            img = self.client.images.get(self.image)
+        except Exception as exc:
+            self.client.close()
+            raise SandboxUnavailable(
+                f"docker sandbox: image {self.image} not found; run `llmbench sandbox build`"
+            ) from exc
+        self.image_id: str = img.id
+        reap_stale(self.client)
+        self._lock = threading.Lock()
+        self._container: Any = None
+        self._limits: tuple[int, int, float, int] | None = None
+        self._runs = itertools.count()
+        self._closed = False
+        self._source = _runner_source()
+        # The next run's runner, exec'd and importing while the caller does other work.
+        self._standby: Any = None
+        self._standby_thread: threading.Thread | None = None
+        self._oom_before = -1
+        self.container_name = (
+            f"llmbench-sbx-{socket.gethostname()}-{os.getpid()}-{next(self._ids)}-"
+            f"{secrets.token_hex(3)}"
+        )
+        atexit.register(_close_all, weakref.ref(self))
+
+    # -- container lifecycle -------------------------------------------------------
+
+    def _start(self, lim: Limits) -> None:
+        mem = f"{lim.memory_mb + _SLACK_MB}m"
+        self._container = self.client.containers.run(
+            self.image,
+            # PID 1 only reaps orphans (zombies would eat the pids limit). It is not a
+            # separate init + child: the runner's kill(-1) spares PID 1 alone.
+            command=["python3", "-I", "-S", "-c", _REAPER],
+            name=self.container_name,
+            detach=True,
+            auto_remove=True,
+            network_mode="none",
+            read_only=True,
+            user="65534:65534",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            tmpfs={
+                "/work": f"rw,exec,nosuid,nodev,size={lim.disk_mb}m,mode=1777",
+                "/tmp": f"rw,exec,nosuid,nodev,size={lim.disk_mb}m,mode=1777",
+            },
+            mem_limit=mem,
+            memswap_limit=mem,
+            pids_limit=lim.pids + _SLACK_PIDS,
+            nano_cpus=int(lim.cpus * 1e9),
+            ipc_mode="private",
+            working_dir="/work",
+            environment={},
+            labels={
+                LABEL: "1",
+                f"{LABEL}.host": socket.gethostname(),
+                f"{LABEL}.pid": str(os.getpid()),
+            },
+        )
+        self._limits = (lim.memory_mb, lim.pids, lim.cpus, lim.disk_mb)
+
+    def _ensure(self, lim: Limits) -> None:
+        key = (lim.memory_mb, lim.pids, lim.cpus, lim.disk_mb)
+        if self._container is not None and key != self._limits:
+            # tmpfs size cannot change in place; other limits could, but one rare
+            # restart is simpler than partial updates.
+            self._discard()
+        if self._container is None:
+            self._start(lim)
+
+    def _discard(self) -> None:
+        self._drop_standby()
+        c, self._container = self._container, None
+        self._limits = None
+        if c is None:
+            return
+        with contextlib.suppress(Exception):
+            c.kill()
+        with contextlib.suppress(Exception):
+            c.remove(force=True)
+        # auto_remove races with remove(); wait until the name is free again.
+        for _ in range(100):
+            try:
+                self.client.containers.get(self.container_name)
+            except Exception:
+                break
+            time.sleep(0.05)
+
+    # -- runs ------------------------------------------------------------------------
+
+    def run(
+        self,
+        files: Mapping[str, str | bytes] | None = None,
+        cmd: Sequence[str] = (),
+        stdin: str | bytes | None = None,
+        timeout_s: float = 10.0,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        if not cmd:
+            raise ValueError("sandbox run needs a command")
+        if self._closed:
+            raise RuntimeError("docker sandbox is closed")
+        lim = limits or Limits()
+        data = check_files(files or {})
+        sin = stdin_bytes(stdin)
+        req = {
+            "rid": f"r{next(self._runs)}",
+            "files": {k: base64.b64encode(v).decode() for k, v in data.items()},
+            "cmd": list(cmd),
+            "stdin": base64.b64encode(sin).decode() if sin is not None else None,
+            "timeout_s": timeout_s,
+            "env": {
+                "PATH": "/usr/lib/go/bin:/usr/local/bin:/usr/bin:/bin",
+                "LANG": "C.UTF-8",
+                "LC_ALL": "C.UTF-8",
+                "GOFLAGS": "-mod=mod",
+                "GOTOOLCHAIN": "local",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
+            "limits": {
+                "cpu_s": int(timeout_s * max(lim.cpus, 1.0)) + 2,
+                "disk_mb": lim.disk_mb,
+                "output_bytes": lim.output_bytes,
+            },
+        }
+        body = json.dumps(req).encode()
+        with self._lock:
+            for attempt in range(2):
+                self._ensure(lim)
+                try:
+                    return self._exec(body, timeout_s)
+                except _ContainerGone:
+                    self._discard()
+                    if attempt:
+                        raise
+        raise AssertionError("unreachable")
+
+    def _spawn_runner(self) -> Any:
+        api = self.client.api
+        ex = api.exec_create(
+            self._container.id,
+            ["python3", "-I", "-S", "-c", self._source],
+            stdin=True,
+            stdout=True,
+            stderr=True,
+        )
+        return api.exec_start(ex["Id"], socket=True)
+
+    def _prespawn(self) -> None:
+        container = self._container
+
+        def work() -> None:
+            try:
+                sock = self._spawn_runner()
+            except Exception:
+                return
+            if self._container is container and not self._closed:
+                self._standby = sock
+            else:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+        self._standby_thread = threading.Thread(target=work, daemon=True)
+        self._standby_thread.start()
+
+    def _take_standby(self) -> Any:
+        if self._standby_thread is not None:
+            self._standby_thread.join()
+            self._standby_thread = None
+        sock, self._standby = self._standby, None
+        return sock
+
+    def _drop_standby(self) -> None:
+        sock = self._take_standby()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _exec(self, body: bytes, timeout_s: float) -> ExecResult:
+        t0 = time.monotonic()
+        self._oom_before = self._oom_count_host()
+        sock = self._take_standby()
+        if sock is None:
+            try:
+                sock = self._spawn_runner()
+            except Exception as exc:
+                raise _ContainerGone(str(exc)) from exc
+        raw_sock: socket.socket = getattr(sock, "_sock", sock)
+        raw_sock.settimeout(timeout_s + _BACKSTOP_S)
+        out, err = bytearray(), bytearray()
+        try:
+            raw_sock.sendall(struct.pack(">I", len(body)) + body)
+            _read_frames(raw_sock, out, err)
+        except TimeoutError:
+            # The runner itself is stuck: only killing the container ends it for sure.
+            self._discard()
+            return ExecResult(
+                exit_code=-9,
+                stdout="",
+                stderr="sandbox runner did not answer; container killed",
+                duration_s=time.monotonic() - t0,
+                timed_out=True,
+                killed=True,
+                failure_mode="exec_timeout",
+            )
+        except OSError as exc:
+            raise _ContainerGone(str(exc)) from exc
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+        if not out and not err and not self._alive():
+            raise _ContainerGone("runner stream closed before the request")
+        res = self._parse(bytes(out), bytes(err), time.monotonic() - t0)
+        if self._container is not None:
+            self._prespawn()
+        return res
+
+    def _alive(self) -> bool:
+        try:
+            self._container.reload()
+            return bool(self._container.status == "running")
+        except Exception:
+            return False
+
+    def _parse(self, out: bytes, err: bytes, elapsed: float) -> ExecResult:
+        if not out.startswith(b"LLMBENCH") or len(out) < 12:
+            # The runner died without answering (OOM-killed, or its container did):
+            # start afresh rather than trust what it left behind.
+            oom = self._oom_count_host() > self._oom_before >= 0
+            self._discard()
+            return ExecResult(
+                exit_code=-9,
+                stdout="",
+                stderr=("sandbox runner died: " + err.decode(errors="replace"))[-2000:],
+                duration_s=elapsed,
+                killed=True,
+                oom=oom,
+                failure_mode="oom" if oom else "killed",
+            )
+        (n,) = struct.unpack(">I", out[8:12])
+        meta = json.loads(out[12 : 12 + n])
+        rest = out[12 + n :]
+        so, se = meta["stdout_len"], meta["stderr_len"]
+        meta["stdout"], meta["stderr"] = rest[:so], rest[so : so + se]
+        return make_result(meta, oom=bool(meta.get("oom")))
+
+    def _oom_count_host(self) -> int:
+        """OOM kills in the container's memory cgroup (host view), -1 if unreadable."""
+        try:
+            cid = self._container.id
+        except Exception:
+            return -1
+        for path in (
+            f"/sys/fs/cgroup/memory/docker/{cid}/memory.oom_control",
+            f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.events",
+        ):
+            with contextlib.suppress(OSError, ValueError), open(path) as fh:
+                for line in fh:
+                    k, _, v = line.partition(" ")
+                    if k == "oom_kill":
+                        return int(v)
+        return -1
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "unsafe": False,
+            "image": self.image,
+            "image_id": self.image_id,
+            "container": self.container_name,
+            "network": "none",
+            "user": "65534:65534",
+            "read_only_root": True,
+            "cap_drop": "ALL",
+            "no_new_privileges": True,
+        }
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            self._discard()
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+
+class _ContainerGone(Exception):
+    pass
+
+
+def _read_frames(sock: socket.socket, out: bytearray, err: bytearray) -> None:
+    """Demultiplex a non-TTY exec stream (8-byte headers) until EOF."""
+    buf = bytearray()
+    while True:
+        chunk = sock.recv(262144)
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 8:
+            stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
+            if len(buf) < 8 + size:
+                break
+            (out if stream == 1 else err).extend(buf[8 : 8 + size])
+            del buf[: 8 + size]

@@ -1,0 +1,95 @@
+"""unsafe-local: a plain subprocess with rlimits in a temp dir.
+
+Not a sandbox: the command sees the host's files and network, and as root it ignores
+the process limit. Only ever used when asked for by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import _supervise
+from ._host import oom_score_max, sandbox_env, toolchains
+from .base import ExecResult, Limits, Sandbox, check_files, make_result, stdin_bytes, write_files
+
+WARNING = (
+    "unsafe-local runs model-written code as a plain subprocess of this user: "
+    "no file, network or process isolation"
+)
+
+
+class LocalSandbox(Sandbox):
+    name = "unsafe-local"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.tc = toolchains()
+        self.root = tempfile.mkdtemp(prefix="llmbench-local-")
+
+    def run(
+        self,
+        files: Mapping[str, str | bytes] | None = None,
+        cmd: Sequence[str] = (),
+        stdin: str | bytes | None = None,
+        timeout_s: float = 10.0,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        if not cmd:
+            raise ValueError("sandbox run needs a command")
+        lim = limits or Limits()
+        data = check_files(files or {})
+        with self._lock:
+            rundir = tempfile.mkdtemp(dir=self.root)
+            work, tmp = os.path.join(rundir, "work"), os.path.join(rundir, "tmp")
+            os.mkdir(work)
+            os.mkdir(tmp)
+            write_files(work, data)
+            cpu_s = int(timeout_s * max(lim.cpus, 1.0)) + 2
+
+            def preexec() -> None:
+                oom_score_max()
+                _supervise.set_rlimits(cpu_s, lim.disk_mb, nproc=lim.pids, data_mb=lim.memory_mb)
+
+            pgid: list[int] = []
+
+            def cleanup() -> None:
+                # Whatever stayed in the command's session (setsid escapes this).
+                for pid in pgid:
+                    with contextlib.suppress(OSError):
+                        os.killpg(pid, signal.SIGKILL)
+
+            argv = list(cmd)
+            env = sandbox_env(tmp, self.tc.path)
+            try:
+                raw = _supervise.supervise(
+                    argv,
+                    cwd=work,
+                    env=env,
+                    stdin=stdin_bytes(stdin),
+                    timeout_s=timeout_s,
+                    output_bytes=lim.output_bytes,
+                    preexec_fn=preexec,
+                    cleanup=cleanup,
+                    on_start=pgid.append,
+                )
+            finally:
+                shutil.rmtree(rundir, ignore_errors=True)
+        return make_result(raw, oom=False)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "unsafe": True,
+            "warning": WARNING,
+            "toolchains": dict(self.tc.found),
+        }
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Workflows over run logs: inspect, diff, rescore, baselines and gates (no pytest here)."""

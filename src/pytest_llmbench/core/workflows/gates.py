@@ -1,0 +1,133 @@
+"""Session gates: did this run get worse than its baseline, or fall under a floor?
+
+A pure function over the run's summary and records, so the pytest plugin calls it at
+session end and tests call it on hand-made dicts. Each returned string is one
+violated gate; an empty list means the run passes its gates.
+
+A pack fails against the baseline when its score drops by more than ``max_drop_pp``
+points, or by more than its measured noise (``noise_k`` standard deviations of the
+baseline runs, never less than ``noise_floor_pp``): the noise gate always applies, and
+``max_drop_pp`` caps the allowed drop when the baseline is noisy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .baseline import baseline_is_canonical, load_baseline
+from .records import is_canonical, is_error
+
+__all__ = ["evaluate_gates", "load_baseline"]
+
+NOISE_K = 2.0
+NOISE_FLOOR_PP = 2.0
+MAX_NAMED = 10
+
+
+def _regressed(pack: str, results: list[dict[str, Any]], scen: dict[str, Any]) -> list[str]:
+    out = []
+    for rec in results:
+        if rec.get("pack") != pack or rec.get("passed") or is_error(rec):
+            continue
+        base = scen.get(str(rec.get("scenario")))
+        if isinstance(base, dict) and float(base.get("pass_rate") or 0.0) >= 0.5:
+            out.append(str(rec.get("scenario")))
+    return sorted(set(out))
+
+
+def _names(ids: list[str]) -> str:
+    shown = ", ".join(ids[:MAX_NAMED])
+    more = f" (+{len(ids) - MAX_NAMED} more)" if len(ids) > MAX_NAMED else ""
+    return shown + more
+
+
+def evaluate_gates(
+    summary: dict[str, Any],
+    results: list[dict[str, Any]],
+    *,
+    baseline: dict[str, Any] | None,
+    max_drop_pp: float | None,
+    fail_under: dict[str, float],
+    sampling: dict[str, Any],
+    allow_noncanonical: bool,
+    noise_k: float = NOISE_K,
+    noise_floor_pp: float = NOISE_FLOOR_PP,
+) -> list[str]:
+    """One message per violated gate, naming the pack and the scenarios that regressed."""
+    out: list[str] = []
+    packs: dict[str, Any] = summary.get("packs") or {}
+    if baseline is not None:
+        run_canon, base_canon = is_canonical(sampling), baseline_is_canonical(baseline)
+        if run_canon != base_canon and not allow_noncanonical:
+            run_tag = "canonical" if run_canon else "non-canonical"
+            base_tag = "canonical" if base_canon else "non-canonical"
+            out.append(
+                f"baseline: refusing to compare a {run_tag} run with a {base_tag} baseline "
+                "(sampling differs; allow it explicitly with --llm-allow-noncanonical)"
+            )
+        else:
+            out += _baseline_gates(packs, results, baseline, max_drop_pp, noise_k, noise_floor_pp)
+    for pid, floor in sorted(fail_under.items()):
+        stats = packs.get(pid)
+        pct = stats.get("score_pct") if isinstance(stats, dict) else None
+        if stats is None:
+            out.append(f"{pid}: fail-under {floor:g}%: the pack did not run")
+        elif pct is None:
+            out.append(f"{pid}: fail-under {floor:g}%: no scored scenario (all errored)")
+        elif pct < floor:
+            failed = sorted(
+                str(r.get("scenario"))
+                for r in results
+                if r.get("pack") == pid and not r.get("passed") and not is_error(r)
+            )
+            out.append(
+                f"{pid}: {pct:.1f}% is under the floor of {floor:g}%"
+                + (f"; failed: {_names(failed)}" if failed else "")
+            )
+    return out
+
+
+def _baseline_gates(
+    packs: dict[str, Any],
+    results: list[dict[str, Any]],
+    baseline: dict[str, Any],
+    max_drop_pp: float | None,
+    noise_k: float,
+    noise_floor_pp: float,
+) -> list[str]:
+    out: list[str] = []
+    for pid in sorted(packs):
+        base = (baseline.get("packs") or {}).get(pid)
+        cur = packs[pid]
+        if not isinstance(base, dict) or not isinstance(cur, dict):
+            continue  # a pack the baseline never measured has no gate
+        bver, cver = base.get("version"), cur.get("version")
+        if bver is not None and cver is not None and str(bver) != str(cver):
+            out.append(
+                f"{pid}: version {cver} differs from the baseline's {bver}; "
+                "recapture the baseline for this pack version"
+            )
+            continue
+        pct, mean = cur.get("score_pct"), base.get("mean_pct")
+        if pct is None or mean is None:
+            continue
+        drop = float(mean) - float(pct)
+        std = float(base.get("std_pct") or 0.0)
+        noise = max(noise_k * std, noise_floor_pp)
+        reasons = []
+        if max_drop_pp is not None and drop > max_drop_pp:
+            reasons.append(f"the allowed {max_drop_pp:g} pp")
+        if drop > noise:
+            reasons.append(
+                f"its noise ({noise:.1f} pp = max({noise_k:g} x std {std:.1f}, {noise_floor_pp:g}))"
+            )
+        if not reasons:
+            continue
+        reg = _regressed(pid, results, base.get("scenarios") or {})
+        msg = (
+            f"{pid}: {float(pct):.1f}% vs baseline {float(mean):.1f}%: dropped {drop:.1f} pp, "
+            f"more than {' and '.join(reasons)}"
+        )
+        msg += f"; regressed: {_names(reg)}" if reg else "; no single scenario regressed"
+        out.append(msg)
+    return out

@@ -1,0 +1,183 @@
+"""``llmbench inspect``: a run log read back as a summary, a failure list or one exchange."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .records import WorkflowError, run_title, summary_for
+
+
+def summary_lines(runlog: dict[str, Any]) -> list[str]:
+    """The terminal summary again; one table per model for multi-model runs."""
+    results = runlog.get("results") or []
+    lines = [run_title(runlog), ""]
+    if not results:
+        return lines + ["no scenario records in this run log"]
+    models = sorted({str(r["model"]) for r in results if r.get("model")})
+    groups = [(m, [r for r in results if str(r.get("model")) == m]) for m in models]
+    for model, recs in groups or [("", results)]:
+        s = summary_for(recs)
+        if model:
+            lines.append(f"model {model}:")
+        lines += s.table_lines()
+        lines += ["", s.quality_line(), ""]
+    return lines[:-1]
+
+
+def _matches(rec: dict[str, Any], mode: str | None, failed: bool) -> bool:
+    if failed and rec.get("passed"):
+        return False
+    if mode is not None:
+        verdict = rec.get("verdict") or {}
+        return mode in (rec.get("failure_mode"), verdict.get("category"))
+    return True
+
+
+def _one_line(rec: dict[str, Any], width: int = 160) -> str:
+    verdict = rec.get("verdict") or {}
+    if rec.get("passed"):
+        mode = "passed"
+    else:
+        mode = str(rec.get("failure_mode") or "failed")
+        if verdict.get("category"):
+            mode += f"[{verdict['category']}]"
+    detail = str(rec.get("error") or verdict.get("detail") or "").replace("\n", " ")
+    if len(detail) > width:
+        detail = detail[: width - 3] + "..."
+    score = rec.get("score")
+    sc = f"{float(score):.2f}" if isinstance(score, (int, float)) else "-"
+    model = f" [{rec['model']}]" if rec.get("model") else ""
+    return f"{rec.get('pack')}::{rec.get('scenario')}{model}  {mode}  score {sc}  {detail}"
+
+
+def list_lines(
+    runlog: dict[str, Any], *, failed: bool = False, mode: str | None = None
+) -> list[str]:
+    """One line per matching record, and a count."""
+    recs = [r for r in runlog.get("results") or [] if _matches(r, mode, failed)]
+    what = "failed " if failed else ""
+    if mode:
+        what += f"'{mode}' "
+    if not recs:
+        return [f"no {what}scenarios"]
+    lines = [_one_line(r) for r in recs]
+    modes: dict[str, int] = {}
+    for r in recs:
+        m = str(r.get("failure_mode") or "passed")
+        modes[m] = modes.get(m, 0) + 1
+    by = ", ".join(f"{k} {v}" for k, v in sorted(modes.items()))
+    lines.append(f"{len(recs)} {what}scenario(s): {by}")
+    return lines
+
+
+def find_records(runlog: dict[str, Any], ident: str) -> list[dict[str, Any]]:
+    """Records matching a node id, ``pack::scenario`` or a bare scenario id."""
+    recs = runlog.get("results") or []
+    hit = [r for r in recs if r.get("nodeid") == ident]
+    if hit:
+        return hit
+    if "::" in ident:
+        pack, _, sid = ident.partition("::")
+        return [r for r in recs if r.get("pack") == pack and r.get("scenario") == sid]
+    return [r for r in recs if r.get("scenario") == ident]
+
+
+def find_record(runlog: dict[str, Any], ident: str) -> dict[str, Any]:
+    hits = find_records(runlog, ident)
+    if not hits:
+        raise WorkflowError(f"no scenario {ident!r} in this run log")
+    if len(hits) > 1:
+        names = ", ".join(str(r.get("nodeid") or f"{r['pack']}::{r['scenario']}") for r in hits)
+        raise WorkflowError(f"{ident!r} is ambiguous ({names}); give the node id")
+    return hits[0]
+
+
+def _block(title: str, text: str) -> list[str]:
+    body = text.rstrip("\n")
+    lines = [f"--- {title} ---"]
+    lines += ["    " + ln for ln in body.splitlines()] if body else ["    (empty)"]
+    return lines
+
+
+def _message_text(msg: dict[str, Any]) -> str:
+    parts = []
+    content = msg.get("content")
+    if isinstance(content, str):
+        parts.append(content)
+    elif content is not None:
+        parts.append(json.dumps(content, ensure_ascii=False))
+    for tc in msg.get("tool_calls") or []:
+        fn = tc.get("function") or {} if isinstance(tc, dict) else {}
+        parts.append(f"-> {fn.get('name')}({fn.get('arguments')})")
+    return "\n".join(parts)
+
+
+def detail_lines(rec: dict[str, Any], *, full: bool = False) -> list[str]:
+    """One scenario: verdict first, then the conversation; ``full`` adds each raw request
+    and response and the reasoning, exactly as the log holds them."""
+    verdict = rec.get("verdict") or {}
+    lines = [_one_line(rec, width=10_000)]
+    lines.append(
+        f"pack {rec.get('pack')} {rec.get('pack_version') or ''}  node {rec.get('nodeid') or '-'}"
+        f"  latency {rec.get('latency_s')} s  tokens {rec.get('completion_tokens')}"
+    )
+    if rec.get("error"):
+        lines += _block("error", str(rec["error"]))
+    for i, msg in enumerate(rec.get("messages") or []):
+        if not isinstance(msg, dict):
+            continue
+        role = msg.get("role", "?")
+        lines += _block(f"message {i} {role}", _message_text(msg))
+    if full:
+        for n, call in enumerate(rec.get("calls") or [], 1):
+            lines += _block(
+                f"call {n} request", json.dumps(call.get("request"), indent=1, ensure_ascii=False)
+            )
+            lines += _block(
+                f"call {n} raw response",
+                json.dumps(call.get("response"), indent=1, ensure_ascii=False),
+            )
+            reasoning = _reasoning_of(call.get("response"))
+            if reasoning:
+                lines += _block(f"call {n} reasoning", reasoning)
+    if verdict:
+        lines += _block(
+            "verdict",
+            f"passed {verdict.get('passed')}  score {verdict.get('score')}  "
+            f"category {verdict.get('category')}\n{verdict.get('detail', '')}",
+        )
+        lines += _block("verifier trace", "\n".join(verdict.get("trace") or []))
+        if full and verdict.get("data"):
+            lines += _block(
+                "verifier data", json.dumps(verdict["data"], indent=1, ensure_ascii=False)
+            )
+    for h in rec.get("history") or []:
+        old = h.get("verdict") or {}
+        lines.append(
+            f"earlier verdict ({h.get('at', '?')}): passed {old.get('passed')} "
+            f"score {old.get('score')}: {old.get('detail', '')}"
+        )
+    return lines
+
+
+def _reasoning_of(response: Any) -> str:
+    """Reasoning as the server sent it: the separate field and any inline think block."""
+    from ..output import split_thinking
+
+    try:
+        msg = response["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        return ""
+    if not isinstance(msg, dict):
+        return ""
+    parts = []
+    sep = msg.get("reasoning_content") or msg.get("reasoning")
+    if isinstance(sep, str) and sep:
+        parts.append(sep)
+    content = msg.get("content")
+    if isinstance(content, str):
+        inline = split_thinking(content)[1]
+        if inline:
+            parts.append(inline)
+    return "\n\n".join(parts)

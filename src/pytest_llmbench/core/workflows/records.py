@@ -1,0 +1,79 @@
+"""Small helpers over run-log records shared by the workflows and reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..summary import ERROR_MODES, Summary
+
+
+class WorkflowError(ValueError):
+    """Bad input to a workflow (unknown scenario, mismatched runs...): a one-line message."""
+
+
+Key = tuple[str, str, str]  # (model or "", pack, scenario)
+
+
+def key_of(rec: dict[str, Any]) -> Key:
+    """Identity of a scenario across runs. Multi-model runs carry ``model`` per record."""
+    return (str(rec.get("model") or ""), str(rec.get("pack")), str(rec.get("scenario")))
+
+
+def label_of(key: Key) -> str:
+    model, pack, sid = key
+    return f"{pack}::{sid}" + (f" [{model}]" if model else "")
+
+
+def is_error(rec: dict[str, Any]) -> bool:
+    """An infrastructure or setup error: no verdict on the model."""
+    return rec.get("failure_mode") in ERROR_MODES
+
+
+def is_canonical(sampling: Any) -> bool:
+    if not isinstance(sampling, dict):
+        return True  # older logs carry no sampling block: canonical was the only mode
+    return str(sampling.get("mode", "canonical")) == "canonical"
+
+
+def sampling_tag(sampling: Any) -> str:
+    return "canonical" if is_canonical(sampling) else "non-canonical"
+
+
+def pack_versions(runlog: dict[str, Any]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for pid, meta in (runlog.get("packs") or {}).items():
+        if isinstance(meta, dict):
+            out[str(pid)] = meta.get("version")
+    for rec in runlog.get("results") or []:
+        pid = str(rec.get("pack"))
+        if out.get(pid) is None and rec.get("pack_version") is not None:
+            out[pid] = str(rec["pack_version"])
+    return out
+
+
+def models_of(runlog: dict[str, Any]) -> list[str]:
+    """Models of a run: per-record ones (multi-model runs) or the header's."""
+    per = sorted({str(r["model"]) for r in runlog.get("results") or [] if r.get("model")})
+    if per:
+        return per
+    return [str(runlog.get("model") or "")]
+
+
+def summary_for(results: list[dict[str, Any]]) -> Summary:
+    s = Summary()
+    for rec in results:
+        s.add(rec)
+    return s
+
+
+def run_title(runlog: dict[str, Any]) -> str:
+    ep = runlog.get("endpoint") or {}
+    name = ep.get("name") if isinstance(ep, dict) else ep
+    parts = [f"model {runlog.get('model') or '?'}", f"endpoint {name or '?'}"]
+    parts.append(f"thinking {runlog.get('thinking') or 'pack'}")
+    parts.append(f"sampling {sampling_tag(runlog.get('sampling'))}")
+    if runlog.get("started_at"):
+        parts.append(f"started {runlog['started_at']}")
+    if runlog.get("incomplete"):
+        parts.append("INCOMPLETE (recovered from the journal)")
+    return ", ".join(parts)

@@ -1,0 +1,118 @@
+"""The HTTP client against a real llama.cpp server (random-weights model)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from gguf_model import vocabulary
+
+from pytest_llmbench.core.endpoint import HTTPEndpoint
+
+pytestmark = pytest.mark.engine
+
+# Enum arguments only: the grammar spells every character, so a random model cannot
+# wander inside a free string until max_tokens.
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in Oslo.",
+        "parameters": {
+            "type": "object",
+            "properties": {"unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "required": ["unit"],
+        },
+    },
+}
+
+
+def token_id(text: str) -> int:
+    tokens, _, _ = vocabulary()
+    return tokens.index(text)
+
+
+@pytest.fixture
+def endpoint(llama_server: Any) -> Any:
+    ep = HTTPEndpoint(llama_server.url, timeout_s=60)
+    yield ep
+    ep.close()
+
+
+def ask(text: str, **extra: Any) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": text}], "temperature": 0, **extra}
+
+
+def test_models_gives_the_alias(endpoint: HTTPEndpoint) -> None:
+    assert endpoint.probe() == "tiny"
+
+
+def test_props_is_llama_cpp_only_metadata(llama_server: Any) -> None:
+    props = httpx.get(f"{llama_server.url}/props", timeout=10, trust_env=False).json()
+    assert props["total_slots"] == 2
+    assert "<tool_call>" in props["chat_template"]
+    assert "temperature" in props["default_generation_settings"]["params"]
+
+
+def test_chat_returns_content_usage_and_timings(endpoint: HTTPEndpoint) -> None:
+    res = endpoint.chat(ask("Say hello.", max_tokens=16), None)
+    assert isinstance(res.turn.content, str) and res.turn.content
+    assert res.turn.finish_reason in ("length", "stop")
+    assert res.usage is not None and 0 < res.usage["completion_tokens"] <= 16
+    assert res.usage["prompt_tokens"] > 0
+    assert res.timings is not None
+    assert res.timings["predicted_n"] == res.usage["completion_tokens"]
+    assert res.timings["predicted_per_second"] > 0
+
+
+def test_greedy_output_is_repeatable(endpoint: HTTPEndpoint) -> None:
+    a = endpoint.chat(ask("Count to five.", max_tokens=24), None)
+    b = endpoint.chat(ask("Count to five.", max_tokens=24), None)
+    assert a.turn.content == b.turn.content
+
+
+@pytest.mark.parametrize("thinking", [True, False])
+def test_thinking_switch_is_accepted(endpoint: HTTPEndpoint, thinking: bool) -> None:
+    body = ask("Think first.", max_tokens=8, chat_template_kwargs={"enable_thinking": thinking})
+    res = endpoint.chat(body, None)
+    assert res.response["choices"][0]["message"]["role"] == "assistant"
+    assert res.usage is not None
+
+
+def test_streaming_collects_the_same_turn(llama_server: Any) -> None:
+    plain = HTTPEndpoint(llama_server.url, timeout_s=60)
+    streaming = HTTPEndpoint(llama_server.url, timeout_s=60, stream=True)
+    try:
+        want = plain.chat(ask("Stream this.", max_tokens=20), None)
+        got = streaming.chat(ask("Stream this.", max_tokens=20), None)
+    finally:
+        plain.close()
+        streaming.close()
+    assert got.turn.content == want.turn.content
+    assert got.turn.finish_reason == want.turn.finish_reason
+    assert got.usage is not None and got.usage["completion_tokens"] == 20
+
+
+def test_required_tool_call_keeps_raw_arguments(endpoint: HTTPEndpoint) -> None:
+    # A random model reaches a tool call only when the grammar forces one (tool_choice
+    # "required"), the opening tag beats free text before it and end-of-turn is cheap.
+    bias = {str(token_id("<tool_call>")): 40, str(token_id("<|im_end|>")): 40}
+    body = ask(
+        "What is the weather in Oslo?",
+        tools=[WEATHER_TOOL],
+        tool_choice="required",
+        max_tokens=96,
+        logit_bias=bias,
+    )
+    res = endpoint.chat(body, None)
+    calls = res.turn.tool_calls
+    assert calls, f"no tool call parsed: {res.response['choices'][0]}"
+    assert calls[0].name == "get_weather"
+    assert res.turn.finish_reason == "tool_calls"
+    # The argument text is the server's, byte for byte (whitespace included).
+    raw = res.response["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+    assert isinstance(calls[0].arguments, str) and calls[0].arguments == raw
+    assert json.loads(raw)["unit"] in ("celsius", "fahrenheit")
+    assert calls[0].id
