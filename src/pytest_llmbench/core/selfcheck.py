@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from .exchange import check_answer, run_exchange, verify
@@ -26,13 +27,13 @@ class Problem:
         return f"{self.pack}::{self.scenario}: {self.what}: {self.detail}"
 
 
-def check_scenario(pack: Pack, sc: Scenario) -> list[Problem]:
+def check_scenario(pack: Pack, sc: Scenario, sandbox: Any = None) -> list[Problem]:
     out: list[Problem] = []
-    v = check_answer(sc, pack.meta, sc.reference)
+    v = check_answer(sc, pack.meta, sc.reference, sandbox=sandbox)
     if not v.passed:
         out.append(Problem(pack.meta.id, sc.id, "reference fails", v.detail))
     for i, ce in enumerate(sc.counterexamples):
-        v = check_answer(sc, pack.meta, ce)
+        v = check_answer(sc, pack.meta, ce, sandbox=sandbox)
         if v.passed:
             out.append(Problem(pack.meta.id, sc.id, f"counterexample {i} passes", v.detail))
     for kind in JUNK_KINDS:
@@ -40,22 +41,30 @@ def check_scenario(pack: Pack, sc: Scenario) -> list[Problem]:
         def respond(messages: object, scenario: Scenario, kind: str = kind) -> object:
             return junk_turn(scenario, kind)
 
-        v = verify(sc, pack.meta, run_exchange(sc, respond))  # type: ignore[arg-type]
+        v = verify(sc, pack.meta, run_exchange(sc, respond), sandbox=sandbox)  # type: ignore[arg-type]
         if v.passed:
             out.append(Problem(pack.meta.id, sc.id, f"junk {kind} scores {v.score:.2f}", v.detail))
     return out
 
 
-def check_pack(pack: Pack) -> list[Problem]:
-    return [p for sc in pack.scenarios for p in check_scenario(pack, sc)]
+def check_pack(pack: Pack, sandbox: Any = None) -> list[Problem]:
+    return [p for sc in pack.scenarios for p in check_scenario(pack, sc, sandbox)]
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
+    """``[--sandbox auto|docker|bwrap|unsafe-local] PACK_DIR...``"""
+    args = list(argv if argv is not None else sys.argv[1:])
+    sandbox = None
+    if "--sandbox" in args:
+        i = args.index("--sandbox")
+        from .sandbox import open_sandbox
+
+        sandbox = open_sandbox(args[i + 1])
+        del args[i : i + 2]
     bad = 0
     for d in args:
         pack = load_pack(Path(d))
-        problems = check_pack(pack)
+        problems = check_pack(pack, sandbox)
         for p in problems:
             print(p)
         bad += len(problems)
