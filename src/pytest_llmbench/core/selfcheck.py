@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from .exchange import check_answer, run_exchange, verify
 from .junk import JUNK_KINDS, junk_turn
