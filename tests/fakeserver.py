@@ -70,6 +70,7 @@ class FakeServer:
         self.script: Callable[[dict[str, Any]], Reply] = lambda body: (200, chat_reply(), {})
         self.models: list[str] = ["fake-model"]
         self.delay_s = 0.0
+        self.props: dict[str, Any] | None = None  # served at /props, like llama.cpp
         self.capacity: int | None = None  # requests beyond it queue, like server slots
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -94,7 +95,9 @@ class FakeServer:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:  # noqa: N802
-                if self.path.rstrip("/") == "/v1/models":
+                if self.path == "/props" and outer.props is not None:
+                    self._send(200, outer.props, {})
+                elif self.path.rstrip("/") == "/v1/models":
                     self._send(
                         200,
                         {

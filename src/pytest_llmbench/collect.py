@@ -86,18 +86,22 @@ class ScenarioFile(pytest.File):
                 )
                 return
         repeat = llm.repeat
+        models: list[str | None] = list(llm.model_labels) or [None]
         for sc in sorted(scenarios, key=lambda s: s.id):
-            for r in range(1, repeat + 1) if repeat > 1 else [None]:
-                name = sc.id if r is None else f"{sc.id}[r{r}]"
-                yield ScenarioItem.from_parent(
-                    self,
-                    name=name,
-                    callobj=_scenario_test,
-                    nodeid=f"{meta.id}::{name}",
-                    scenario=sc,
-                    pack=meta,
-                    repeat=r,
-                )
+            for model in models:
+                for r in range(1, repeat + 1) if repeat > 1 else [None]:
+                    parts = [p for p in (model, None if r is None else f"r{r}") if p]
+                    name = f"{sc.id}[{'-'.join(parts)}]" if parts else sc.id
+                    yield ScenarioItem.from_parent(
+                        self,
+                        name=name,
+                        callobj=_scenario_test,
+                        nodeid=f"{meta.id}::{name}",
+                        scenario=sc,
+                        pack=meta,
+                        repeat=r,
+                        model=model,
+                    )
 
 
 def _scenario_test(llm_endpoint: Any, request: pytest.FixtureRequest) -> None:
@@ -111,10 +115,18 @@ class ScenarioItem(pytest.Function):
     the call phase verifies the answer (a wrong answer is a FAIL)."""
 
     def __init__(
-        self, *, scenario: Scenario, pack: PackMeta, nodeid: str, repeat: int | None, **kw: Any
+        self,
+        *,
+        scenario: Scenario,
+        pack: PackMeta,
+        nodeid: str,
+        repeat: int | None,
+        model: str | None = None,
+        **kw: Any,
     ):
         super().__init__(**kw)
         self.repeat = repeat
+        self.model = model  # the label of a multi-model run
         self._nodeid = nodeid  # "<pack>::<scenario>", stable across runs and workers
         self.scenario = scenario
         self.pack = pack

@@ -85,6 +85,35 @@ def pack_floor_arg(value: str) -> tuple[str, float]:
     return pack, f
 
 
+def model_arg(value: str) -> tuple[str, str | None]:
+    label, sep, url = value.partition("=")
+    label = label.strip()
+    if not label:
+        raise argparse.ArgumentTypeError(f"{value!r}: empty model name")
+    if sep:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$", label):
+            raise argparse.ArgumentTypeError(
+                f"{value!r}: model name {label!r} may use letters, digits, '.', '_', ':', '-'"
+            )
+        try:
+            url = endpoint_arg(url)
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{value!r}: {exc}") from None
+        return label, url
+    return label, None
+
+
+def model_size_arg(value: str) -> tuple[str, float]:
+    name, sep, gb = value.partition("=")
+    try:
+        size = float(gb)
+    except ValueError:
+        size = -1.0
+    if not sep or not name or size <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected NAME=GB, e.g. qwen-q4=4.7")
+    return name, size
+
+
 def pack_id_arg(value: str) -> str:
     if not re.match(r"^[a-z][a-z0-9_\-]*$", value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a pack id")
@@ -120,9 +149,26 @@ def addoption(parser: pytest.Parser) -> None:
     )
     g.addoption(
         "--llm-model",
+        type=model_arg,
+        action="append",
+        default=[],
+        metavar="ID|NAME=URL",
+        help="model id to request (default: first id from /v1/models). Repeat it to "
+        "compare models side by side; NAME=URL puts a model on its own server.",
+    )
+    g.addoption(
+        "--llm-model-size",
+        type=model_size_arg,
+        action="append",
+        default=[],
+        metavar="NAME=GB",
+        help="model size, for score per GB in multi-model tables",
+    )
+    g.addoption(
+        "--llm-oracle",
         default=None,
-        metavar="ID",
-        help="model id to request (default: first id from /v1/models)",
+        metavar="NAME",
+        help="the model that should pass everything; its failures are SUSPECT SCENARIOS",
     )
     g.addoption(
         "--llm-pack",

@@ -74,7 +74,33 @@ class LLMSession:
                 f"--llm-endpoint {in_proc[0]} cannot be combined with other endpoints"
             )
         self.endpoint_specs = specs
-        self.model: str | None = opt.llm_model or config.getini("llm_model") or None
+        models: list[tuple[str, str | None]] = list(opt.llm_model or [])
+        if not models and config.getini("llm_model"):
+            models = [(str(config.getini("llm_model")), None)]
+        self.model: str | None = None
+        self.model_labels: list[str] = []
+        self._model_urls: dict[str, str | None] = {}
+        if len(models) == 1 and models[0][1] is None:
+            self.model = models[0][0]
+        elif models:
+            labels = [m[0] for m in models]
+            if len(set(labels)) != len(labels):
+                raise pytest.UsageError(f"--llm-model: names must be unique: {labels}")
+            if any(url is None for _, url in models) and not specs:
+                raise pytest.UsageError(
+                    "--llm-model NAME needs --llm-endpoint (or give NAME=URL for each model)"
+                )
+            self.model_labels = labels
+            self._model_urls = dict(models)
+        self.model_sizes: dict[str, float] = dict(opt.llm_model_size)
+        self.oracle: str | None = opt.llm_oracle
+        if self.oracle and self.oracle not in self.model_labels:
+            raise pytest.UsageError(
+                f"--llm-oracle {self.oracle!r} is not one of the --llm-model names "
+                f"({', '.join(self.model_labels) or 'none'})"
+            )
+        self._model_endpoints: dict[str, Endpoint] = {}
+        self._endpoint_models: dict[int, str | None] = {}
         self.thinking = {"on": True, "off": False, "pack": None}[opt.llm_thinking]
         self.packs_filter: list[str] = list(opt.llm_pack)
         self.timeout_s: float | None = opt.llm_timeout
@@ -129,13 +155,16 @@ class LLMSession:
     # -- configuration ------------------------------------------------------
     @property
     def active(self) -> bool:
-        return bool(self.endpoint_specs) or self.replay is not None
+        return (
+            bool(self.endpoint_specs) or self.replay is not None or any(self._model_urls.values())
+        )
 
     @property
     def endpoint_label(self) -> str:
         if self.replay:
             return f"replay:{self.replay}"
-        return ",".join(self.endpoint_specs)
+        per_model = [f"{k}={u}" for k, u in self._model_urls.items() if u]
+        return ",".join(self.endpoint_specs + per_model)
 
     def builtin_dir(self) -> Path | None:
         if not self.active:
@@ -167,6 +196,9 @@ class LLMSession:
             if self._endpoint
             else {"name": self.endpoint_label},
             "model": self.model,
+            "models": self.model_labels or None,
+            "model_sizes_gb": self.model_sizes or None,
+            "oracle": self.oracle,
             "thinking": {True: "on", False: "off", None: "pack"}[self.thinking],
             "sampling": self.sampling_record(),
             "sandbox": self._sandbox.describe() if self._sandbox is not None else None,
@@ -183,7 +215,8 @@ class LLMSession:
         total = f"{conc} x {workers} workers" if workers else str(conc)
         return (
             f"llmbench {__version__}: endpoint={self.endpoint_label} "
-            f"model={self.model or 'auto'} thinking={self.config.option.llm_thinking} "
+            f"model={','.join(self.model_labels) or self.model or 'auto'} "
+            f"thinking={self.config.option.llm_thinking} "
             f"sampling={self.sampling_label()} concurrency={total} repeat={self.repeat} "
             f"sandbox={self.config.option.llm_sandbox}"
         )
@@ -274,8 +307,41 @@ class LLMSession:
     def endpoint(self) -> Endpoint:
         with self._lock:
             if self._endpoint is None:
-                self._endpoint = self._make_endpoint()
+                if not self.endpoint_specs and not self.replay and self.model_labels:
+                    self._endpoint = self._make_model_endpoint(self.model_labels[0])
+                else:
+                    self._endpoint = self._make_endpoint()
             return self._endpoint
+
+    def endpoint_for(self, item: ScenarioItem, fixture_endpoint: Endpoint) -> Endpoint:
+        """The fixture's endpoint, or the model's own server in a multi-model run."""
+        if item.model is None or not self._model_urls.get(item.model):
+            return fixture_endpoint
+        with self._lock:
+            ep = self._model_endpoints.get(item.model)
+            if ep is None:
+                ep = self._model_endpoints[item.model] = self._make_model_endpoint(item.model)
+            return ep
+
+    def _make_model_endpoint(self, label: str) -> Endpoint:
+        url = self._model_urls.get(label)
+        assert url is not None
+        opt = self.config.option
+        return make_endpoint(
+            url,
+            api_key_env=self.api_key_env,
+            timeout_s=self.timeout_s or 300.0,
+            retries=opt.llm_retries,
+            concurrency=self.concurrency(),
+            stream=opt.llm_stream,
+        )
+
+    def model_id_for(self, item: ScenarioItem, endpoint: Endpoint) -> str | None:
+        if item.model is None:
+            return self.model
+        if self._model_urls.get(item.model):
+            return self._endpoint_models.get(id(endpoint))
+        return item.model
 
     def _make_endpoint(self) -> Endpoint:
         opt = self.config.option
@@ -307,7 +373,8 @@ class LLMSession:
             if key not in self._probed:
                 try:
                     model = endpoint.probe()
-                    if self.model is None and model:
+                    self._endpoint_models[key] = model
+                    if self.model is None and model and not self.model_labels:
                         self.model = model
                     self._probed[key] = None
                 except EndpointError as exc:
@@ -360,9 +427,9 @@ class LLMSession:
         max_tokens = gen.max_tokens or ASSUMED_MAX_TOKENS
         return max(TIMEOUT_FLOOR_S, min(TIMEOUT_CEILING_S, 10.0 + 3.0 * max_tokens / tps))
 
-    def params(self) -> ChatParams:
+    def params(self, model: str | None = None) -> ChatParams:
         return ChatParams(
-            model=self.model,
+            model=model or self.model,
             thinking=self.thinking,
             sampling=dict(self.sampling),
             sampling_mode=self.sampling_mode,
@@ -403,7 +470,7 @@ class LLMSession:
 
     # -- items ------------------------------------------------------------------
     def _job(self, item: ScenarioItem, endpoint: Endpoint) -> Callable[[], ScenarioResult]:
-        params = self.params()
+        params = self.params(self.model_id_for(item, endpoint))
         timeout = self.timeout_for(item)
 
         def job() -> ScenarioResult:
@@ -420,6 +487,7 @@ class LLMSession:
             return self._scheduler
 
     def generate(self, item: ScenarioItem, endpoint: Endpoint) -> None:
+        endpoint = self.endpoint_for(item, endpoint)
         try:
             self.sandbox_for(item)
             self.ensure_probed(endpoint)
@@ -434,7 +502,12 @@ class LLMSession:
         else:
             sched = self._scheduler_for()
             ahead = self._upcoming(item, sched.window)
-            sched.prefetch((it.nodeid, endpoint, self._job(it, endpoint)) for it in ahead)
+            sched.prefetch(
+                (it.nodeid, ep, self._job(it, ep))
+                for it in ahead
+                for ep in [self.endpoint_for(it, endpoint)]
+                if id(ep) in self._probed
+            )
             res = sched.take(item.nodeid, endpoint, self._job(item, endpoint))
         item.stash[RESULT_KEY] = res
         if res.error is not None:
@@ -474,6 +547,11 @@ class LLMSession:
         rec["nodeid"] = item.nodeid
         rec["pack_version"] = item.pack.version
         rec["tags"] = list(item.scenario.tags)
+        if item.model is not None:
+            rec["model"] = item.model
+            rec["model_label"] = item.model
+        else:
+            rec["model"] = self.model
         item.stash[RECORD_KEY] = rec
         props = item.user_properties
         props.append(("llmbench.pack", res.pack))
@@ -488,6 +566,8 @@ class LLMSession:
             props.append(("llmbench.completion_tokens", int(rec["completion_tokens"])))
         if res.repeat is not None:
             props.append(("llmbench.repeat", int(res.repeat)))
+        if item.model is not None:
+            props.append(("llmbench.model", item.model))
 
     def annotate_report(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Attach the scenario's record to the report that decided it, once; builtins

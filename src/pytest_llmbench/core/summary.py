@@ -156,9 +156,37 @@ class Summary:
     failures: list[dict[str, Any]] = field(default_factory=list)
     thinking_leaks: list[str] = field(default_factory=list)
     retries: int = 0
+    # multi-model runs: label -> totals for the side-by-side table
+    models: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def add(self, rec: dict[str, Any]) -> None:
+        label = rec.get("model_label")
         pack = rec.get("pack") or "?"
+        if label:
+            pack = f"{pack} [{label}]"
+            m = self.models.setdefault(
+                str(label),
+                {
+                    "total": 0,
+                    "passed": 0,
+                    "errors": 0,
+                    "latency_s": 0.0,
+                    "wall_s": 0.0,
+                    "tokens": 0,
+                    "token_time": 0.0,
+                },
+            )
+            m["total"] += 1
+            if rec.get("failure_mode") in ERROR_MODES:
+                m["errors"] += 1
+            elif rec.get("passed"):
+                m["passed"] += 1
+            lat = float(rec.get("latency_s") or 0.0)
+            m["latency_s"] += lat
+            m["wall_s"] += float(rec.get("wall_s") or 0.0)
+            if isinstance(rec.get("completion_tokens"), int):
+                m["tokens"] += rec["completion_tokens"]
+                m["token_time"] += lat
         self.packs.setdefault(pack, PackStats(pack)).add(rec)
         self.retries += int(rec.get("retries") or 0)
         if _thinking_leak(rec):
@@ -204,7 +232,61 @@ class Summary:
             "quality": self.quality_line(),
             "thinking_leaks": sorted(self.thinking_leaks),
             "retries": self.retries,
+            "models": {k: self.model_row(k) for k in sorted(self.models)} or None,
         }
+
+    def model_row(self, label: str, size_gb: float | None = None) -> dict[str, Any]:
+        m = self.models[label]
+        scored = m["total"] - m["errors"]
+        pct = 100.0 * m["passed"] / scored if scored else None
+        minutes = m["wall_s"] / 60.0
+        return {
+            "passed": int(m["passed"]),
+            "scored": int(scored),
+            "errors": int(m["errors"]),
+            "score_pct": None if pct is None else round(pct, 3),
+            "generation_s": round(m["wall_s"], 3),
+            "tokens_per_s": round(m["tokens"] / m["token_time"], 2) if m["token_time"] else None,
+            "passed_per_min": round(m["passed"] / minutes, 2) if minutes > 0 else None,
+            "score_per_gb": round(pct / size_gb, 3) if pct is not None and size_gb else None,
+        }
+
+    def model_table_lines(self, sizes: dict[str, float]) -> list[str]:
+        if not self.models:
+            return []
+        head = ["model", "passed", "score", "gen s", "tok/s", "passed/min", "score/GB"]
+        rows = [head]
+        for label in sorted(self.models):
+            r = self.model_row(label, sizes.get(label))
+            rows.append(
+                [
+                    label,
+                    f"{r['passed']}/{r['scored']}",
+                    "n/a" if r["score_pct"] is None else f"{r['score_pct']:.1f}%",
+                    f"{r['generation_s']:.1f}",
+                    "-" if r["tokens_per_s"] is None else f"{r['tokens_per_s']:.1f}",
+                    "-" if r["passed_per_min"] is None else f"{r['passed_per_min']:.1f}",
+                    "-" if r["score_per_gb"] is None else f"{r['score_per_gb']:.1f}",
+                ]
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        out = []
+        for n, row in enumerate(rows):
+            cells = [row[0].ljust(widths[0])]
+            cells += [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+            out.append("  ".join(cells))
+            if n == 0:
+                out.append("  ".join("-" * w for w in widths))
+        return out
+
+    def suspects(self, oracle: str) -> list[str]:
+        """Scenarios the oracle model failed: likely broken scenarios, not weak models."""
+        tag = f" [{oracle}]"
+        return sorted(
+            f"{str(f['pack'])[: -len(tag)]}::{f['scenario']}"
+            for f in self.failures
+            if str(f["pack"]).endswith(tag)
+        )
 
     def quality_line(self) -> str:
         parts = []

@@ -17,6 +17,10 @@ def write_summary(tr: Any, llm: LLMSession) -> None:
     else:
         for line in s.table_lines():
             tr.write_line(line)
+        if s.models:
+            tr.write_sep("-", "models side by side")
+            for line in s.model_table_lines(llm.model_sizes):
+                tr.write_line(line)
         fails = s.failure_lines()
         if fails:
             tr.write_sep("-", "failure breakdown")
@@ -35,6 +39,12 @@ def write_summary(tr: Any, llm: LLMSession) -> None:
             extras.append(f"{s.retries} infrastructure retries (see run log)")
         if extras:
             tr.write_line("; ".join(extras))
+        if llm.oracle:
+            sus = s.suspects(llm.oracle)
+            if sus:
+                tr.write_sep("!", f"SUSPECT SCENARIO(S): the oracle {llm.oracle} failed {len(sus)}")
+                for name in sus:
+                    tr.write_line(f"SUSPECT SCENARIO {name}", yellow=True)
         tr.write_line("")
         tr.write_line(s.quality_line(), bold=True)
     if llm.log_path is not None:

@@ -170,7 +170,7 @@ def _runner_source() -> str:
 
 def _client(timeout: float = 30.0) -> Any:
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker  # type: ignore[import-untyped,unused-ignore]
     except ImportError as exc:
         raise SandboxUnavailable(f"docker sandbox: the docker SDK is missing ({exc})") from exc
     try:

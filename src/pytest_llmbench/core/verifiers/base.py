@@ -139,8 +139,15 @@ V = TypeVar("V", bound=type[Verifier])
 
 def register(name: str) -> Any:
     def deco(cls: V) -> V:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"verifier {name!r} registered twice")
+        old = _REGISTRY.get(name)
+        # A re-import of the same module (importlib.reload, pytester) replaces quietly.
+        if old is not None and (old.__module__, old.__qualname__) != (
+            cls.__module__,
+            cls.__qualname__,
+        ):
+            raise ValueError(
+                f"verifier {name!r} registered twice ({old.__module__}, {cls.__module__})"
+            )
         cls.name = name
         _REGISTRY[name] = cls
         return cls
