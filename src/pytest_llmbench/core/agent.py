@@ -89,6 +89,8 @@ def validate_environment(scenario: Scenario) -> None:
 
 
 def _estimate_tokens(turn: AssistantTurn) -> int:
+    if turn.usage_tokens is not None:  # what the server counted, when it says
+        return turn.usage_tokens
     chars = len(turn.content or "") + len(turn.reasoning or "")
     chars += sum(len(c.name) + len(c.raw_arguments()) for c in turn.tool_calls)
     return max(1, (chars + 3) // 4)

@@ -114,6 +114,8 @@ def generate(
     def respond(messages: list[dict[str, Any]], sc: Scenario) -> AssistantTurn:
         result = endpoint.chat(build_body(messages, sc, gen, params), sc, timeout_s)
         res.calls.append(result)
+        if result.completion_tokens is not None:
+            return result.turn.model_copy(update={"usage_tokens": result.completion_tokens})
         return result.turn
 
     try:

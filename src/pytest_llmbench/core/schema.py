@@ -43,6 +43,8 @@ class AssistantTurn(_Strict):
     reasoning: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
     finish_reason: str | None = None
+    # Completion tokens the server reported for this turn (not part of the wire message).
+    usage_tokens: int | None = Field(default=None, exclude=True)
 
     def to_openai(self) -> dict[str, Any]:
         msg: dict[str, Any] = {"role": "assistant", "content": self.content}
