@@ -11,6 +11,7 @@ from _pytest._code.code import ExceptionInfo, TerminalRepr
 
 from .core.packs import PACK_FILE, PackError, load_meta, load_scenario_file, scenario_files
 from .core.schema import PackMeta, Scenario
+from .core.verifiers.base import get_verifier
 from .report.failure import format_failure
 
 if TYPE_CHECKING:
@@ -132,6 +133,8 @@ class ScenarioItem(pytest.Function):
         self.pack = pack
         self.add_marker("llmbench")
         self.add_marker(pack.marker_name)
+        if get_verifier(scenario.verifier.type).needs_sandbox:
+            self.add_marker("sandbox")
         for tag in scenario.tags:
             self.add_marker(tag)
 

@@ -28,6 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "llmbench(pack=None, reference=None): count this test in an llmbench pack"
     )
+    config.addinivalue_line("markers", "sandbox: the scenario runs model-written code")
     session = LLMSession(config)
     config.stash[SESSION_KEY] = session
     if config.option.llm_judge_url:

@@ -90,7 +90,7 @@ def test_reference_endpoint_passes_every_builtin_scenario(pytester: pytest.Pytes
     counts = builtin_scenarios()
     total = sum(counts.values())
     assert total >= 2
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         "--llm-endpoint=reference", "--llm-log=log.json", "-p", "no:cacheprovider"
     )
     res.assert_outcomes(passed=total)
@@ -106,7 +106,7 @@ def test_reference_endpoint_passes_every_builtin_scenario(pytester: pytest.Pytes
 
 def test_junk_endpoint_fails_every_builtin_scenario(pytester: pytest.Pytester) -> None:
     total = sum(builtin_scenarios().values())
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         "--llm-endpoint=junk", "--llm-log=log.json", "-p", "no:cacheprovider"
     )
     res.assert_outcomes(failed=total)
@@ -118,7 +118,7 @@ def test_junk_endpoint_fails_every_builtin_scenario(pytester: pytest.Pytester) -
 @pytest.mark.parametrize("kind", ["empty", "echo", "refusal", "random_tool_call"])
 def test_each_junk_kind_fails_demo(pytester: pytest.Pytester, kind: str) -> None:
     make_demo(pytester)
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         f"--llm-endpoint=junk:{kind}", "packs", "-p", "no:cacheprovider"
     )
     res.assert_outcomes(failed=2)
@@ -126,7 +126,7 @@ def test_each_junk_kind_fails_demo(pytester: pytest.Pytester, kind: str) -> None
 
 def test_node_ids_and_collection(pytester: pytest.Pytester) -> None:
     make_demo(pytester)
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         "--llm-endpoint=reference", "--collect-only", "-q", "packs", "-p", "no:cacheprovider"
     )
     res.stdout.fnmatch_lines(["demo::greet", "demo::sum"])
@@ -134,7 +134,7 @@ def test_node_ids_and_collection(pytester: pytest.Pytester) -> None:
 
 
 def test_builtin_packs_collected_from_empty_folder(pytester: pytest.Pytester) -> None:
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         "--llm-endpoint=reference", "--collect-only", "-q", "-p", "no:cacheprovider"
     )
     res.stdout.fnmatch_lines(["smoke::capital-exact"])
@@ -153,12 +153,12 @@ def test_builtin_packs_collected_from_empty_folder(pytester: pytest.Pytester) ->
 def test_selection(pytester: pytest.Pytester, args: list[str], passed: int) -> None:
     make_demo(pytester)
     pytester.makeini("[pytest]\ntestpaths = packs\n")
-    res = pytester.runpytest_subprocess("--llm-endpoint=reference", *args, "-p", "no:cacheprovider")
+    res = pytester.runpytest_inprocess("--llm-endpoint=reference", *args, "-p", "no:cacheprovider")
     res.assert_outcomes(passed=passed)
 
 
 def test_unknown_pack_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    res = pytester.runpytest_subprocess("--llm-endpoint=reference", "--llm-pack", "nope")
+    res = pytester.runpytest_inprocess("--llm-endpoint=reference", "--llm-pack", "nope")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     res.stderr.fnmatch_lines(["*--llm-pack: unknown pack(s) nope*"])
 
@@ -175,14 +175,14 @@ def test_unknown_pack_is_a_usage_error(pytester: pytest.Pytester) -> None:
 def test_bad_options_are_usage_errors(
     pytester: pytest.Pytester, args: list[str], message: str
 ) -> None:
-    res = pytester.runpytest_subprocess(*args)
+    res = pytester.runpytest_inprocess(*args)
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     res.stderr.fnmatch_lines([message])
 
 
 def test_junit_carries_properties(pytester: pytest.Pytester) -> None:
     make_demo(pytester)
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         "--llm-endpoint=reference", "packs", "--junitxml=out.xml", "-p", "no:cacheprovider"
     )
     res.assert_outcomes(passed=2)
@@ -199,7 +199,7 @@ def test_junit_carries_properties(pytester: pytest.Pytester) -> None:
 
 def test_json_report_key(pytester: pytest.Pytester) -> None:
     make_demo(pytester)
-    pytester.runpytest_subprocess(
+    pytester.runpytest_inprocess(
         "--llm-endpoint=junk:dot",
         "packs",
         "--json-report",
@@ -251,7 +251,7 @@ def test_same_summary_with_xdist(pytester: pytest.Pytester) -> None:
 def test_broken_pack_file_fails_alone(pytester: pytest.Pytester) -> None:
     d = make_demo(pytester)
     (d / "zz_broken.yaml").write_text("scenarios:\n  - id: bad\n    prompt: x\n")
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         "--llm-endpoint=reference", "packs", "-p", "no:cacheprovider"
     )
     res.assert_outcomes(passed=2, errors=1)
@@ -265,7 +265,7 @@ def test_broken_pack_meta_and_duplicate_pack_ids(pytester: pytest.Pytester) -> N
     bad = pytester.path / "packs" / "bad"
     bad.mkdir()
     (bad / "pack.yaml").write_text("id: bad\ntitle: [unclosed\n")
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         "--llm-endpoint=reference", "packs", "-p", "no:cacheprovider"
     )
     res.assert_outcomes(passed=2, errors=2)
@@ -275,7 +275,7 @@ def test_broken_pack_meta_and_duplicate_pack_ids(pytester: pytest.Pytester) -> N
 
 def test_unreachable_endpoint_errors_in_one_line(pytester: pytest.Pytester) -> None:
     make_demo(pytester)
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         f"--llm-endpoint=http://127.0.0.1:{closed_port()}",
         "packs",
         "--llm-log=log.json",
@@ -302,7 +302,7 @@ def test_against_fake_server(pytester: pytest.Pytester, fake_server: FakeServer)
         return 500, {"error": "boom"}, {}
 
     fake_server.script = script
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         f"--llm-endpoint={fake_server.url}",
         "packs",
         "--llm-log=log.json",
@@ -329,7 +329,7 @@ def test_against_fake_server(pytester: pytest.Pytester, fake_server: FakeServer)
 
 def test_failure_report_reads_like_a_test_failure(pytester: pytest.Pytester) -> None:
     make_demo(pytester)
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         "--llm-endpoint=junk:echo", "packs", "-p", "no:cacheprovider"
     )
     res.stdout.fnmatch_lines(
@@ -356,12 +356,12 @@ def test_function_tests_join_a_pack(pytester: pytest.Pytester) -> None:
             pass
     """
     )
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         "--llm-endpoint=reference", "test_fn.py", "--llm-log=log.json", "-p", "no:cacheprovider"
     )
     res.assert_outcomes(passed=2)
     res.stdout.fnmatch_lines(["Quality: custom 1/1 100.0%*"])
-    res = pytester.runpytest_subprocess(
+    res = pytester.runpytest_inprocess(
         "--llm-endpoint=junk", "test_fn.py", "--llm-log=log.json", "-p", "no:cacheprovider"
     )
     res.assert_outcomes(passed=1, failed=1)
@@ -370,7 +370,7 @@ def test_function_tests_join_a_pack(pytester: pytest.Pytester) -> None:
 
 def test_llm_fixture_skips_without_endpoint(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_fn="def test_x(llm):\n    llm.ask('hi')\n")
-    res = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    res = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     res.assert_outcomes(skipped=1)
 
 
