@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import Any
 
 import pytest
 
@@ -32,44 +33,27 @@ def thinking_arg(value: str) -> str:
     return v
 
 
-def positive_float(value: str) -> float:
-    try:
-        f = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if f <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be > 0")
-    return f
+def _number(kind: type[int] | type[float], low: float, strict: bool) -> Any:
+    """An argparse type: a number of ``kind`` above ``low`` (or at least, unless strict)."""
+    noun = "an integer" if kind is int else "a number"
+
+    def parse(value: str) -> int | float:
+        try:
+            n = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {noun}") from None
+        if n < low or (strict and n == low):
+            raise argparse.ArgumentTypeError(f"{value!r} must be {'>' if strict else '>='} {low:g}")
+        return n
+
+    parse.__name__ = f"{kind.__name__}_arg"
+    return parse
 
 
-def positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} must be >= 1")
-    return n
-
-
-def non_negative_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
-    return n
-
-
-def non_negative_float(value: str) -> float:
-    try:
-        f = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if f < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
-    return f
+positive_float = _number(float, 0, strict=True)
+non_negative_float = _number(float, 0, strict=False)
+positive_int = _number(int, 1, strict=False)
+non_negative_int = _number(int, 0, strict=False)
 
 
 def pack_floor_arg(value: str) -> tuple[str, float]:

@@ -223,6 +223,14 @@ class AdaptiveLimiter:
         return self._in_flight
 
 
+TRANSPORT_ERRORS = (
+    httpx.HTTPError,
+    httpcore.ConnectError,
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+)
+
 RETRYABLE = ("endpoint_unreachable", "connection_error", "server_error", "rate_limited")
 
 
@@ -286,16 +294,18 @@ class HTTPEndpoint(Endpoint):
                         )
                     chunks.append(chunk)
                 data = b"".join(chunks)
-        except (httpx.ConnectError, httpcore.ConnectError) as exc:
-            raise EndpointError("endpoint_unreachable", f"{self.url}: {exc}") from None
-        except (httpx.TimeoutException, httpcore.TimeoutException) as exc:
-            raise EndpointError("timeout", f"{self.url}{path}: {type(exc).__name__}") from None
-        except (httpx.HTTPError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            raise EndpointError(
-                "connection_error", f"{self.url}{path}: {type(exc).__name__}: {exc}"
-            ) from None
+        except TRANSPORT_ERRORS as exc:
+            raise self._transport_error(exc, path) from None
         _check_status(resp, data, path)
         return resp, data
+
+    def _transport_error(self, exc: BaseException, path: str) -> EndpointError:
+        # httpcore's classes too: they escape unmapped when httpx was imported twice
+        if isinstance(exc, (httpx.ConnectError, httpcore.ConnectError)):
+            return EndpointError("endpoint_unreachable", f"{self.url}: {exc}")
+        if isinstance(exc, (httpx.TimeoutException, httpcore.TimeoutException)):
+            return EndpointError("timeout", f"{self.url}{path}: {type(exc).__name__}")
+        return EndpointError("connection_error", f"{self.url}{path}: {type(exc).__name__}: {exc}")
 
     def _with_retries(self, fn: Any, retries_log: list[dict[str, Any]]) -> Any:
         attempt = 0
@@ -399,14 +409,8 @@ class HTTPEndpoint(Endpoint):
                     if size > self.max_body_bytes:
                         raise EndpointError("malformed_response", f"{path}: stream over cap")
                     acc.feed_line(line, time.perf_counter() - t0)
-        except (httpx.ConnectError, httpcore.ConnectError) as exc:
-            raise EndpointError("endpoint_unreachable", f"{self.url}: {exc}") from None
-        except (httpx.TimeoutException, httpcore.TimeoutException) as exc:
-            raise EndpointError("timeout", f"{self.url}{path}: {type(exc).__name__}") from None
-        except (httpx.HTTPError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            raise EndpointError(
-                "connection_error", f"{self.url}{path}: {type(exc).__name__}: {exc}"
-            ) from None
+        except TRANSPORT_ERRORS as exc:
+            raise self._transport_error(exc, path) from None
         return acc.result(body, time.perf_counter() - t0)
 
     def close(self) -> None:
