@@ -218,7 +218,7 @@ def test_unknown_generator_kind(tmp_path: Path) -> None:
     with pytest.raises(PackError) as ei:
         load_scenario_file(p)
     assert ei.value.line == 7
-    assert "unknown generator 'haystack' (known: needle)" in str(ei.value)
+    assert "unknown generator 'haystack' (known: " in str(ei.value)
 
 
 def test_bad_depth_points_at_its_line(tmp_path: Path) -> None:
