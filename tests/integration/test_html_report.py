@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +15,9 @@ import pytest
 
 from pytest_llmbench.core.runlog import load_runlog
 from pytest_llmbench.report.html import render_html
+from runlogs import make_log
 
 HOSTILE = '<script>window.PWNED=1</script><img src=x onerror="alert(1)">&amp; </pre></details>'
-
-
-def make_log(tmp: Path, endpoint: str, name: str) -> Path:
-    log = tmp / name
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            f"--llm-endpoint={endpoint}",
-            f"--llm-log={log}",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--llm-pack",
-            "smoke",
-        ],
-        cwd=tmp,
-        capture_output=True,
-        check=False,
-        timeout=120,
-    )
-    assert log.is_file(), f"no run log from the {endpoint} endpoint"
-    return log
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import FakeServer, Raw, Stream, chat_reply, stream_chunks
 
+from fakeserver import FakeServer, Raw, Stream, chat_reply, stream_chunks
 from pytest_llmbench.core.endpoint import EndpointError, HTTPEndpoint
 from pytest_llmbench.core.scheduler import Scheduler
 
@@ -124,8 +124,9 @@ def test_replicas_share_the_load(pytester: pytest.Pytester) -> None:
         for s in (a, b):
             s.delay_s = 0.03
             s.script = ok_script
-        res = run(pytester, f"--llm-endpoint={a.url}", f"--llm-endpoint={b.url}",
-                  "--llm-log=log.json")
+        res = run(
+            pytester, f"--llm-endpoint={a.url}", f"--llm-endpoint={b.url}", "--llm-log=log.json"
+        )
         res.assert_outcomes(passed=12)
         assert a.chat_requests() and b.chat_requests()
         assert len(a.chat_requests()) + len(b.chat_requests()) == 12
@@ -198,13 +199,17 @@ FAULTS: dict[str, tuple[Any, str]] = {
     "503": ((503, b"busy", {}), "server_error"),
     "429": ((429, {"error": "rate"}, {"Retry-After": "0"}), "rate_limited"),
     "reset_mid_body": (
-        Raw(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
-            b'{"choices": [{"mess'),
+        Raw(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+            b'{"choices": [{"mess'
+        ),
         "connection_error",
     ),
     "malformed_json": ((200, b'{"choices": [ }', {}), "malformed_response"),
-    "truncated_json": (Raw(_http("200 OK", b'{"choices": [{"message": {"content": "ok"')),
-                       "malformed_response"),
+    "truncated_json": (
+        Raw(_http("200 OK", b'{"choices": [{"message": {"content": "ok"')),
+        "malformed_response",
+    ),
     "wrong_content_type": (
         (200, b"<html><body>502 Bad Gateway</body></html>", {"Content-Type": "text/html"}),
         "malformed_response",
@@ -238,8 +243,15 @@ def test_fault_becomes_labelled_infra_error(
 
     fake_server.script = script
     monkeypatch.setenv("LLMBENCH_API_KEY", SECRET)
-    args = [f"--llm-endpoint={fake_server.url}", "--llm-log=log.json", "--junitxml=j.xml",
-            "--json-report", "--json-report-file=r.json", "--llm-retries=1", "-rA"]
+    args = [
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-log=log.json",
+        "--junitxml=j.xml",
+        "--json-report",
+        "--json-report-file=r.json",
+        "--llm-retries=1",
+        "-rA",
+    ]
     if fault == "stream_without_done":
         args.append("--llm-stream")
     res = run(pytester, *args)
@@ -264,8 +276,9 @@ def test_stall_past_timeout(pytester: pytest.Pytester, fake_server: FakeServer) 
         return 200, chat_reply("ok"), {}
 
     fake_server.script = script
-    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-timeout=0.5",
-              "--llm-log=log.json")
+    res = run(
+        pytester, f"--llm-endpoint={fake_server.url}", "--llm-timeout=0.5", "--llm-log=log.json"
+    )
     res.assert_outcomes(passed=1, errors=1)
     modes = {r["scenario"]: r["failure_mode"] for r in log(pytester)["results"]}
     assert modes == {"q000": "timeout", "q001": None}
@@ -274,7 +287,9 @@ def test_stall_past_timeout(pytester: pytest.Pytester, fake_server: FakeServer) 
 # -- cache, replay, resume ---------------------------------------------------------
 
 
-def test_cache_answers_repeated_requests(pytester: pytest.Pytester, fake_server: FakeServer) -> None:
+def test_cache_answers_repeated_requests(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
     make_pack(pytester, 4)
     fake_server.script = ok_script
     args = [f"--llm-endpoint={fake_server.url}", "--llm-cache=cache", "--llm-probe=no"]
@@ -288,8 +303,12 @@ def test_cache_answers_repeated_requests(pytester: pytest.Pytester, fake_server:
 def test_errors_are_not_cached(pytester: pytest.Pytester, fake_server: FakeServer) -> None:
     make_pack(pytester, 1)
     fake_server.script = lambda b: (500, {"error": "x"}, {})
-    args = [f"--llm-endpoint={fake_server.url}", "--llm-cache=cache", "--llm-probe=no",
-            "--llm-retries=0"]
+    args = [
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-cache=cache",
+        "--llm-probe=no",
+        "--llm-retries=0",
+    ]
     run(pytester, *args).assert_outcomes(errors=1)
     fake_server.script = ok_script
     run(pytester, *args).assert_outcomes(passed=1)
@@ -299,7 +318,9 @@ def test_replay_reproduces_verdicts_without_network(pytester: pytest.Pytester) -
     make_pack(pytester, 5)
     with FakeServer() as srv:
         srv.script = lambda b: (
-            200, chat_reply("ok" if "Question 2" not in str(b["messages"]) else "no"), {}
+            200,
+            chat_reply("ok" if "Question 2" not in str(b["messages"]) else "no"),
+            {},
         )
         run(pytester, f"--llm-endpoint={srv.url}", "--llm-log=a.json").assert_outcomes(
             passed=4, failed=1
@@ -322,17 +343,23 @@ def test_replay_missing_entry_is_an_error(pytester: pytest.Pytester) -> None:
     res.stdout.fnmatch_lines(["*replay_missing*"])
 
 
-def test_resume_skips_finished_and_merges(pytester: pytest.Pytester, fake_server: FakeServer) -> None:
+def test_resume_skips_finished_and_merges(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
     make_pack(pytester, 4)
     fake_server.script = lambda b: (
-        (500, {"error": "x"}, {}) if "Question 3" in str(b["messages"]) else (200, chat_reply("ok"), {})
+        (500, {"error": "x"}, {})
+        if "Question 3" in str(b["messages"])
+        else (200, chat_reply("ok"), {})
     )
-    run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-log=a.json",
-        "--llm-retries=0").assert_outcomes(passed=3, errors=1)
+    run(
+        pytester, f"--llm-endpoint={fake_server.url}", "--llm-log=a.json", "--llm-retries=0"
+    ).assert_outcomes(passed=3, errors=1)
     fake_server.script = ok_script
     before = len(fake_server.chat_requests())
-    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-log=b.json",
-              "--llm-resume=a.json")
+    res = run(
+        pytester, f"--llm-endpoint={fake_server.url}", "--llm-log=b.json", "--llm-resume=a.json"
+    )
     res.assert_outcomes(passed=1, deselected=3)
     assert len(fake_server.chat_requests()) - before == 1  # only the errored one re-ran
     merged = log(pytester, "b.json")
@@ -354,8 +381,14 @@ def test_repeats_carry_index_and_pass_k(pytester: pytest.Pytester, fake_server: 
         return 200, chat_reply("ok"), {}
 
     fake_server.script = script
-    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-repeat=3", "--llm-log=log.json",
-              "--llm-concurrency=1", "--junitxml=j.xml")
+    res = run(
+        pytester,
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-repeat=3",
+        "--llm-log=log.json",
+        "--llm-concurrency=1",
+        "--junitxml=j.xml",
+    )
     res.assert_outcomes(passed=5, failed=1)
     res.stdout.fnmatch_lines(["cap: repeats k=3: pass@k 100.0%, pass^k 50.0%*"])
     rs = log(pytester)["summary"]["packs"]["cap"]["repeat_stats"]
@@ -374,8 +407,13 @@ def test_streaming_records_ttft(pytester: pytest.Pytester, fake_server: FakeServ
         return 200, Stream(stream_chunks("ok", reasoning="think about it"), delay_s=0.01), {}
 
     fake_server.script = script
-    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-stream", "--llm-log=log.json",
-              "--llm-probe=no")
+    res = run(
+        pytester,
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-stream",
+        "--llm-log=log.json",
+        "--llm-probe=no",
+    )
     res.assert_outcomes(passed=1)
     call = log(pytester)["results"][0]["calls"][0]
     assert call["stream"]["ttft_s"] > 0
@@ -386,7 +424,9 @@ def test_streaming_records_ttft(pytester: pytest.Pytester, fake_server: FakeServ
 def test_speed_probe_sizes_timeouts(pytester: pytest.Pytester, fake_server: FakeServer) -> None:
     make_pack(pytester, 1)
     fake_server.script = lambda b: (
-        200, chat_reply("ok", timings={"predicted_per_second": 123.0}), {}
+        200,
+        chat_reply("ok", timings={"predicted_per_second": 123.0}),
+        {},
     )
     res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-log=log.json")
     res.assert_outcomes(passed=1)
@@ -418,5 +458,7 @@ def test_options_validate(pytester: pytest.Pytester) -> None:
 
 def test_paths_in_log_are_relative_friendly(pytester: pytest.Pytester) -> None:
     make_pack(pytester, 1)
-    run(pytester, "--llm-endpoint=reference", "--llm-log=sub/dir/log.json").assert_outcomes(passed=1)
+    run(pytester, "--llm-endpoint=reference", "--llm-log=sub/dir/log.json").assert_outcomes(
+        passed=1
+    )
     assert Path(pytester.path / "sub" / "dir" / "log.json").exists()

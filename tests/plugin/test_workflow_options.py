@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import FakeServer, chat_reply
 
+from fakeserver import FakeServer, chat_reply
 from pytest_llmbench.cli import main as cli_main
 
 PACK = """scenarios:
@@ -58,25 +58,43 @@ def test_multi_model_side_by_side_and_oracle(pytester: pytest.Pytester, demo: Pa
         good.script, bad.script = answers(True), answers(False)
         good.models, bad.models = ["good-id"], ["bad-id"]
         res = run(
-            pytester, f"--llm-model=strong={good.url}", f"--llm-model=weak={bad.url}",
-            "--llm-model-size=strong=4.5", "--llm-oracle=weak", "--llm-log=log.json", "-v",
+            pytester,
+            f"--llm-model=strong={good.url}",
+            f"--llm-model=weak={bad.url}",
+            "--llm-model-size=strong=4.5",
+            "--llm-oracle=weak",
+            "--llm-log=log.json",
+            "-v",
         )
         assert good.requests[0]["model"] == "good-id"  # each server's own model id
         assert bad.requests[0]["model"] == "bad-id"
     res.assert_outcomes(passed=2, failed=2)
     out = res.stdout.str()
     assert "demo::greet[strong] PASSED" in out and "demo::greet[weak] FAILED" in out
-    res.stdout.fnmatch_lines(["*models side by side*", "model *passed *score*score/GB",
-                              "strong *2/2 *100.0%*22.2", "weak *0/2 *0.0%*"])
-    res.stdout.fnmatch_lines(["*SUSPECT SCENARIO(S): the oracle weak failed 2*",
-                              "SUSPECT SCENARIO demo::greet", "SUSPECT SCENARIO demo::sum"])
+    res.stdout.fnmatch_lines(
+        [
+            "*models side by side*",
+            "model *passed *score*score/GB",
+            "strong *2/2 *100.0%*22.2",
+            "weak *0/2 *0.0%*",
+        ]
+    )
+    res.stdout.fnmatch_lines(
+        [
+            "*SUSPECT SCENARIO(S): the oracle weak failed 2*",
+            "SUSPECT SCENARIO demo::greet",
+            "SUSPECT SCENARIO demo::sum",
+        ]
+    )
     data = log(pytester)
     assert {r["model"] for r in data["results"]} == {"strong", "weak"}
     assert data["summary"]["models"]["strong"]["score_pct"] == 100.0
     assert set(data["summary"]["packs"]) == {"demo [strong]", "demo [weak]"}
 
 
-def test_models_on_one_endpoint(pytester: pytest.Pytester, demo: Path, fake_server: FakeServer) -> None:
+def test_models_on_one_endpoint(
+    pytester: pytest.Pytester, demo: Path, fake_server: FakeServer
+) -> None:
     fake_server.script = answers(True)
     res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-model=m1", "--llm-model=m2")
     res.assert_outcomes(passed=4)
@@ -87,8 +105,9 @@ def test_model_options_validate(pytester: pytest.Pytester, demo: Path) -> None:
     res = pytester.runpytest_subprocess("--llm-model=a", "--llm-model=b")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     res.stderr.fnmatch_lines(["*--llm-model NAME needs --llm-endpoint*"])
-    res = pytester.runpytest_subprocess("--llm-endpoint=reference", "--llm-model=a",
-                                        "--llm-model=b", "--llm-oracle=c")
+    res = pytester.runpytest_subprocess(
+        "--llm-endpoint=reference", "--llm-model=a", "--llm-model=b", "--llm-oracle=c"
+    )
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     res = pytester.runpytest_subprocess("--llm-endpoint=reference", "--llm-fail-under=demo")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
@@ -118,12 +137,18 @@ def test_baseline_gate_fails_exactly_on_regression(pytester: pytest.Pytester, de
 
 def test_gate_refuses_noncanonical_against_canonical(pytester: pytest.Pytester, demo: Path) -> None:
     base = _baseline(pytester)
-    res = run(pytester, "--llm-endpoint=reference", f"--llm-baseline={base}",
-              "--llm-temperature=0.7")
+    res = run(
+        pytester, "--llm-endpoint=reference", f"--llm-baseline={base}", "--llm-temperature=0.7"
+    )
     assert res.ret == pytest.ExitCode.TESTS_FAILED
     res.stdout.fnmatch_lines(["*non-canonical*"])
-    res = run(pytester, "--llm-endpoint=reference", f"--llm-baseline={base}",
-              "--llm-temperature=0.7", "--llm-allow-noncanonical")
+    res = run(
+        pytester,
+        "--llm-endpoint=reference",
+        f"--llm-baseline={base}",
+        "--llm-temperature=0.7",
+        "--llm-allow-noncanonical",
+    )
     assert res.ret == pytest.ExitCode.OK
 
 
@@ -145,17 +170,29 @@ def test_explicit_sampling_is_non_canonical(
     pytester: pytest.Pytester, demo: Path, fake_server: FakeServer
 ) -> None:
     fake_server.script = answers(True)
-    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-temperature=0.6",
-              "--llm-top-k=20", "--llm-seed=7", "--llm-log=log.json")
+    res = run(
+        pytester,
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-temperature=0.6",
+        "--llm-top-k=20",
+        "--llm-seed=7",
+        "--llm-log=log.json",
+    )
     res.assert_outcomes(passed=2)
     body = fake_server.requests[0]
     assert (body["temperature"], body["top_k"], body["seed"]) == (0.6, 20, 7)
-    assert log(pytester)["sampling"] == {"mode": "custom", "temperature": 0.6, "top_k": 20,
-                                         "seed": 7}
+    assert log(pytester)["sampling"] == {
+        "mode": "custom",
+        "temperature": 0.6,
+        "top_k": 20,
+        "seed": 7,
+    }
     res.stdout.fnmatch_lines(["*sampling=NON-CANONICAL(temperature=0.6,top_k=20,seed=7)*"])
 
 
-def test_canonical_by_default(pytester: pytest.Pytester, demo: Path, fake_server: FakeServer) -> None:
+def test_canonical_by_default(
+    pytester: pytest.Pytester, demo: Path, fake_server: FakeServer
+) -> None:
     fake_server.script = answers(True)
     run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-log=log.json")
     assert fake_server.requests[0]["temperature"] == 0.0
@@ -166,15 +203,24 @@ def test_sampling_from_server_reads_props(
     pytester: pytest.Pytester, demo: Path, fake_server: FakeServer
 ) -> None:
     fake_server.script = answers(True)
-    fake_server.props = {"default_generation_settings": {"params": {
-        "temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "n_probs": 0}}}
-    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-sampling-from-server",
-              "--llm-log=log.json")
+    fake_server.props = {
+        "default_generation_settings": {
+            "params": {"temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "n_probs": 0}
+        }
+    }
+    res = run(
+        pytester,
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-sampling-from-server",
+        "--llm-log=log.json",
+    )
     res.assert_outcomes(passed=2)
     for body in fake_server.requests:
         assert not {"temperature", "top_p", "top_k", "seed"} & set(body)
-    assert log(pytester)["sampling"] == {"mode": "server", "server_settings": {
-        "temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05}}
+    assert log(pytester)["sampling"] == {
+        "mode": "server",
+        "server_settings": {"temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05},
+    }
 
 
 def test_markdown_report(pytester: pytest.Pytester, demo: Path) -> None:
@@ -205,8 +251,13 @@ def test_judge_option_and_missing_judge(pytester: pytest.Pytester) -> None:
     (d / "s.yaml").write_text(JUDGE_PACK)
     with FakeServer() as judge:
         judge.script = lambda b: (200, chat_reply('{"score": 5, "reason": "correct"}'), {})
-        res = run(pytester, "--llm-endpoint=reference", f"--llm-judge-url={judge.url}",
-                  "--llm-judge-model=judge-1", "--llm-log=log.json")
+        res = run(
+            pytester,
+            "--llm-endpoint=reference",
+            f"--llm-judge-url={judge.url}",
+            "--llm-judge-model=judge-1",
+            "--llm-log=log.json",
+        )
         res.assert_outcomes(passed=1)
         assert judge.requests[0]["model"] == "judge-1"
     res = run(pytester, "--llm-endpoint=reference", "--llm-log=log2.json")

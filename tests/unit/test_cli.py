@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -12,33 +11,9 @@ from pathlib import Path
 import pytest
 
 from pytest_llmbench.cli import main
+from runlogs import make_log
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def make_log(tmp: Path, endpoint: str, name: str, *extra: str) -> Path:
-    log = tmp / name
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            f"--llm-endpoint={endpoint}",
-            f"--llm-log={log}",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--llm-pack",
-            "smoke",
-            *extra,
-        ],
-        cwd=tmp,
-        capture_output=True,
-        check=False,
-        timeout=120,
-    )
-    assert log.is_file(), f"no run log from the {endpoint} endpoint"
-    return log
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,33 +22,9 @@ from pytest_llmbench.core.workflows.diff import diff_runs
 from pytest_llmbench.core.workflows.gates import evaluate_gates
 from pytest_llmbench.core.workflows.rescore import rescore
 from pytest_llmbench.report.markdown import render_markdown
+from runlogs import make_log
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def make_log(tmp: Path, endpoint: str, name: str, *extra: str) -> Path:
-    log = tmp / name
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            f"--llm-endpoint={endpoint}",
-            f"--llm-log={log}",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--llm-pack",
-            "smoke",
-            *extra,
-        ],
-        cwd=tmp,
-        capture_output=True,
-        check=False,
-        timeout=120,
-    )
-    assert log.is_file(), f"no run log from the {endpoint} endpoint"
-    return log
 
 
 @pytest.fixture(scope="module")
