@@ -190,9 +190,11 @@ def stream_chunks(text: str, *, reasoning: str = "", finish: str = "stop") -> li
         chunks.append({"choices": [{"index": 0, "delta": {"reasoning_content": word + " "}}]})
     for word in text.split(" "):
         chunks.append({"choices": [{"index": 0, "delta": {"content": word + " "}}]})
-    chunks[-1]["choices"][0]["delta"]["content"] = chunks[-1]["choices"][0]["delta"][
-        "content"
-    ].rstrip() if "content" in chunks[-1]["choices"][0]["delta"] else ""
+    chunks[-1]["choices"][0]["delta"]["content"] = (
+        chunks[-1]["choices"][0]["delta"]["content"].rstrip()
+        if "content" in chunks[-1]["choices"][0]["delta"]
+        else ""
+    )
     chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
     chunks.append({"choices": [], "usage": {"completion_tokens": len(chunks) - 1}})
     return chunks

@@ -533,6 +533,12 @@ class LLMSession:
             res.error = EndpointError("judge_unavailable", str(exc))
             self._store(item, res)
             raise InfraError("judge_unavailable", str(exc)) from None
+        v = res.verdict
+        if v is not None and v.category == "sandbox_unavailable":
+            # e.g. no Go toolchain in this sandbox: not the model's fault
+            res.error = EndpointError("sandbox_unavailable", v.detail)
+            self._store(item, res)
+            raise InfraError("sandbox_unavailable", v.detail)
         finally:
             if RECORD_KEY not in item.stash:
                 self._store(item, res)

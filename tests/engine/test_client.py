@@ -42,7 +42,9 @@ def endpoint(llama_server: Any) -> Any:
 
 
 def ask(text: str, **extra: Any) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": text}], "temperature": 0, **extra}
+    # ignore_eos (llama.cpp): the model sometimes ends a turn at once; these tests want text.
+    body = {"messages": [{"role": "user", "content": text}], "temperature": 0, "ignore_eos": True}
+    return {**body, **extra}
 
 
 def test_models_gives_the_alias(endpoint: HTTPEndpoint) -> None:
@@ -59,8 +61,8 @@ def test_props_is_llama_cpp_only_metadata(llama_server: Any) -> None:
 def test_chat_returns_content_usage_and_timings(endpoint: HTTPEndpoint) -> None:
     res = endpoint.chat(ask("Say hello.", max_tokens=16), None)
     assert isinstance(res.turn.content, str) and res.turn.content
-    assert res.turn.finish_reason in ("length", "stop")
-    assert res.usage is not None and 0 < res.usage["completion_tokens"] <= 16
+    assert res.turn.finish_reason == "length"
+    assert res.usage is not None and res.usage["completion_tokens"] == 16
     assert res.usage["prompt_tokens"] > 0
     assert res.timings is not None
     assert res.timings["predicted_n"] == res.usage["completion_tokens"]
@@ -105,6 +107,7 @@ def test_required_tool_call_keeps_raw_arguments(endpoint: HTTPEndpoint) -> None:
         tool_choice="required",
         max_tokens=96,
         logit_bias=bias,
+        ignore_eos=False,
     )
     res = endpoint.chat(body, None)
     calls = res.turn.tool_calls

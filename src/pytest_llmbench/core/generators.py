@@ -1,6 +1,7 @@
 """Scenario generators, expanded at load time from a top-level ``generators:`` list.
 
-One kind so far, ``needle`` (needle in a haystack)::
+Kinds: ``humaneval`` (core.humaneval: one scenario per HumanEval problem) and
+``needle`` (needle in a haystack)::
 
     generators:
       - kind: needle
@@ -39,6 +40,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .humaneval import HumanEvalSpec, expand_humaneval
 from .output import Output
 from .schema import ID_RE, Generation, Scenario
 from .verifiers._text import short
@@ -338,6 +340,7 @@ def _expand_needle(spec: NeedleSpec) -> list[Scenario]:
 Expander = Callable[[Any], list[Scenario]]
 GENERATORS: dict[str, tuple[type[BaseModel], Expander]] = {
     "needle": (NeedleSpec, _expand_needle),
+    "humaneval": (HumanEvalSpec, expand_humaneval),
 }
 
 

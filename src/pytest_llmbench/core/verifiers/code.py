@@ -1,0 +1,1153 @@
+"""Verifiers that execute model-written code in the sandbox.
+
+- ``code_tests``: Python or JavaScript; hidden tests (never shown in the prompt) run
+  in one sandboxed script that prints a JSON line of per-test results; the score is
+  tests passed / total. Constraints are checked, not trusted: forbidden names by AST
+  inspection on the host (no execution), speed by timing a large input against a
+  reference solution inside the sandbox.
+- ``no_bug``: trap scenarios of bug finding; the right answer says ``NO BUG`` on a
+  line of its own and changes no code (no execution needed).
+- ``shell``: a fixture directory is written into the sandbox, the model's command
+  runs there under bash with a PATH holding only the allowlisted tools, and the
+  resulting tree and stdout are checked on the host.
+
+A missing code block is the failure category ``no_code``; sandbox failure modes
+(``exec_timeout``, ``oom``, ``output_limit``, ``killed``) become the category too.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import io
+import json
+import posixpath
+import re
+import secrets
+import tarfile
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..output import Output
+from ._code import NoCode, code_blocks, extract_code
+from ._text import short
+from .base import Check, Verdict, Verifier, register
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _no_sandbox() -> Verdict:
+    return Verdict.fail(
+        "this verifier runs code and was given no sandbox (pass --llm-sandbox, or "
+        "--sandbox NAME to the selfcheck)",
+        "no_sandbox",
+    )
+
+
+def _result_line(stdout: str, nonce: str) -> str | None:
+    """The harness's one result line; ``None`` if missing or forged twice."""
+    found = [ln[len(nonce) + 1 :] for ln in stdout.splitlines() if ln.startswith(nonce + " ")]
+    return found[0] if len(found) == 1 else None
+
+
+def _tail(text: str, n: int = 300) -> str:
+    text = text.strip()
+    return text if len(text) <= n else "..." + text[-n:]
+
+
+# ---------------------------------------------------------------- AST constraints
+
+# Dynamic access that would let code dodge a name-based constraint.
+_DYNAMIC = ("__import__", "importlib", "eval", "exec", "compile", "__builtins__", "builtins")
+
+
+def _dotted(node: ast.expr, aliases: dict[str, str]) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(aliases.get(node.id, node.id))
+    return ".".join(reversed(parts))
+
+
+def forbidden_uses(code: str, forbid: list[str]) -> list[str]:
+    """Which of ``forbid`` the code uses. An entry is a dotted name
+    (``collections.Counter``: imported, or reached as an attribute, under any alias),
+    a builtin (``sorted``) or ``.name`` for any attribute/method (``.sort``)."""
+    tree = ast.parse(code)
+    aliases: dict[str, str] = {}
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                used.add(a.name)
+                aliases[a.asname or a.name.split(".")[0]] = (
+                    a.name if a.asname else (a.name.split(".")[0])
+                )
+        elif isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                full = f"{node.module or ''}.{a.name}"
+                used.update((node.module or "", full))
+                aliases[a.asname or a.name] = full
+    getattr_strings: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            used.add(aliases.get(node.id, node.id))
+        elif isinstance(node, ast.Attribute):
+            used.add("." + node.attr)
+            dotted = _dotted(node, aliases)
+            if dotted:
+                used.add(dotted)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr")
+        ):
+            getattr_strings.update(
+                a.value
+                for a in node.args
+                if isinstance(a, ast.Constant) and isinstance(a.value, str)
+            )
+    hits: list[str] = []
+    for f in forbid:
+        last = f.rsplit(".", 1)[-1]
+        if f in used or any(u.startswith(f + ".") for u in used) or last in getattr_strings:
+            hits.append(f)
+    if forbid:
+        hits += [f"{d} (dynamic access defeats the check)" for d in _DYNAMIC if d in used]
+    return hits
+
+
+# ---------------------------------------------------------------- code_tests
+
+
+class TestSpec(_Strict):
+    name: str
+    code: str
+
+
+class PerfSpec(_Strict):
+    """Time ``call`` (an expression) on data built by ``setup``, best of ``repeat``,
+    with the candidate's namespace and with ``reference``'s; the candidate passes
+    when its time is at most ``max(max_ratio * reference, min_s)``. Pick inputs where
+    the complexity gap is orders of magnitude, so a generous ratio still separates."""
+
+    setup: str = ""
+    call: str
+    reference: str
+    max_ratio: float = Field(default=10.0, gt=1.0)
+    min_s: float = Field(default=0.05, gt=0.0)
+    repeat: int = Field(default=3, ge=1, le=10)
+    label: str = "performance"
+
+
+def _test_name(code: str) -> str:
+    first = next((ln.strip() for ln in code.splitlines() if ln.strip()), "test")
+    return first if len(first) <= 70 else first[:67] + "..."
+
+
+class CodeTestsArgs(_Strict):
+    language: Literal["python", "javascript"] = "python"
+    tests: list[str | TestSpec] = Field(min_length=1)
+    # Run before the candidate's code, in its namespace (helpers, imports, stubs).
+    preamble: str = ""
+    # Names the solution must define (a clear failure instead of NameErrors).
+    entry: list[str] = Field(default_factory=list)
+    forbid: list[str] = Field(default_factory=list)
+    perf: PerfSpec | None = None
+    allow_unfenced: bool = True
+    test_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    timeout_s: float = Field(default=20.0, gt=0, le=300)
+    memory_mb: int = Field(default=512, ge=64, le=4096)
+
+    @model_validator(mode="after")
+    def _check(self) -> CodeTestsArgs:
+        if self.language != "python" and (self.forbid or self.perf):
+            raise ValueError("forbid and perf are checked for python only")
+        names = [t.name if isinstance(t, TestSpec) else _test_name(t) for t in self.tests]
+        if len(set(names)) != len(names):
+            raise ValueError("test names must be distinct (give duplicates a name:)")
+        return self
+
+    def test_list(self) -> list[dict[str, str]]:
+        return [
+            {"name": t.name, "code": t.code}
+            if isinstance(t, TestSpec)
+            else {"name": _test_name(t), "code": t}
+            for t in self.tests
+        ]
+
+
+_RUNNERS = {
+    # -S: no site import (stdlib only in the sandbox), ~10-20 ms less per run
+    "python": ("_run.py", ["python3", "-I", "-S", "_run.py"]),
+    "javascript": ("_run.js", ["node", "_run.js"]),
+}
+
+
+@register("code_tests")
+class CodeTests(Verifier):
+    """Hidden tests against the answer's code, in the sandbox. One check per test
+    (plus the performance check and one per forbidden construct); pass at 100%."""
+
+    Args = CodeTestsArgs
+    needs_sandbox = True
+
+    def check(self, output: Output) -> Verdict:
+        a: CodeTestsArgs = self.args  # type: ignore[assignment]
+        try:
+            code = extract_code(output.text, a.language, allow_unfenced=a.allow_unfenced)
+        except NoCode as exc:
+            return Verdict.fail(str(exc), "no_code")
+        checks: list[Check] = []
+        category: str | None = None
+        if a.language == "python":
+            try:
+                compile(code, "<solution>", "exec", dont_inherit=True)
+            except (SyntaxError, ValueError) as exc:
+                line = getattr(exc, "lineno", None)
+                where = f" (line {line})" if line else ""
+                return Verdict.fail(
+                    f"the python code does not compile{where}: {exc}", "syntax_error"
+                )
+            if a.forbid:
+                hits = forbidden_uses(code, a.forbid)
+                checks.append(
+                    Check(
+                        "constraint: no " + ", ".join(a.forbid),
+                        not hits,
+                        "uses " + ", ".join(hits) if hits else "",
+                        "none of them",
+                    )
+                )
+                if hits:
+                    category = "forbidden_construct"
+        if self.sandbox is None:
+            return _no_sandbox()
+        return run_tests(self.sandbox, a, code, checks, category)
+
+
+def run_tests(
+    sandbox: Any, a: CodeTestsArgs, code: str, checks: list[Check], category: str | None
+) -> Verdict:
+    from ..sandbox import Limits
+
+    nonce = secrets.token_hex(12)
+    tests = a.test_list()
+    spec: dict[str, Any] = {
+        "nonce": nonce,
+        "preamble": a.preamble,
+        "solution": code,
+        "tests": tests,
+        "entry": a.entry,
+        "test_timeout_s": a.test_timeout_s,
+        "perf": a.perf.model_dump() if a.perf else None,
+    }
+    runner, cmd = _RUNNERS[a.language]
+    harness = _PY_HARNESS if a.language == "python" else _JS_HARNESS
+    res = sandbox.run(
+        files={runner: harness, "_spec.json": json.dumps(spec)},
+        cmd=cmd,
+        timeout_s=a.timeout_s,
+        limits=Limits(memory_mb=a.memory_mb, pids=32),
+    )
+    n_tests = len(tests) + (1 if a.perf else 0)
+    line = _result_line(res.stdout, nonce)
+    if line is None:
+        mode = res.failure_mode or "crashed"
+        why = {
+            "exec_timeout": f"the run timed out after {a.timeout_s:g} s",
+            "oom": f"the run ran out of memory ({a.memory_mb} MB)",
+            "output_limit": "the run printed more than the output limit",
+            "killed": "the run was killed",
+        }.get(mode, f"the test run ended without results (exit {res.exit_code})")
+        err = _tail(res.stderr)
+        checks += [Check(t["name"], False, "not run: " + why) for t in tests]
+        detail = why + (f"; stderr: {err}" if err else "")
+        return Verdict(
+            False,
+            0.0,
+            detail,
+            checks,
+            mode,
+            metrics={"tests": [0.0, float(n_tests)]},
+            data={"exit_code": res.exit_code, "stderr": err},
+        )
+    try:
+        got = json.loads(line)
+    except ValueError:
+        return Verdict.fail("the test harness printed an unreadable result line", "crashed")
+    if got.get("load"):
+        checks.append(Check("the code loads", False, got["load"]))
+        checks += [Check(t["name"], False, "not run: the code failed to load") for t in tests]
+        category = category or "load_error"
+    elif got.get("missing"):
+        names = ", ".join(got["missing"])
+        checks.append(Check("defines " + ", ".join(a.entry), False, f"missing {names}"))
+        checks += [Check(t["name"], False, f"not run: {names} not defined") for t in tests]
+        category = category or "missing_entry"
+    else:
+        for t in got.get("tests", []):
+            checks.append(Check(str(t["name"]), bool(t["ok"]), "" if t["ok"] else t.get("msg", "")))
+        if not all(t["ok"] for t in got.get("tests", [])):
+            category = category or "tests_failed"
+    passed_tests = sum(1 for t in got.get("tests", []) if t["ok"])
+    if a.perf is not None:
+        perf = got.get("perf") or {"ok": False, "msg": "not run"}
+        checks.append(_perf_check(a.perf, perf))
+        if perf.get("ok"):
+            passed_tests += 1
+        else:
+            category = category or "too_slow"
+    verdict = Verdict.from_checks(checks, category=category)
+    verdict.metrics["tests"] = [float(passed_tests), float(n_tests)]
+    verdict.data = {
+        "tests": got.get("tests", []),
+        "perf": got.get("perf"),
+        "printed": got.get("printed", "")[:500],
+    }
+    return verdict
+
+
+def _perf_check(spec: PerfSpec, perf: dict[str, Any]) -> Check:
+    name = f"{spec.label}: within {spec.max_ratio:g}x the reference solution"
+    if perf.get("cand_s") is None:
+        return Check(name, False, perf.get("msg", "not measured"))
+    cand, ref, allowed = perf["cand_s"], perf["ref_s"], perf["allowed_s"]
+    found = f"{cand * 1000:.1f} ms vs reference {ref * 1000:.1f} ms"
+    return Check(name, bool(perf.get("ok")), found, f"<= {allowed * 1000:.1f} ms")
+
+
+# ---------------------------------------------------------------- no_bug
+
+_NO_BUG_LINE = re.compile(r"^[\s*_`>#-]*NO BUG[\s*_`.!]*$", re.MULTILINE)
+
+
+def _norm_code(code: str) -> str:
+    return "\n".join(ln.rstrip() for ln in code.strip().splitlines() if ln.strip())
+
+
+class NoBugArgs(_Strict):
+    original: str = Field(min_length=1)
+    language: Literal["python", "javascript"] = "python"
+
+
+@register("no_bug")
+class NoBug(Verifier):
+    """A trap: the code is correct. The answer must say ``NO BUG`` on a line of its
+    own, and any code it shows must be the original (a "fix" is a change)."""
+
+    Args = NoBugArgs
+
+    def check(self, output: Output) -> Verdict:
+        a: NoBugArgs = self.args  # type: ignore[assignment]
+        text = output.text
+        said = bool(_NO_BUG_LINE.search(text))
+        orig = _norm_code(a.original)
+        changed = [b for b in code_blocks(text) if _norm_code(b.code) != orig]
+        checks = [
+            Check("a line `NO BUG`", said, "" if said else short(text, 60), "NO BUG"),
+            Check(
+                "no code change",
+                not changed,
+                f"{len(changed)} changed code block(s): {short(changed[0].code, 60)}"
+                if changed
+                else "",
+                "the code as given (or none)",
+            ),
+        ]
+        return Verdict.from_checks(checks, category="false_bug_report")
+
+
+# ---------------------------------------------------------------- shell
+
+# The pack's allowlist: coreutils-level tools, text tools, archives. No interpreter
+# or shell is here: one on PATH would turn every task into a scripting task.
+CLI_TOOLS = [
+    "awk",
+    "base64",
+    "basename",
+    "cat",
+    "chmod",
+    "cmp",
+    "comm",
+    "cp",
+    "csplit",
+    "cut",
+    "date",
+    "diff",
+    "dirname",
+    "du",
+    "expand",
+    "expr",
+    "false",
+    "find",
+    "fold",
+    "grep",
+    "gunzip",
+    "gzip",
+    "head",
+    "join",
+    "ln",
+    "ls",
+    "md5sum",
+    "mkdir",
+    "mktemp",
+    "mv",
+    "nl",
+    "od",
+    "paste",
+    "printf",
+    "pwd",
+    "readlink",
+    "realpath",
+    "rm",
+    "rmdir",
+    "sed",
+    "seq",
+    "sha1sum",
+    "sha256sum",
+    "shuf",
+    "sleep",
+    "sort",
+    "split",
+    "stat",
+    "tac",
+    "tail",
+    "tar",
+    "tee",
+    "test",
+    "touch",
+    "tr",
+    "true",
+    "truncate",
+    "uniq",
+    "wc",
+    "xargs",
+    "zcat",
+]
+
+_DENY = re.compile(
+    r"^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|node(js)?|deno|bun|ruby[0-9.]*|irb|php[0-9.]*|"
+    r"lua[0-9.]*|luajit|tclsh[0-9.]*|wish|java|jshell|gcc(-[0-9]+)?|g\+\+|cc|c99|clang|tcc|"
+    r"go|rustc|cargo|bash|sh|dash|zsh|ksh|mksh|csh|tcsh|fish|busybox|env|sudo|su|"
+    r"gdb|expect|socat|nc|ncat|curl|wget|ssh)$"
+)
+_QUOTED = re.compile(r"'[^']*'|\"(?:\\.|[^\"\\])*\"")
+_WORD_SEP = re.compile(r"[\s|;&()<>`$={}\\!]+")
+_BIN_PATH = re.compile(r"(/(?:[\w.+-]+/)*(?:s?bin|libexec)/+([^\s'\"|;&()<>`/\\]+))")
+_SNEAKY = re.compile(r"\b(command\s+-p|hash\s+-p|enable\s+-f|exec\s+-a|BASH_ENV|PATH\s*\+?=)")
+
+
+def disallowed_tools(command: str, allowed: list[str]) -> list[str]:
+    """Interpreters or tools outside the allowlist the command names. PATH holds only
+    the allowlist at run time; this catches absolute paths and PATH tricks that
+    would step around it, and names interpreters in the verdict."""
+    hits: list[str] = []
+    bare = _QUOTED.sub(" ", command)
+    for word in _WORD_SEP.split(bare):
+        base = word.rsplit("/", 1)[-1]
+        if base and _DENY.match(base) and base not in hits:
+            hits.append(base)
+    for full, base in _BIN_PATH.findall(command):
+        if (base not in allowed or _DENY.match(base)) and full not in hits:
+            hits.append(full)
+    for m in _SNEAKY.finditer(command):
+        hits.append(m.group(1))
+    for m in _QUOTED.finditer(command):
+        for word in _WORD_SEP.split(m.group(0).strip("'\"")):
+            base = word.rsplit("/", 1)[-1]
+            if "/" in word and base and _DENY.match(base) and word not in hits:
+                hits.append(word)
+    return hits
+
+
+_SHELL_WORDS = {
+    "cd",
+    "echo",
+    "printf",
+    "for",
+    "while",
+    "if",
+    "test",
+    "[",
+    "[[",
+    "read",
+    "set",
+    "export",
+    "unset",
+    "local",
+    "shopt",
+    "(",
+    "{",
+    "!",
+    "until",
+    "case",
+}
+
+
+def extract_command(text: str, tools: list[str]) -> str:
+    """A ```bash / ```sh block (several are joined), or an unfenced single line that
+    starts like a command."""
+    blocks = code_blocks(text)
+    if blocks:
+        return extract_code(text, "bash", join=True)
+    body = (text or "").strip()
+    if body.startswith("`") and body.endswith("`") and "\n" not in body:
+        body = body.strip("`").strip()
+    body = re.sub(r"^\$\s+", "", body)
+    if not body:
+        raise NoCode("no bash command in the answer (empty answer)")
+    if "\n" in body:
+        raise NoCode("no bash code block, and the unfenced answer is more than one line")
+    first = re.split(r"[\s;|&<>]", body, maxsplit=1)[0]
+    if (
+        first in tools
+        or first in _SHELL_WORDS
+        or re.match(r"^[A-Za-z_]\w*=", first)
+        or _DENY.match(first)
+    ):
+        return body
+    raise NoCode(
+        f"no bash code block, and the answer does not start with a command: {short(body, 50)}"
+    )
+
+
+class FileExpect(_Strict):
+    """What one path must look like after the command (relative to the fixture dir)."""
+
+    path: str
+    exists: bool = True
+    is_dir: bool = False
+    content: str | None = None  # exact, ignoring trailing whitespace at line ends
+    lines: list[str] | None = None
+    sorted_lines: list[str] | None = None  # same lines, any order
+    contains: list[str] = Field(default_factory=list)
+    not_contains: list[str] = Field(default_factory=list)
+    executable: bool | None = None
+    unchanged: bool = False  # same content as in the fixture
+    gzip_of: str | None = None  # gzip stream whose content is this text
+    is_gzip: bool | None = None  # starts with the gzip magic bytes
+    members: list[str] | None = None  # tar archive (any compression) holding exactly these files
+    symlink_to: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _rel(cls, v: str) -> str:
+        n = posixpath.normpath(v)
+        if posixpath.isabs(v) or n.startswith(".."):
+            raise ValueError(f"expected path must be relative inside the fixture: {v!r}")
+        return n
+
+
+class StdoutExpect(_Strict):
+    equals: str | None = None  # ignoring trailing whitespace at line ends / the end
+    lines: list[str] | None = None
+    sorted_lines: list[str] | None = None
+    contains: list[str] = Field(default_factory=list)
+    regex: str | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> StdoutExpect:
+        if (
+            self.equals is None
+            and self.lines is None
+            and self.sorted_lines is None
+            and not self.contains
+            and self.regex is None
+        ):
+            raise ValueError(
+                "stdout: give at least one of equals, lines, sorted_lines, contains, regex"
+            )
+        if self.equals is not None and not self.equals.strip():
+            raise ValueError("stdout.equals: empty output would match a command that does nothing")
+        return self
+
+
+class ShellArgs(_Strict):
+    files: dict[str, str] = Field(default_factory=dict)
+    expect: list[FileExpect] = Field(default_factory=list)
+    stdout: StdoutExpect | None = None
+    exit_zero: bool = True
+    # Files of the fixture not named in ``expect`` must keep their content, and no
+    # other file may appear: a command must do what was asked and nothing more.
+    strict_tree: bool = True
+    tools: list[str] | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _check(self) -> ShellArgs:
+        if not self.expect and self.stdout is None:
+            raise ValueError("give expect (files) or stdout: something must be checked")
+        for t in self.tools or []:
+            if _DENY.match(t) or t not in CLI_TOOLS:
+                raise ValueError(f"tool {t!r} is not allowed (allowlist: CLI_TOOLS)")
+        for name in self.files:
+            n = posixpath.normpath(name)
+            if posixpath.isabs(name) or n.startswith(".."):
+                raise ValueError(f"fixture path must be relative: {name!r}")
+        return self
+
+
+# Runs in the sandbox as `bash _run.sh TOOL...` with the nonce on stdin. The model's
+# command runs in a child bash whose PATH is a dir of symlinks to the allowlisted
+# tools, made read-only first; stdout is captured (capped) in a variable, then the
+# fixture tree comes back as a base64 tar between nonce lines.
+_SHELL_RUNNER = r"""IFS= read -r N || exit 96
+P=()
+for t in "$@"; do
+  for d in /usr/local/bin /usr/bin /bin; do
+    if [ -x "$d/$t" ] && [ ! -d "$d/$t" ]; then P+=("$d/$t"); break; fi
+  done
+done
+B="$PWD/.bin"
+mkdir -p .bin data && ln -s "${P[@]}" .bin/ || exit 95
+cd data || exit 94
+out=$(PATH="$B" /bin/bash --noprofile --norc ../.cmd.sh 2>../.err </dev/null \
+  | head -c 200000; exit "${PIPESTATUS[0]}")
+rc=$?
+printf '\n%s %s\n' "$N" "$rc"
+printf '%s' "$out" | base64 -w0
+printf '\n%s\n' "$N"
+tar -cf - . 2>/dev/null | base64 -w0
+printf '\n%s\n' "$N"
+head -c 2000 ../.err
+"""
+
+
+def _norm_text(s: str) -> str:
+    return "\n".join(ln.rstrip() for ln in s.rstrip().splitlines())
+
+
+def _lines(s: str) -> list[str]:
+    return [ln.rstrip() for ln in s.rstrip("\n").splitlines()] if s.strip() else []
+
+
+class _Tree:
+    """The fixture dir after the command, read from a tar in memory (never extracted)."""
+
+    def __init__(self, data: bytes):
+        self.files: dict[str, bytes] = {}
+        self.modes: dict[str, int] = {}
+        self.dirs: set[str] = set()
+        self.links: dict[str, str] = {}
+        self.error = ""
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+                for m in tf:
+                    name = posixpath.normpath(m.name)
+                    if name == ".":
+                        continue
+                    if m.isdir():
+                        self.dirs.add(name)
+                    elif m.issym() or m.islnk():
+                        self.links[name] = m.linkname
+                    elif m.isfile():
+                        fh = tf.extractfile(m)
+                        self.files[name] = fh.read() if fh else b""
+                        self.modes[name] = m.mode
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            self.error = f"could not read the directory tree back: {exc}"
+
+    def text(self, path: str) -> str | None:
+        raw = self.files.get(path)
+        return None if raw is None else raw.decode("utf-8", errors="replace")
+
+
+def _tar_members(raw: bytes) -> list[str] | None:
+    try:
+        with tarfile.open(fileobj=io.BytesIO(raw)) as tf:
+            return sorted(posixpath.normpath(m.name) for m in tf if m.isfile())
+    except (tarfile.TarError, EOFError, OSError):
+        return None
+
+
+def _gunzip(raw: bytes) -> str | None:
+    import gzip
+
+    try:
+        return gzip.decompress(raw).decode("utf-8", errors="replace")
+    except (OSError, EOFError, ValueError):
+        return None
+
+
+def _file_checks(e: FileExpect, tree: _Tree, fixture: dict[str, str]) -> list[Check]:
+    p = e.path
+    exists = p in tree.files or p in tree.dirs or p in tree.links
+    if not e.exists:
+        return [Check(f"{p} removed", not exists, "still there" if exists else "", "absent")]
+    if not exists:
+        return [Check(f"{p} exists", False, "missing", "present")]
+    if e.is_dir:
+        return [Check(f"{p} is a directory", p in tree.dirs, "not a directory", "directory")]
+    if e.symlink_to is not None:
+        got = tree.links.get(p)
+        return [Check(f"{p} links to {e.symlink_to}", got == e.symlink_to, repr(got))]
+    if p not in tree.files:
+        return [Check(f"{p} is a file", False, "a directory or link", "regular file")]
+    text = tree.text(p) or ""
+    out: list[Check] = []
+    if e.content is not None:
+        ok = _norm_text(text) == _norm_text(e.content)
+        out.append(Check(f"{p} content", ok, "" if ok else short(text, 70), short(e.content, 70)))
+    if e.lines is not None:
+        ok = _lines(text) == e.lines
+        out.append(
+            Check(f"{p} lines", ok, "" if ok else short(text, 70), short("\n".join(e.lines), 70))
+        )
+    if e.sorted_lines is not None:
+        ok = sorted(_lines(text)) == sorted(e.sorted_lines)
+        out.append(
+            Check(
+                f"{p} lines (any order)",
+                ok,
+                "" if ok else short(text, 70),
+                short("\n".join(e.sorted_lines), 70),
+            )
+        )
+    for s in e.contains:
+        out.append(Check(f"{p} contains {s!r}", s in text, "absent" if s not in text else ""))
+    for s in e.not_contains:
+        out.append(Check(f"{p} lacks {s!r}", s not in text, "present" if s in text else ""))
+    if e.executable is not None:
+        ex = bool(tree.modes.get(p, 0) & 0o100)
+        out.append(
+            Check(f"{p} executable={e.executable}", ex == e.executable, oct(tree.modes.get(p, 0)))
+        )
+    if e.unchanged:
+        ok = text == fixture.get(p)
+        out.append(Check(f"{p} unchanged", ok, "" if ok else short(text, 70)))
+    if e.gzip_of is not None:
+        got = _gunzip(tree.files[p])
+        ok = got is not None and _norm_text(got) == _norm_text(e.gzip_of)
+        out.append(
+            Check(
+                f"{p} is gzip of the expected text",
+                ok,
+                "not gzip" if got is None else ("" if ok else short(got, 60)),
+            )
+        )
+    if e.is_gzip is not None:
+        gz = tree.files[p][:2] == b"\x1f\x8b"
+        out.append(
+            Check(
+                f"{p} gzip-compressed={e.is_gzip}",
+                gz == e.is_gzip,
+                "" if gz == e.is_gzip else repr(tree.files[p][:8]),
+            )
+        )
+    if e.members is not None:
+        mem = _tar_members(tree.files[p])
+        want = sorted(posixpath.normpath(m) for m in e.members)
+        out.append(
+            Check(
+                f"{p} archive members",
+                mem == want,
+                "not a tar archive" if mem is None else ", ".join(mem),
+                ", ".join(want),
+            )
+        )
+    if not out:
+        out.append(Check(f"{p} exists", True))
+    return out
+
+
+def _stdout_checks(s: StdoutExpect, out: str) -> list[Check]:
+    checks: list[Check] = []
+    if s.equals is not None:
+        ok = _norm_text(out) == _norm_text(s.equals)
+        checks.append(Check("stdout", ok, "" if ok else short(out, 70), short(s.equals, 70)))
+    if s.lines is not None:
+        ok = _lines(out) == s.lines
+        checks.append(
+            Check("stdout lines", ok, "" if ok else short(out, 70), short("\n".join(s.lines), 70))
+        )
+    if s.sorted_lines is not None:
+        ok = sorted(_lines(out)) == sorted(s.sorted_lines)
+        checks.append(
+            Check(
+                "stdout lines (any order)",
+                ok,
+                "" if ok else short(out, 70),
+                short("\n".join(s.sorted_lines), 70),
+            )
+        )
+    for c in s.contains:
+        checks.append(Check(f"stdout contains {c!r}", c in out, "" if c in out else short(out, 60)))
+    if s.regex is not None:
+        ok = re.search(s.regex, out, re.MULTILINE) is not None
+        checks.append(Check(f"stdout matches /{s.regex}/", ok, "" if ok else short(out, 60)))
+    return checks
+
+
+@register("shell")
+class Shell(Verifier):
+    """The model's shell command, run on a fixture dir with only allowlisted tools on
+    PATH; the resulting files and stdout are checked."""
+
+    Args = ShellArgs
+    needs_sandbox = True
+
+    def check(self, output: Output) -> Verdict:
+        a: ShellArgs = self.args  # type: ignore[assignment]
+        tools = list(a.tools or CLI_TOOLS)
+        try:
+            command = extract_command(output.text, tools)
+        except NoCode as exc:
+            return Verdict.fail(str(exc), "no_code")
+        bad = disallowed_tools(command, tools)
+        if bad:
+            return Verdict.fail(
+                f"the command uses tools outside the allowlist: {', '.join(bad)}",
+                "disallowed_tool",
+                checks=[Check("only allowlisted tools", False, ", ".join(bad), "allowlist")],
+            )
+        if self.sandbox is None:
+            return _no_sandbox()
+        return run_shell(self.sandbox, a, command, tools)
+
+
+def run_shell(sandbox: Any, a: ShellArgs, command: str, tools: list[str]) -> Verdict:
+    from ..sandbox import Limits
+
+    nonce = secrets.token_hex(12)
+    files: dict[str, str] = {f"data/{k}": v for k, v in a.files.items()}
+    files["_run.sh"] = _SHELL_RUNNER
+    files[".cmd.sh"] = "readonly PATH\n" + command + "\n"
+    res = sandbox.run(
+        files=files,
+        cmd=["/bin/bash", "--noprofile", "--norc", "_run.sh", *tools],
+        stdin=nonce + "\n",
+        timeout_s=a.timeout_s,
+        limits=Limits(memory_mb=256, pids=32, output_bytes=2_000_000, disk_mb=64),
+    )
+    parts = res.stdout.split("\n" + nonce)
+    if res.failure_mode or len(parts) != 4:
+        mode = res.failure_mode or "crashed"
+        why = {
+            "exec_timeout": f"the command timed out after {a.timeout_s:g} s",
+            "oom": "the command ran out of memory",
+            "output_limit": "the command produced more output than the limit",
+            "killed": "the command was killed",
+        }.get(mode, f"the run ended without results (exit {res.exit_code})")
+        err = _tail(res.stderr)
+        return Verdict.fail(why + (f"; stderr: {err}" if err else ""), mode)
+    head, out_b64, tree_b64, err = parts
+    try:
+        rc = int(out_b64.split("\n", 1)[0].strip())
+        out = base64.b64decode(out_b64.split("\n", 1)[1].strip() or b"").decode(
+            "utf-8", errors="replace"
+        )
+        tree = _Tree(base64.b64decode(tree_b64.strip()))
+    except (ValueError, IndexError):
+        return Verdict.fail("the shell runner printed unreadable results", "crashed")
+    err = err.strip()
+    checks: list[Check] = []
+    if a.exit_zero:
+        checks.append(
+            Check(
+                "exit status 0",
+                rc == 0,
+                f"{rc}" + (f" ({short(err, 80)})" if err and rc else ""),
+                "0",
+            )
+        )
+    if tree.error:
+        checks.append(Check("directory readable", False, tree.error))
+    for e in a.expect:
+        checks += _file_checks(e, tree, a.files)
+    if a.stdout is not None:
+        checks += _stdout_checks(a.stdout, out)
+    if a.strict_tree and not tree.error:
+        named = {e.path for e in a.expect}
+        touched = [
+            p
+            for p, txt in a.files.items()
+            if posixpath.normpath(p) not in named and tree.text(posixpath.normpath(p)) != txt
+        ]
+        extra = [
+            p
+            for p in sorted(tree.files) + sorted(tree.links)
+            if p not in named and p not in {posixpath.normpath(k) for k in a.files}
+        ]
+        checks.append(Check("other fixture files untouched", not touched, ", ".join(touched[:5])))
+        checks.append(Check("no unexpected files", not extra, ", ".join(extra[:5])))
+    for c in checks:
+        if c.passed:  # a passing line needs no found/wanted
+            c.found = c.wanted = ""
+    verdict = Verdict.from_checks(checks, category="checks_failed")
+    verdict.data = {
+        "command": command[:2000],
+        "exit_code": rc,
+        "stdout": out[:1000],
+        "stderr": err[:1000],
+    }
+    return verdict
+
+
+_PY_HARNESS = r'''# ruff: noqa
+# This file is never imported: its text is the test runner shipped into the sandbox
+# (``python3 -I _run.py``). It reads ``_spec.json`` (deleted before the candidate's
+# code runs, so hidden tests stay hidden), runs every test in a fresh copy of the
+# candidate's namespace with a per-test alarm, and prints one line
+# ``<nonce> {"load": ..., "tests": [...], "perf": ...}`` on the real stdout.
+import ast, io, json, os, signal, sys, time, traceback
+
+with open("_spec.json") as _fh:
+    _SPEC = json.load(_fh)
+os.remove("_spec.json")
+_NONCE = _SPEC.pop("nonce")
+_OUT = os.dup(1)
+_CAP = 20000
+
+
+class _Sink(io.TextIOBase):
+    """Swallows the candidate's prints (capped) so the result line stays clean."""
+
+    def __init__(self):
+        self.buf = []
+        self.n = 0
+
+    def write(self, s):
+        if self.n < _CAP:
+            self.buf.append(s[: _CAP - self.n])
+        self.n += len(s)
+        return len(s)
+
+    def writable(self):
+        return True
+
+
+class _Alarm(BaseException):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise _Alarm()
+
+
+signal.signal(signal.SIGALRM, _on_alarm)
+
+
+def _short(v, n=200):
+    try:
+        s = repr(v)
+    except BaseException as e:  # a broken __repr__ is the candidate's problem
+        s = f"<unrepresentable: {type(e).__name__}>"
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+def _where(tb, fname):
+    for fr in reversed(traceback.extract_tb(tb)):
+        if fr.filename == fname and fr.line:
+            return fr.line.strip()
+    return ""
+
+
+def _instrument(code):
+    """Top-level ``assert L == R`` keeps its two sides, so a failure shows both."""
+    tree = ast.parse(code, "<test>")
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assert)
+            and isinstance(node.test, ast.Compare)
+            and len(node.test.ops) == 1
+            and isinstance(node.test.ops[0], ast.Eq)
+        ):
+            t = node.test
+            t.left = ast.NamedExpr(ast.Name("_llm_got", ast.Store()), t.left)
+            t.comparators = [ast.NamedExpr(ast.Name("_llm_want", ast.Store()), t.comparators[0])]
+    ast.fix_missing_locations(tree)
+    return compile(tree, "<test>", "exec")
+
+
+def _timed(fn, limit):
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return fn()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _run_test(base, test, limit):
+    ns = dict(base)
+    try:
+        code = _instrument(test["code"])
+        _timed(lambda: exec(code, ns), limit)
+        return {"name": test["name"], "ok": True}
+    except _Alarm:
+        return {"name": test["name"], "ok": False, "msg": f"timed out after {limit:g} s"}
+    except AssertionError as e:
+        if "_llm_got" in ns and "_llm_want" in ns:
+            msg = f"got {_short(ns['_llm_got'])}, wanted {_short(ns['_llm_want'])}"
+        else:
+            line = _where(e.__traceback__, "<test>")
+            msg = "assertion failed" + (f": {line}" if line else "")
+            if str(e):
+                msg += f" ({_short(str(e), 120)})"
+        return {"name": test["name"], "ok": False, "msg": msg}
+    except BaseException as e:
+        line = _where(e.__traceback__, "<test>")
+        msg = f"{type(e).__name__}: {_short(str(e), 160)}"
+        return {"name": test["name"], "ok": False, "msg": msg + (f" at {line}" if line else "")}
+
+
+def _perf(base, spec):
+    """Best-of-N time of ``call`` with the candidate vs the reference solution."""
+    ref_ns = {"__name__": "__reference__"}
+    exec(compile(_SPEC.get("preamble", ""), "<preamble>", "exec"), ref_ns)
+    exec(compile(spec["reference"], "<reference>", "exec"), ref_ns)
+    call = compile(spec["call"], "<perf>", "eval")
+
+    def best(ns, limit):
+        data = dict(ns)
+        exec(compile(spec.get("setup", ""), "<setup>", "exec"), data)
+        t_best = None
+        for _ in range(spec.get("repeat", 3)):
+            t0 = time.perf_counter()
+            _timed(lambda: eval(call, data), limit)
+            dt = time.perf_counter() - t0
+            t_best = dt if t_best is None else min(t_best, dt)
+        return t_best
+
+    ref_s = best(ref_ns, 30.0)
+    allowed = max(spec["max_ratio"] * ref_s, spec["min_s"])
+    out = {"ref_s": ref_s, "allowed_s": allowed, "max_ratio": spec["max_ratio"]}
+    try:
+        cand = best(base, allowed * 3 + 0.05)
+    except _Alarm:
+        out.update(ok=False, cand_s=None, msg=f"still running after {allowed * 3:.3f} s")
+        return out
+    except BaseException as e:
+        out.update(ok=False, cand_s=None, msg=f"{type(e).__name__}: {_short(str(e), 160)}")
+        return out
+    out.update(ok=cand <= allowed, cand_s=cand)
+    return out
+
+
+def _main():
+    res = {"load": None, "tests": [], "perf": None, "missing": []}
+    sink = _Sink()
+    real = sys.stdout
+    sys.stdout = sink
+    base = {"__name__": "__main__"}
+    try:
+        exec(compile(_SPEC.get("preamble", ""), "<preamble>", "exec"), base)
+        sol = compile(_SPEC["solution"], "<solution>", "exec")
+        _timed(lambda: exec(sol, base), _SPEC["test_timeout_s"])
+    except _Alarm:
+        res["load"] = f"loading the solution timed out after {_SPEC['test_timeout_s']:g} s"
+    except BaseException as e:
+        line = _where(e.__traceback__, "<solution>")
+        res["load"] = f"{type(e).__name__}: {_short(str(e), 160)}" + (f" at {line}" if line else "")
+    if res["load"] is None:
+        res["missing"] = [n for n in _SPEC.get("entry", []) if n not in base]
+        limit = _SPEC["test_timeout_s"]
+        for t in _SPEC["tests"]:
+            r = _run_test(base, t, limit)
+            res["tests"].append(r)
+            if not r["ok"] and r["msg"].startswith("timed out"):
+                # one endless loop should not cost the whole budget N times over
+                limit = min(limit, 0.5)
+        if _SPEC.get("perf") and not res["missing"]:
+            try:
+                res["perf"] = _perf(base, _SPEC["perf"])
+            except BaseException as e:
+                res["perf"] = {"ok": False, "msg": f"{type(e).__name__}: {_short(str(e), 160)}"}
+    sys.stdout = real
+    res["printed"] = "".join(sink.buf)[:2000]
+    os.write(_OUT, ("\n" + _NONCE + " " + json.dumps(res) + "\n").encode())
+
+
+_main()
+os._exit(0)
+'''
+
+_JS_HARNESS = r"""'use strict';
+// The JavaScript test runner shipped into the sandbox (`node _run.js`): the
+// candidate's script and each test run in a fresh vm context with a timeout.
+const fs = require('fs');
+const vm = require('vm');
+const util = require('util');
+const assert = require('assert');
+const spec = JSON.parse(fs.readFileSync('_spec.json', 'utf8'));
+fs.unlinkSync('_spec.json');
+const nonce = spec.nonce;
+delete spec.nonce;
+const printed = [];
+
+function short(v, n = 200) {
+  let s;
+  try {
+    s = util.inspect(v, { depth: 4, breakLength: Infinity });
+  } catch (e) {
+    s = '<unrepresentable>';
+  }
+  return s.length <= n ? s : s.slice(0, n - 3) + '...';
+}
+
+function context() {
+  const say = (...a) => { if (printed.length < 200) printed.push(a.map(String).join(' ')); };
+  const module = { exports: {} };
+  return vm.createContext({
+    console: { log: say, error: say, warn: say, info: say, debug: say },
+    require, module, exports: module.exports, assert,
+  });
+}
+
+function where(e, fname) {
+  const m = String((e && e.stack) || '').split('\n').find((l) => l.includes(fname + ':'));
+  return m ? m.trim() : '';
+}
+
+function explain(e) {
+  if (e && e.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+    return `timed out after ${spec.test_timeout_s} s`;
+  }
+  if (e instanceof assert.AssertionError || (e && e.name === 'AssertionError')) {
+    if ('actual' in e && 'expected' in e && e.operator !== 'fail' && e.generatedMessage) {
+      return `got ${short(e.actual)}, wanted ${short(e.expected)}`;
+    }
+    return 'assertion failed: ' + short(String(e.message).split('\n')[0], 200);
+  }
+  const name = (e && e.name) || typeof e;
+  const msg = (e && e.message) || String(e);
+  const at = where(e, '<test>');
+  return `${name}: ${short(msg, 160)}` + (at ? ` ${at}` : '');
+}
+
+const ms = Math.round(spec.test_timeout_s * 1000);
+const res = { load: null, tests: [], perf: null, missing: [] };
+function load() {
+  const ctx = context();
+  vm.runInContext(spec.preamble || '', ctx, { filename: '<preamble>', timeout: ms });
+  vm.runInContext(spec.solution, ctx, { filename: '<solution>', timeout: ms });
+  return ctx;
+}
+try {
+  const ctx = load();
+  res.missing = (spec.entry || []).filter(
+    (n) => vm.runInContext(`typeof ${n}`, ctx) === 'undefined');
+} catch (e) {
+  res.load = explain(e).replace('<test>', '<solution>');
+}
+if (res.load === null) {
+  for (const t of spec.tests) {
+    try {
+      const ctx = load();
+      vm.runInContext(`(function(){\n${t.code}\n})();`, ctx, { filename: '<test>', timeout: ms });
+      res.tests.push({ name: t.name, ok: true });
+    } catch (e) {
+      res.tests.push({ name: t.name, ok: false, msg: explain(e) });
+    }
+  }
+}
+res.printed = printed.join('\n').slice(0, 2000);
+fs.writeSync(1, '\n' + nonce + ' ' + JSON.stringify(res) + '\n');
+process.exit(0);
+"""

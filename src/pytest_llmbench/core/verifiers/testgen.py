@@ -1,0 +1,493 @@
+"""Test-generation verifier: the model writes tests, mutation testing grades them.
+
+``testgen``: the answer is a Python test module (``test_*`` functions with plain
+``assert``) for the code given in the prompt. Mutants of that code are made on the
+host with :mod:`ast`, deterministically (same code -> same mutants, same order):
+
+- ``arith``: ``+ <-> -``, ``* <-> /``, ``// -> /``, ``% -> //`` (also in ``x op= y``);
+- ``compare``: ``< -> <=``, ``<= -> <``, ``> -> >=``, ``>= -> >``, ``== <-> !=``,
+  ``in <-> not in``, ``is <-> is not``;
+- ``logic``: ``and <-> or``, ``not x -> x``;
+- ``condition``: the test of ``if``/``while``/``x if c else y`` negated;
+- ``constant``: an int ``n -> n + 1``, ``True <-> False``;
+- ``off_by_one``: the stop of ``range(...)`` and the bounds of a slice ``+ 1``.
+
+One sandbox run executes the tests against the original and then against each mutant
+(a forked child each, with a time limit, so a mutant that loops forever is just
+"killed by timeout"). Score = killed / mutants, reported as ``metrics["mutation"]``;
+tests that fail on the original score 0 (category ``tests_fail_on_original``).
+Equivalent mutants exist, so a scenario's ``min_score`` sits below 1.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..output import Output
+from ._code import NoCode, code_blocks, extract_code
+from .base import Check, Verdict, Verifier, register
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str  # m000, m001... in generation order
+    operator: str
+    line: int
+    change: str  # "`a < b` -> `a <= b`"
+    source: str
+
+
+_ARITH: dict[type[ast.operator], type[ast.operator]] = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Div,
+    ast.Mod: ast.FloorDiv,
+}
+_CMP: dict[type[ast.cmpop], type[ast.cmpop]] = {
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
+
+# A mutation: (operator name, index of the node in ast.walk order, how to change it).
+_Edit = tuple[str, int, Callable[[ast.AST], ast.AST | None]]
+
+
+def _plus_one(e: ast.expr) -> ast.expr:
+    return ast.BinOp(left=e, op=ast.Add(), right=ast.Constant(1))
+
+
+def _docstring_ids(tree: ast.AST) -> set[int]:
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                out.add(id(body[0].value))
+    return out
+
+
+def _skipped(tree: ast.Module) -> set[int]:
+    """Nodes never mutated: docstrings, annotations, ``if __name__ == ...`` blocks."""
+    skip = _docstring_ids(tree)
+    for node in ast.walk(tree):
+        ann: list[ast.AST] = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            ann += [a.annotation for a in node.args.args + node.args.kwonlyargs if a.annotation]
+            if node.returns:
+                ann.append(node.returns)
+        if isinstance(node, ast.AnnAssign):
+            ann.append(node.annotation)
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Compare)
+            and isinstance(node.test.left, ast.Name)
+            and node.test.left.id == "__name__"
+        ):
+            ann.append(node)
+        for a in ann:
+            skip.update(id(n) for n in ast.walk(a))
+    return skip
+
+
+def _edits(tree: ast.Module) -> Iterator[_Edit]:
+    skip = _skipped(tree)
+    for idx, node in enumerate(ast.walk(tree)):
+        if id(node) in skip:
+            continue
+        if isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in _ARITH:
+            new_op = _ARITH[type(node.op)]
+
+            def arith(n: ast.AST, new_op: type[ast.operator] = new_op) -> ast.AST:
+                assert isinstance(n, (ast.BinOp, ast.AugAssign))
+                n.op = new_op()
+                return n
+
+            yield "arith", idx, arith
+        elif isinstance(node, ast.Compare):
+            for k, op in enumerate(node.ops):
+                if type(op) in _CMP:
+
+                    def cmp(n: ast.AST, k: int = k) -> ast.AST:
+                        assert isinstance(n, ast.Compare)
+                        ops = list(n.ops)
+                        ops[k] = _CMP[type(ops[k])]()
+                        n.ops = ops
+                        return n
+
+                    yield "compare", idx, cmp
+        elif isinstance(node, ast.BoolOp):
+
+            def boolop(n: ast.AST) -> ast.AST:
+                assert isinstance(n, ast.BoolOp)
+                n.op = ast.Or() if isinstance(n.op, ast.And) else ast.And()
+                return n
+
+            yield "logic", idx, boolop
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            yield "logic", idx, lambda n: n.operand if isinstance(n, ast.UnaryOp) else n
+        elif isinstance(node, (ast.If, ast.While, ast.IfExp)):
+
+            def negate(n: ast.AST) -> ast.AST:
+                assert isinstance(n, (ast.If, ast.While, ast.IfExp))
+                n.test = ast.UnaryOp(op=ast.Not(), operand=n.test)
+                return n
+
+            yield "condition", idx, negate
+        elif isinstance(node, ast.Constant) and type(node.value) in (int, bool):
+            if isinstance(node.value, bool):
+                yield "constant", idx, lambda n: ast.Constant(not getattr(n, "value", False))
+            else:
+                yield "constant", idx, lambda n: ast.Constant(getattr(n, "value", 0) + 1)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "range"
+            and node.args
+        ):
+
+            def rng(n: ast.AST) -> ast.AST:
+                assert isinstance(n, ast.Call)
+                stop = 0 if len(n.args) == 1 else 1
+                args = list(n.args)
+                args[stop] = _plus_one(args[stop])
+                n.args = args
+                return n
+
+            yield "off_by_one", idx, rng
+        elif isinstance(node, ast.Slice):
+            for part in ("lower", "upper"):
+                if getattr(node, part) is not None:
+
+                    def slc(n: ast.AST, part: str = part) -> ast.AST:
+                        setattr(n, part, _plus_one(getattr(n, part)))
+                        return n
+
+                    yield "off_by_one", idx, slc
+
+
+class _Replace(ast.NodeTransformer):
+    def __init__(self, target: ast.AST, fn: Callable[[ast.AST], ast.AST | None]):
+        self.target = target
+        self.fn = fn
+        self.before = ""
+        self.after = ""
+
+    def visit(self, node: ast.AST) -> Any:
+        if node is self.target:
+            self.before = _unparse(node)
+            new = self.fn(node)
+            self.after = _unparse(new) if new is not None else ""
+            return new
+        return self.generic_visit(node)
+
+
+def _unparse(node: ast.AST) -> str:
+    if isinstance(node, (ast.If, ast.While)):
+        return (
+            _unparse(node.test)
+            if not isinstance(node.test, ast.UnaryOp)
+            else ("not (" + _unparse(node.test.operand) + ")")
+        )
+    if isinstance(node, ast.AugAssign):
+        return ast.unparse(node).split("\n")[0]
+    try:
+        return ast.unparse(node)
+    except Exception:  # pragma: no cover - odd nodes
+        return type(node).__name__
+
+
+def mutants(source: str, *, limit: int = 200) -> list[Mutant]:
+    """Every mutant of ``source``, deduplicated, in a fixed order; ``limit`` keeps an
+    evenly spread subset when there are more."""
+    tree = ast.parse(source)
+    base = ast.unparse(tree)
+    seen = {base}
+    out: list[Mutant] = []
+    for op, idx, fn in list(_edits(tree)):
+        t2 = copy.deepcopy(tree)
+        target = list(ast.walk(t2))[idx]
+        line = getattr(target, "lineno", 0)
+        rep = _Replace(target, fn)
+        t2 = rep.visit(t2)
+        ast.fix_missing_locations(t2)
+        try:
+            src = ast.unparse(t2)
+            compile(src, "<mutant>", "exec")
+        except (SyntaxError, ValueError, TypeError):
+            continue
+        if src in seen:
+            continue
+        seen.add(src)
+        before, after = rep.before.split("\n")[0], rep.after.split("\n")[0]
+        out.append(Mutant("", op, line, f"`{before[:60]}` -> `{after[:60]}`", src))
+    if len(out) > limit:
+        step = len(out) / limit
+        out = [out[int(i * step)] for i in range(limit)]
+    return [Mutant(f"m{i:03d}", m.operator, m.line, m.change, m.source) for i, m in enumerate(out)]
+
+
+MUTATION_HARNESS = r"""
+import importlib, os, signal, sys, traceback, types
+nonce, test_mod, module, per_s = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+variants = sys.argv[5:]
+sys.path.insert(0, ".")
+real = os.dup(1)
+def out(s):
+    os.write(real, ("@@" + nonce + " " + s.replace("\n", " | ")[:400] + "\n").encode())
+def why(e):
+    msg = (type(e).__name__ + ": " + str(e)).strip().rstrip(":")
+    if isinstance(e, AssertionError) and not str(e):
+        tb = traceback.extract_tb(e.__traceback__)
+        fr = [f for f in tb if f.filename.endswith(test_mod + ".py")]
+        if fr:
+            msg = "AssertionError: " + (fr[-1].line or "").strip()
+    return msg
+def child(v):
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_REAL, per_s)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    try:
+        src = open(os.path.join("variants", v + ".py")).read()
+        mod = types.ModuleType(module)
+        mod.__file__ = module + ".py"
+        sys.modules[module] = mod
+        exec(compile(src, module + ".py", "exec"), mod.__dict__)
+    except BaseException as e:
+        out("LOAD " + v + " " + why(e))
+        os._exit(0)
+    try:
+        tests = importlib.import_module(test_mod)
+    except BaseException as e:
+        out("TESTLOAD " + v + " " + why(e))
+        os._exit(0)
+    fns = [(n, f) for n, f in list(vars(tests).items())
+           if n.startswith("test") and callable(f)
+           and getattr(f, "__module__", None) == tests.__name__]
+    for n, f in fns:
+        try:
+            f()
+            out("PASS " + v + " " + n)
+        except BaseException as e:
+            out("FAIL " + v + " " + n + " " + why(e))
+    out("DONE " + v)
+    os._exit(0)
+for v in variants:
+    pid = os.fork()
+    if pid == 0:
+        child(v)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        out("KILLED " + v + " signal " + str(os.WTERMSIG(status)))
+"""
+
+
+class TestgenArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The code under test; default: the first Python block of the prompt.
+    code: str | None = None
+    module: str = "solution"
+    test_module: str = "test_generated"
+    min_score: float | None = Field(default=None, ge=0.0, le=1.0)
+    # Every test the model writes must hold on the original within this time.
+    per_variant_s: float = Field(default=2.0, gt=0, le=30)
+    max_mutants: int = Field(default=120, ge=1, le=500)
+    timeout_s: float = Field(default=120.0, gt=0, le=600)
+
+
+@dataclass
+class VariantResult:
+    passed: list[str]
+    failed: list[tuple[str, str]]
+    load_error: str | None = None
+    done: bool = False
+    signal: str | None = None
+
+    @property
+    def killed(self) -> bool:
+        return bool(self.failed) or self.load_error is not None or not self.done
+
+
+def _test_functions(tree: ast.Module) -> list[str]:
+    return [
+        n.name
+        for n in tree.body
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith("test")
+    ]
+
+
+@register("testgen")
+class TestgenVerifier(Verifier):
+    """Run the model's tests on the original and on each mutant of the code."""
+
+    Args = TestgenArgs
+    needs_sandbox = True
+
+    def code(self) -> str:
+        a: TestgenArgs = self.args  # type: ignore[assignment]
+        if a.code is not None:
+            return a.code
+        blocks = [b for b in code_blocks(self.scenario.user_text()) if b.language == "python"]
+        if not blocks:
+            raise ValueError(f"scenario {self.scenario.id!r}: no python block in the prompt")
+        return blocks[0].code + "\n"
+
+    def check(self, output: Output) -> Verdict:
+        a: TestgenArgs = self.args  # type: ignore[assignment]
+        threshold = a.min_score if a.min_score is not None else self.threshold
+        try:
+            tests = extract_code(output.text, "python")
+        except NoCode as exc:
+            return Verdict.fail(str(exc), category="no_code")
+        try:
+            tree = ast.parse(tests)
+        except SyntaxError as exc:
+            return Verdict.fail(
+                f"the tests do not parse: line {exc.lineno}: {exc.msg}", category="compile_error"
+            )
+        names = _test_functions(tree)
+        if not names:
+            return Verdict.fail(
+                "the answer defines no test function (def test_...())", category="no_tests"
+            )
+        if self.sandbox is None:
+            return Verdict.fail(
+                "no sandbox to run the tests in (give --llm-sandbox)",
+                category="sandbox_unavailable",
+            )
+        code = self.code()
+        muts = mutants(code, limit=a.max_mutants)
+        results = self._run(a, code, tests, muts)
+        orig = results.get("original")
+        if orig is None or orig.load_error or not orig.done:
+            why = (
+                orig.load_error
+                if orig and orig.load_error
+                else f"the run ended early ({orig.signal})"
+                if orig and orig.signal
+                else "no result"
+            )
+            return Verdict.fail(
+                f"the tests do not run on the original code: {why}",
+                category="tests_fail_on_original",
+                metrics={"mutation": [0.0, float(len(muts))]},
+            )
+        if orig.failed:
+            shown = "; ".join(f"{n}: {m}" for n, m in orig.failed[:3])
+            return Verdict(
+                False,
+                0.0,
+                f"{len(orig.failed)}/{len(names)} tests fail on the original code: {shown}",
+                [Check(f"{n} on the original", False, found=m) for n, m in orig.failed],
+                "tests_fail_on_original",
+                {"mutation": [0.0, float(len(muts))]},
+            )
+        checks = [Check(f"{len(orig.passed)} tests pass on the original", True)]
+        killed = 0
+        survivors: list[Mutant] = []
+        for m in muts:
+            r = results.get(m.id)
+            k = r is not None and r.killed
+            killed += k
+            if not k:
+                survivors.append(m)
+            checks.append(
+                Check(
+                    f"mutant {m.id} ({m.operator}, line {m.line}: {m.change})",
+                    k,
+                    found="killed" if k else "survived",
+                )
+            )
+        if not muts:
+            return Verdict.fail("the code has no mutants", category="verifier_error")
+        score = killed / len(muts)
+        passed = score >= threshold
+        detail = f"mutation score {killed}/{len(muts)} = {score:.2f} (need {threshold:.2f})"
+        if survivors:
+            detail += "; survivors: " + "; ".join(
+                f"line {m.line} {m.change}" for m in survivors[:3]
+            )
+            if len(survivors) > 3:
+                detail += f" (+{len(survivors) - 3} more)"
+        return Verdict(
+            passed,
+            score,
+            detail,
+            checks,
+            None if passed else "mutants_survive",
+            {"mutation": [float(killed), float(len(muts))]},
+            {"tests": names},
+        )
+
+    def _run(
+        self, a: TestgenArgs, code: str, tests: str, muts: list[Mutant]
+    ) -> dict[str, VariantResult]:
+        from ..sandbox.base import Limits
+
+        nonce = secrets.token_hex(8)
+        files = {
+            f"{a.test_module}.py": tests,
+            "_llmbench_mutate.py": MUTATION_HARNESS,
+            f"{a.module}.py": code,
+            "variants/original.py": code,
+        }
+        for m in muts:
+            files[f"variants/{m.id}.py"] = m.source
+        variants = ["original", *[m.id for m in muts]]
+        res = self.sandbox.run(
+            files=files,
+            cmd=[
+                "python3",
+                "_llmbench_mutate.py",
+                nonce,
+                a.test_module,
+                a.module,
+                str(a.per_variant_s),
+                *variants,
+            ],
+            timeout_s=a.timeout_s,
+            limits=Limits(memory_mb=512, pids=64),
+        )
+        out: dict[str, VariantResult] = {}
+        tag = f"@@{nonce} "
+        for line in res.stdout.splitlines():
+            if not line.startswith(tag):
+                continue
+            verb, _, rest = line[len(tag) :].partition(" ")
+            v, _, tail = rest.partition(" ")
+            r = out.setdefault(v, VariantResult([], []))
+            if verb == "PASS":
+                r.passed.append(tail)
+            elif verb == "FAIL":
+                name, _, msg = tail.partition(" ")
+                r.failed.append((name, msg))
+            elif verb in ("LOAD", "TESTLOAD"):
+                r.load_error = tail
+            elif verb == "DONE":
+                r.done = True
+            elif verb == "KILLED":
+                r.signal = tail
+        if "original" not in out and (res.stderr or res.failure_mode):
+            out["original"] = VariantResult(
+                [], [], load_error=(res.failure_mode or "") + " " + res.stderr.strip()[-300:]
+            )
+        return out

@@ -1,0 +1,107 @@
+"""The coding, polyglot and testgen packs end to end, with real toolchains in a sandbox.
+
+Docker runs everything (the image has python3, node, gcc, rustc, go); bubblewrap runs
+what the host has (no Go here: those scenarios must report ``sandbox_unavailable``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmbench.core.exchange import check_answer
+from pytest_llmbench.core.packs import load_pack
+from pytest_llmbench.core.sandbox import SandboxUnavailable, open_sandbox
+
+PACKS = Path(__file__).resolve().parents[2] / "packs"
+NAMES = ("coding", "polyglot", "testgen")
+
+
+def _open(kind: str) -> Any:
+    try:
+        return open_sandbox(kind)
+    except SandboxUnavailable as exc:
+        pytest.skip(f"{kind} sandbox unavailable: {exc}")
+
+
+@pytest.fixture(scope="module")
+def bwrap() -> Iterator[Any]:
+    sb = _open("bwrap")
+    yield sb
+    sb.close()
+
+
+def _pytest(tmp_path: Path, endpoint: str) -> subprocess.CompletedProcess[str]:
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        f"--llm-endpoint={endpoint}",
+        "--llm-sandbox",
+        "docker",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    for name in NAMES:
+        args += ["--llm-pack", name]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMBENCH_")}
+    return subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=900)
+
+
+@pytest.mark.docker
+def test_references_pass_and_junk_fails_in_docker(tmp_path: Path) -> None:
+    sb = _open("docker")
+    sb.close()
+    total = sum(len(load_pack(PACKS / n).scenarios) for n in NAMES)
+    ref = _pytest(tmp_path, "reference")
+    assert ref.returncode == 0, ref.stdout[-3000:]
+    assert f"{total} passed" in ref.stdout
+    # partial credit and mutation scores reach the summary
+    assert "polyglot: tests 100.0%" in ref.stdout and "testgen: mutation" in ref.stdout
+    junk = _pytest(tmp_path, "junk")
+    assert junk.returncode == 1
+    assert f"{total} failed" in junk.stdout, junk.stdout[-3000:]
+
+
+@pytest.mark.bwrap
+def test_bwrap_runs_the_languages_the_host_has(bwrap: Any) -> None:
+    pack = load_pack(PACKS / "polyglot")
+    needed = {
+        "lang_python": "python3",
+        "lang_javascript": "node",
+        "lang_typescript": "node",
+        "lang_rust": "rustc",
+    }
+    ran = 0
+    for sc in pack.scenarios:
+        tag = next(t for t in sc.tags if t.startswith("lang_"))
+        if tag == "lang_go" or not shutil.which(needed[tag]):
+            continue
+        v = check_answer(sc, pack.meta, sc.reference, sandbox=bwrap)
+        assert v.passed, f"{sc.id}: {v.detail}"
+        v = check_answer(sc, pack.meta, sc.counterexamples[0], sandbox=bwrap)
+        assert not v.passed, sc.id
+        ran += 1
+    assert ran >= 8
+    tg = load_pack(PACKS / "testgen")
+    sc = tg.scenario("tg-clamp")
+    assert check_answer(sc, tg.meta, sc.reference, sandbox=bwrap).passed
+
+
+@pytest.mark.bwrap
+def test_go_without_go_is_sandbox_unavailable(bwrap: Any) -> None:
+    if "go" in bwrap.tc.found:
+        pytest.skip("this host has Go; bwrap can run the Go scenarios")
+    pack = load_pack(PACKS / "polyglot")
+    sc = pack.scenario("go-reverse-words")
+    v = check_answer(sc, pack.meta, sc.reference, sandbox=bwrap)
+    assert not v.passed and v.category == "sandbox_unavailable"
+    assert "no `go`" in v.detail and "docker" in v.detail

@@ -1,0 +1,298 @@
+"""polyglot verifier and the TypeScript eraser. Test runs use a local stand-in for the
+sandbox (our own fixtures only, never model output), so no Docker is needed here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from pytest_llmbench.core.exchange import check_answer
+from pytest_llmbench.core.sandbox.base import ExecResult, Limits
+from pytest_llmbench.core.schema import Scenario
+from pytest_llmbench.core.verifiers.polyglot import (
+    TypeEraseError,
+    erase_types,
+    original_from_prompt,
+)
+from pytest_llmbench.core.verifiers.polyglot import (
+    test_names as names_of,
+)
+
+NODE = shutil.which("node")
+
+
+class HostRunner:
+    """Runs trusted fixture commands in a temp dir, like Sandbox.run."""
+
+    name = "host-test"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, Any], list[str]]] = []
+
+    def run(
+        self,
+        files: Mapping[str, str | bytes] | None = None,
+        cmd: Sequence[str] = (),
+        stdin: str | bytes | None = None,
+        timeout_s: float = 10.0,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        self.calls.append((dict(files or {}), list(cmd)))
+        with tempfile.TemporaryDirectory() as d:
+            for name, content in (files or {}).items():
+                p = os.path.join(d, name)
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                with open(p, "w" if isinstance(content, str) else "wb") as fh:
+                    fh.write(content)
+            argv = list(cmd)
+            if argv and argv[0] == "sh" and "command -v tsc" in argv[-1]:
+                return ExecResult(1, "", "")  # pretend tsc is missing: use the eraser
+            p2 = subprocess.run(argv, cwd=d, capture_output=True, text=True, timeout=timeout_s)
+            return ExecResult(p2.returncode, p2.stdout, p2.stderr)
+
+
+PY_TESTS = """from calc import add
+
+
+def test_one():
+    assert add(1, 2) == 3
+
+
+def test_two():
+    assert add(-1, 1) == 0
+
+
+def test_three():
+    assert add(2, 2) == 4
+"""
+
+
+def scenario(fmt: str, tests: str = PY_TESTS, **extra: Any) -> Scenario:
+    prompt = "Fix it.\n\n```python\ndef add(a, b):\n    return a - b\n```\n"
+    ver = {
+        "type": "polyglot",
+        "language": "python",
+        "edit_format": fmt,
+        "file": "calc.py",
+        "tests": tests,
+        **extra,
+    }
+    return Scenario.model_validate(
+        {
+            "id": "t",
+            "prompt": prompt,
+            "verifier": ver,
+            "reference": "x",
+            "counterexamples": ["a", "b"],
+        }
+    )
+
+
+def test_test_names_per_language() -> None:
+    assert names_of(PY_TESTS, "python") == ["test_one", "test_two", "test_three"]
+    js = "test('a b', () => {});\ntest(\"c\", async () => {});\ntest(`d`, f);\n"
+    assert names_of(js, "javascript") == ["a b", "c", "d"]
+    go = "func TestA(t *testing.T) {}\nfunc helper(t *testing.T) {}\nfunc TestB(tt *testing.T) {}\n"
+    assert names_of(go, "go") == ["TestA", "TestB"]
+    rs = "#[test]\nfn one() {}\n#[test]\n#[should_panic]\nfn two() {}\nfn three() {}\n"
+    assert names_of(rs, "rust") == ["one", "two"]
+
+
+def test_original_from_prompt() -> None:
+    text = "Fix:\n```js\nconst a = 1;\n```\nand\n```python\nx = 1\n```"
+    assert original_from_prompt(text, "python") == "x = 1\n"
+    assert original_from_prompt(text, "go") == "const a = 1;\n"
+    assert original_from_prompt("no code", "go") is None
+
+
+def test_partial_credit_and_metrics() -> None:
+    sb = HostRunner()
+    half = "```python\ndef add(a, b):\n    return abs(a) + b\n```"
+    v = check_answer(scenario("whole"), None, half, sandbox=sb)
+    assert not v.passed and v.category == "tests_failed"
+    assert v.metrics == {"tests": [2.0, 3.0]} and v.score == pytest.approx(2 / 3)
+    assert "test_two: AssertionError: assert add(-1, 1) == 0" in v.detail
+    good = "```python\ndef add(a, b):\n    return a + b\n```"
+    v = check_answer(scenario("whole"), None, good, sandbox=sb)
+    assert v.passed and v.score == 1.0 and v.metrics == {"tests": [3.0, 3.0]}
+
+
+def test_weights() -> None:
+    sc = scenario("whole", weights={"test_two": 3})
+    v = check_answer(
+        sc, None, "```python\ndef add(a, b):\n    return abs(a) + b\n```", sandbox=HostRunner()
+    )
+    assert v.score == pytest.approx(2 / 5)
+
+
+def test_import_error_is_compile_error_with_zero_of_n() -> None:
+    v = check_answer(
+        scenario("whole"), None, "```python\ndef add(a, b)\n    return a\n```", sandbox=HostRunner()
+    )
+    assert v.category == "compile_error" and v.metrics == {"tests": [0.0, 3.0]}
+    assert "SyntaxError" in v.detail
+
+
+def test_printed_pass_lines_do_not_count() -> None:
+    fake = (
+        "```python\nprint('@@0000 PASS test_one')\nprint('PASS test_two')\n"
+        "def add(a, b):\n    return None\n```"
+    )
+    v = check_answer(scenario("whole"), None, fake, sandbox=HostRunner())
+    assert v.metrics == {"tests": [0.0, 3.0]}
+
+
+def test_edit_formats_and_categories() -> None:
+    sb = HostRunner()
+    sr = "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"
+    assert check_answer(scenario("search_replace"), None, sr, sandbox=sb).passed
+    bad = sr.replace("a - b\n=", "a * b\n=")
+    v = check_answer(scenario("search_replace"), None, bad, sandbox=sb)
+    assert v.category == "edit_apply_error" and "SEARCH text is not in calc.py" in v.detail
+    diff = (
+        "```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n"
+        " def add(a, b):\n-    return a - b\n+    return a + b\n```"
+    )
+    assert check_answer(scenario("diff"), None, diff, sandbox=sb).passed
+    v = check_answer(scenario("diff"), None, "I would change the minus to a plus.", sandbox=sb)
+    assert v.category == "no_code"
+    # no sandbox: a clear failure, not a crash
+    v = check_answer(scenario("diff"), None, diff, sandbox=None)
+    assert v.category == "sandbox_unavailable"
+
+
+def test_missing_toolchain_is_reported() -> None:
+    class NoGo(HostRunner):
+        def run(self, files: Any = None, cmd: Sequence[str] = (), **kw: Any) -> ExecResult:
+            if "command -v" in cmd[-1]:
+                return ExecResult(1, "", "")
+            return ExecResult(1, "", "bwrap: execvp sh: No such file or directory\n")
+
+    sc = Scenario.model_validate(
+        {
+            "id": "g",
+            "prompt": "x",
+            "reference": "x",
+            "counterexamples": ["a", "b"],
+            "verifier": {
+                "type": "polyglot",
+                "language": "go",
+                "file": "a.go",
+                "tests": "func TestA(t *testing.T) {}",
+            },
+        }
+    )
+    v = check_answer(sc, None, "```go\npackage solution\n```", sandbox=NoGo())
+    assert v.category == "sandbox_unavailable" and "no `go`" in v.detail
+
+
+# ---------------------------------------------------------------- TypeScript eraser
+
+TS = """import type { Foo } from "./foo";
+export interface Item<T = unknown> { id: number; tags?: string[] }
+export type Pair<A, B> = [A, B];
+type U =
+  | "a"
+  | "b";
+let count: number = 0, label: string | null = null;
+export function first<T extends object>(xs: T[], pred?: (x: T) => boolean): T | undefined {
+  for (const x of xs) if (!pred || pred(x)) return x;
+  return undefined;
+}
+export function over(a: string): string;
+export function over(a: any): any { return a; }
+export const add = (a: number, b: number = a > 1 ? 2 : 3): number => a + b;
+const id = <T,>(x: T): T => x;
+export abstract class Base<T> implements Iterable<T> {
+  private readonly items: T[] = [];
+  static created: number = 0;
+  abstract kind(): string;
+  constructor(private label: string, public size: number = 0) { Base.created++; }
+  get length(): number { return this.items.length; }
+  *[Symbol.iterator](): Iterator<T> { yield* this.items; }
+}
+class D extends Base<number> {
+  kind(): string { return "d"; }
+  constructor(readonly extra: number) { super("x", 1); }
+}
+const m = new Map<string, number>([["a", 1]]);
+const v = m.get("a")!;
+const w = (m.get("b") as number | undefined) ?? -1;
+const obj = { a: 1, b: count ? "x" : "y" };
+function isStr(x: unknown): x is string { return typeof x === "string"; }
+const { a, b }: { a: number; b: string } = obj;
+const d = new D(5);
+console.log(JSON.stringify([first([1, 2], (n: number) => n > 1), add(1), id(3), over("o"), v, w,
+  a, b, isStr("s"), d.extra, d.size, d.length, Base.created, count, label]));
+"""
+
+
+def test_eraser_output_is_javascript() -> None:
+    js = erase_types(TS)
+    assert js.count("\n") == TS.count("\n")  # line numbers kept
+    for gone in ("interface", ": number", "as number", "implements", "private", "<T>"):
+        assert gone not in js, gone
+    if NODE is None:
+        pytest.skip("node is not installed")
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "m.mjs")
+        with open(path, "w") as fh:
+            fh.write(js)
+        out = subprocess.run([NODE, path], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == '[2,4,3,"o",1,-1,1,"y",true,5,1,0,1,0,null]'
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "enum Color { Red }\n",
+        "namespace N { }\n",
+        "@dec class A {}\n",
+        "import fs = require('fs');\n",
+    ],
+)
+def test_eraser_refuses_what_it_cannot_do(src: str) -> None:
+    with pytest.raises(TypeEraseError, match="not supported|decorators"):
+        erase_types(src)
+
+
+def test_eraser_keeps_plain_javascript() -> None:
+    js = "const re = /a\\/b/g;\nconst t = `x${1 + 2}y`;\nconst c = a ? b : { k: 1 };\n"
+    assert erase_types(js) == js
+
+
+def test_typescript_scenario_through_the_eraser() -> None:
+    if NODE is None:
+        pytest.skip("node is not installed")
+    tests = (
+        "import assert from 'node:assert/strict';\nimport { twice } from './m.mjs';\n"
+        "test('twice', () => { assert.equal(twice(2), 4); });\n"
+    )
+    sc = Scenario.model_validate(
+        {
+            "id": "ts",
+            "prompt": "x",
+            "reference": "x",
+            "counterexamples": ["a", "b"],
+            "verifier": {
+                "type": "polyglot",
+                "language": "typescript",
+                "file": "m.ts",
+                "tests": tests,
+            },
+        }
+    )
+    ans = "```ts\nexport function twice(n: number): number {\n  return (n as number) * 2;\n}\n```"
+    v = check_answer(sc, None, ans, sandbox=HostRunner())
+    assert v.passed, v.detail
+    v = check_answer(
+        sc, None, "```ts\nenum E { A }\nexport const twice = 1;\n```", sandbox=HostRunner()
+    )
+    assert v.category == "compile_error" and "enum is not supported" in v.detail
