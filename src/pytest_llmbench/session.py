@@ -531,17 +531,16 @@ class LLMSession:
             runner.judge(res, item.scenario, item.pack, sandbox=self.sandbox_for(item))
         except JudgeUnavailable as exc:
             res.error = EndpointError("judge_unavailable", str(exc))
-            self._store(item, res)
-            raise InfraError("judge_unavailable", str(exc)) from None
+        except BaseException:
+            self._store(item, res)  # a verifier crash still leaves a record
+            raise
         v = res.verdict
-        if v is not None and v.category == "sandbox_unavailable":
+        if res.error is None and v is not None and v.category == "sandbox_unavailable":
             # e.g. no Go toolchain in this sandbox: not the model's fault
             res.error = EndpointError("sandbox_unavailable", v.detail)
-            self._store(item, res)
-            raise InfraError("sandbox_unavailable", v.detail)
-        finally:
-            if RECORD_KEY not in item.stash:
-                self._store(item, res)
+        self._store(item, res)
+        if res.error is not None:
+            raise InfraError(res.error.failure_mode, res.error.args[0])
         if not res.passed:
             raise ScenarioFailed(res.verdict.detail if res.verdict else "no verdict")
 
@@ -680,7 +679,10 @@ class LLMSession:
             self.writer = RunLogWriter(self.log_path, self.header())
         fresh = self.header()
         self.writer.header.update(
-            {k: fresh[k] for k in ("endpoint", "model", "packs", "speed_probe")}
+            {
+                k: fresh[k]
+                for k in ("endpoint", "model", "packs", "speed_probe", "sandbox", "sampling")
+            }
         )
         self.writer.finish(
             {

@@ -50,6 +50,8 @@ def write_summary(tr: Any, llm: LLMSession) -> None:
     if llm.log_path is not None:
         tr.write_line(f"run log: {llm.log_path}")
     sb = llm.header().get("sandbox")
+    if isinstance(sb, dict):
+        tr.write_line(f"sandbox: {sb.get('name')} ({sb.get('image') or 'host toolchains'})")
     if isinstance(sb, dict) and sb.get("unsafe"):
         tr.write_line(f"WARNING: {sb.get('warning') or 'code ran without a sandbox'}", red=True)
     if llm.gate_messages:
