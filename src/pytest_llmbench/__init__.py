@@ -8,10 +8,38 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .core.endpoint import Endpoint, EndpointError, HTTPEndpoint
-from .core.output import Output
-from .core.schema import AssistantTurn, PackMeta, Scenario, ToolCall
-from .core.verifiers.base import Check, Verdict, Verifier, register
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .core.endpoint import Endpoint, EndpointError, HTTPEndpoint
+    from .core.output import Output
+    from .core.schema import AssistantTurn, PackMeta, Scenario, ToolCall
+    from .core.verifiers.base import Check, Verdict, Verifier, register
+
+_EXPORTS = {
+    "AssistantTurn": "core.schema",
+    "Check": "core.verifiers.base",
+    "Endpoint": "core.endpoint",
+    "EndpointError": "core.endpoint",
+    "HTTPEndpoint": "core.endpoint",
+    "Output": "core.output",
+    "PackMeta": "core.schema",
+    "Scenario": "core.schema",
+    "ToolCall": "core.schema",
+    "Verdict": "core.verifiers.base",
+    "Verifier": "core.verifiers.base",
+    "register": "core.verifiers.base",
+}
+
+
+def __getattr__(name: str) -> object:
+    # Lazy, so that importing the plugin in an unrelated suite stays cheap.
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AssistantTurn",

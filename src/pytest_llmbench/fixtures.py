@@ -1,28 +1,36 @@
-"""Fixtures: ``llm_endpoint`` (override it in a conftest to bring your own), ``llm``."""
+"""Fixtures: ``llm_endpoint`` (override it in a conftest to bring your own), ``llm``,
+``llm_sandbox``. Heavy modules are imported when a fixture is used, not before."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .core.endpoint import Endpoint
-from .session import LLM, get_session
+if TYPE_CHECKING:
+    from .core.endpoint import Endpoint
+    from .session import LLM
 
 
 @pytest.fixture(scope="session")
 def llm_endpoint(pytestconfig: pytest.Config) -> Endpoint:
     """The model endpoint of this run (skips when no ``--llm-endpoint`` is given)."""
+    from .session import get_session
+
     return get_session(pytestconfig).endpoint()
 
 
 @pytest.fixture
 def llm(request: pytest.FixtureRequest, llm_endpoint: Endpoint) -> LLM:
     """A chat helper: ``llm.ask("prompt") -> str``, ``llm.chat(messages, tools=...)``."""
+    from .session import LLM, get_session
+
     return LLM(get_session(request.config), llm_endpoint, request.node)
 
 
 @pytest.fixture(scope="session")
 def llm_sandbox(pytestconfig: pytest.Config) -> Any:
     """The sandbox for model-written code (``--llm-sandbox``), opened on first use."""
+    from .session import get_session
+
     return get_session(pytestconfig).sandbox()

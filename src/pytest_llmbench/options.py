@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from .core.junk import JUNK_KINDS
-
 
 def endpoint_arg(value: str) -> str:
+    from .core.junk import JUNK_KINDS  # only when the option is used
+
     v = value.strip()
     if v in ("reference", "junk") or (v.startswith("junk:") and v[5:] in JUNK_KINDS):
         return v

@@ -49,7 +49,11 @@ ASSUMED_MAX_TOKENS = 4096
 
 
 def get_session(config: pytest.Config) -> LLMSession:
-    return config.stash[SESSION_KEY]
+    """The run's session, created on first use (runs without llmbench never pay for it)."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        session = config.stash[SESSION_KEY] = LLMSession(config)
+    return session
 
 
 class LLMSession:

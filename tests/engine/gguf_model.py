@@ -193,7 +193,7 @@ def _favoured(token: str, kind: int, u2b: dict[str, int]) -> bool:
 
 
 def write_model(path: Path | str, seed: int = 0) -> Path:
-    """Write the model to ``path`` (about 0.7 MB, well under a second)."""
+    """Write the model to ``path`` (about 1 MB, well under a second)."""
     import gguf
 
     path = Path(path)

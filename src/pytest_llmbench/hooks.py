@@ -1,0 +1,68 @@
+"""Per-run pytest hooks, registered by ``plugin.pytest_configure`` only when the run
+uses llmbench; each hook is one call on the session object."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .collect import PackDir, is_pack_dir
+from .session import LLMSession
+from .xdist import is_worker
+
+
+class LLMBenchPlugin:
+    def __init__(self, session: LLMSession):
+        self.llm = session
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        config = session.config
+        if self.llm.active and not is_worker(config):
+            self.llm.start()
+        # json-report adds its hook specs in its own configure, only when enabled.
+        if getattr(config, "_json_report", None) is not None and not is_worker(config):
+            from .report.jsonreport import JsonReportBridge
+
+            config.pluginmanager.register(JsonReportBridge(self.llm), "llmbench-json-report")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collect_directory(
+        self, path: Path, parent: pytest.Collector
+    ) -> pytest.Collector | None:
+        if not self.llm.active or not is_pack_dir(path):
+            return None
+        return PackDir.from_parent(parent, path=path, nodeid=self.llm.pack_nodeid(path))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.llm.check_selection(items)
+
+    def pytest_report_header(self) -> str | None:
+        return self.llm.header_line() if self.llm.active else None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        self.llm.annotate_report(item, report)
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = getattr(report, "llmbench", None)
+        if record is not None and not is_worker(self.llm.config):
+            self.llm.fold(record)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not is_worker(self.llm.config) and self.llm.finish(exitstatus):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not is_worker(self.llm.config):
+            from .report.terminal import write_summary
+
+            write_summary(terminalreporter, self.llm)
