@@ -11,13 +11,15 @@ __version__ = "0.1.0"
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .core.endpoint import Endpoint, EndpointError, HTTPEndpoint
+    from .core.endpoint import ChatParams, ChatResult, Endpoint, EndpointError, HTTPEndpoint
     from .core.output import Output
     from .core.schema import AssistantTurn, PackMeta, Scenario, ToolCall
     from .core.verifiers.base import Check, Verdict, Verifier, register
 
 _EXPORTS = {
     "AssistantTurn": "core.schema",
+    "ChatParams": "core.endpoint",
+    "ChatResult": "core.endpoint",
     "Check": "core.verifiers.base",
     "Endpoint": "core.endpoint",
     "EndpointError": "core.endpoint",
@@ -43,6 +45,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AssistantTurn",
+    "ChatParams",
+    "ChatResult",
     "Check",
     "Endpoint",
     "EndpointError",

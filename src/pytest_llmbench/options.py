@@ -310,6 +310,13 @@ def addoption(parser: pytest.Parser) -> None:
             help=f"{what}; any of these makes the run non-canonical",
         )
     g.addoption(
+        "--llm-max-tokens",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="cap every request's max_tokens (quick runs, small servers)",
+    )
+    g.addoption(
         "--llm-sampling-from-server",
         action="store_true",
         default=False,

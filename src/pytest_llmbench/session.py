@@ -145,6 +145,7 @@ class LLMSession:
         self.seen_pack_ids: set[str] = set()
         self._scenario_ids: dict[tuple[str, str], str] = {}
         self._endpoint: Endpoint | None = None
+        self._used_endpoint: Endpoint | None = None
         self._probed: dict[int, EndpointError | None] = {}
         self.speed: dict[str, Any] | None = None
         self._lock = threading.Lock()
@@ -196,9 +197,7 @@ class LLMSession:
         return {
             "plugin_version": __version__,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
-            "endpoint": self._endpoint.describe()
-            if self._endpoint
-            else {"name": self.endpoint_label},
+            "endpoint": self._describe_endpoint(),
             "model": self.model,
             "models": self.model_labels or None,
             "model_sizes_gb": self.model_sizes or None,
@@ -212,6 +211,10 @@ class LLMSession:
             "resumed_from": self.resume,
             "packs": self.packs,
         }
+
+    def _describe_endpoint(self) -> dict[str, Any]:
+        ep = self._used_endpoint or self._endpoint
+        return ep.describe() if ep is not None else {"name": self.endpoint_label}
 
     def header_line(self) -> str:
         workers = getattr(self.config.option, "numprocesses", None) or 0
@@ -437,6 +440,7 @@ class LLMSession:
             thinking=self.thinking,
             sampling=dict(self.sampling),
             sampling_mode=self.sampling_mode,
+            max_tokens_cap=self.config.option.llm_max_tokens,
         )
 
     def configure_judge(self) -> None:
@@ -492,6 +496,8 @@ class LLMSession:
 
     def generate(self, item: ScenarioItem, endpoint: Endpoint) -> None:
         endpoint = self.endpoint_for(item, endpoint)
+        if self._used_endpoint is None:
+            self._used_endpoint = endpoint  # a conftest may have overridden the fixture
         try:
             self.sandbox_for(item)
             self.ensure_probed(endpoint)

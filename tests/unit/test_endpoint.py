@@ -173,3 +173,23 @@ def test_make_endpoint_rejects_garbage() -> None:
         make_endpoint("ftp://x")
     with pytest.raises(ValueError):
         make_endpoint("junk:nonsense")
+
+
+def test_context_overflow_has_its_own_mode(fake_server: FakeServer) -> None:
+    fake_server.script = lambda b: (
+        400,
+        {"error": {"type": "exceed_context_size_error", "message": "prompt too long"}},
+        {},
+    )
+    with pytest.raises(EndpointError) as ei:
+        HTTPEndpoint(fake_server.url).chat({"messages": []}, None)
+    assert ei.value.failure_mode == "context_exceeded"
+
+
+def test_max_tokens_cap() -> None:
+    sc = _scenario()
+    capped = ChatParams(max_tokens_cap=64)
+    assert build_body([], sc, Generation(max_tokens=512), capped)["max_tokens"] == 64
+    assert build_body([], sc, Generation(max_tokens=32), capped)["max_tokens"] == 32
+    assert build_body([], sc, Generation(), capped)["max_tokens"] == 64
+    assert "max_tokens" not in build_body([], sc, Generation(), ChatParams())

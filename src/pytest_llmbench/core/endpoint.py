@@ -28,6 +28,7 @@ INFRA_MODES = (
     "server_error",
     "rate_limited",
     "malformed_response",
+    "context_exceeded",
     "replay_missing",
 )
 
@@ -62,6 +63,7 @@ class ChatParams:
     temperature: float | None = 0.0
     sampling: dict[str, Any] = field(default_factory=dict)
     sampling_mode: str = "canonical"
+    max_tokens_cap: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,6 +90,10 @@ def build_body(
         val = getattr(gen, key)
         if val is not None:
             body[key] = val
+    if params.max_tokens_cap is not None:
+        body["max_tokens"] = min(
+            body.get("max_tokens", params.max_tokens_cap), params.max_tokens_cap
+        )
     if scenario is not None and scenario.tools:
         body["tools"] = scenario.tools
     thinking = params.thinking if params.thinking is not None else gen.thinking
@@ -431,6 +437,11 @@ def _check_status(resp: httpx.Response, data: bytes, path: str) -> None:
             exc.retry_after = None
         raise exc
     mode = "server_error" if code >= 500 else "http_error"
+    low = text.lower()
+    if code == 400 and (
+        "exceed_context_size" in low or "context length" in low or "context window" in low
+    ):
+        mode = "context_exceeded"  # the server's context is too small for the prompt
     raise EndpointError(mode, f"HTTP {code} from {path}: {text}", code)
 
 
