@@ -155,6 +155,10 @@ def run_pytest(tmp: Path, pack: Path, *args: str) -> dict[str, Any]:
 
 def serve(latency_s: float, capacity: int | None) -> FakeServer:
     srv = FakeServer()
+    # http.server writes headers and body separately; with Nagle on, the body waits
+    # for the client's delayed ACK: ~40 ms per request on loopback, which would be
+    # measured as harness overhead. Real servers send the reply in one go.
+    srv.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
     srv.delay_s = latency_s
     srv.capacity = capacity
     reply = chat_reply("ok")

@@ -63,66 +63,68 @@ class PackDir(pytest.Directory):
             )
             return
         llm.register_pack(self.meta, self.path)
-        for f in scenario_files(self.path):
-            rel = f.relative_to(self.path).as_posix()
-            yield ScenarioFile.from_parent(self, path=f, nodeid=f"{self.meta.id}/{rel}")
-
-
-class ScenarioFile(pytest.File):
-    """One scenario YAML file; a broken file fails only its own collection."""
-
-    def collect(self) -> Iterable[pytest.Item]:
         with gc_paused():  # thousands of items at once: see gc_paused
-            return list(self._items())
+            yield from list(self._items())
 
     def _items(self) -> Iterator[pytest.Item]:
+        """Items sit directly under the pack, so their natural node id is
+        ``<pack>::<scenario>`` on every pytest version; a scenario file that does not
+        load becomes one ERROR item ``<pack>::<file>`` and the rest still runs."""
         from .session import get_session
 
-        parent = self.parent
-        assert isinstance(parent, PackDir)
-        meta = parent.meta
+        meta = self.meta
         llm = get_session(self.config)
-        try:
-            scenarios = load_scenario_file(self.path, meta)
-        except PackError as exc:
-            yield BrokenPackItem.from_parent(self, name=self.path.name, error=str(exc))
-            return
-        for sc in scenarios:
-            clash = llm.claim_scenario_id(meta.id, sc)
-            if clash:
-                yield BrokenPackItem.from_parent(
-                    self,
-                    name=self.path.name,
-                    error=f"{sc.source_file}:{sc.source_line}: duplicate scenario id {sc.id!r} "
-                    f"in pack {meta.id!r} (also at {clash})",
-                )
-                return
         repeat = llm.repeat
         models: list[str | None] = list(llm.model_labels) or [None]
-        # Shared by the file's items, as pytest shares them between the parametrized
-        # items of one function: fixtures and marker names are resolved once per file,
-        # not once per item (a third of the cost of creating 10k items).
+        # Shared by the pack's items, as pytest shares them between the parametrized
+        # items of one function: fixtures and marker names are resolved once, not once
+        # per item (a third of the cost of creating 10k items).
         fixtureinfo = None
         marks: dict[str, pytest.MarkDecorator] = {}
-        for sc in sorted(scenarios, key=lambda s: s.id):
-            for model in models:
-                for r in range(1, repeat + 1) if repeat > 1 else [None]:
-                    parts = [p for p in (model, None if r is None else f"r{r}") if p]
-                    name = f"{sc.id}[{'-'.join(parts)}]" if parts else sc.id
-                    item = ScenarioItem.from_parent(
-                        self,
-                        name=name,
-                        callobj=_scenario_test,
-                        nodeid=f"{meta.id}::{name}",
-                        scenario=sc,
-                        pack=meta,
-                        repeat=r,
-                        model=model,
-                        fixtureinfo=fixtureinfo,
-                        marks=marks,
-                    )
-                    fixtureinfo = item._fixtureinfo
-                    yield item
+        for f in scenario_files(self.path):
+            rel = f.relative_to(self.path).as_posix()
+            try:
+                scenarios = load_scenario_file(f, meta)
+            except PackError as exc:
+                yield BrokenPackItem.from_parent(self, name=rel, path=f, error=str(exc))
+                continue
+            clash = next(
+                (
+                    (sc, where)
+                    for sc in scenarios
+                    for where in [llm.claim_scenario_id(meta.id, sc)]
+                    if where
+                ),
+                None,
+            )
+            if clash:
+                sc, where = clash
+                yield BrokenPackItem.from_parent(
+                    self,
+                    name=rel,
+                    path=f,
+                    error=f"{sc.source_file}:{sc.source_line}: duplicate scenario id {sc.id!r} "
+                    f"in pack {meta.id!r} (also at {where})",
+                )
+                continue
+            for sc in sorted(scenarios, key=lambda s: s.id):
+                for model in models:
+                    for r in range(1, repeat + 1) if repeat > 1 else [None]:
+                        parts = [p for p in (model, None if r is None else f"r{r}") if p]
+                        name = f"{sc.id}[{'-'.join(parts)}]" if parts else sc.id
+                        item = ScenarioItem.from_parent(
+                            self,
+                            name=name,
+                            callobj=_scenario_test,
+                            scenario=sc,
+                            pack=meta,
+                            repeat=r,
+                            model=model,
+                            fixtureinfo=fixtureinfo,
+                            marks=marks,
+                        )
+                        fixtureinfo = item._fixtureinfo
+                        yield item
 
 
 def _scenario_test(llm_endpoint: Any, request: pytest.FixtureRequest) -> None:
@@ -140,7 +142,6 @@ class ScenarioItem(pytest.Function):
         *,
         scenario: Scenario,
         pack: PackMeta,
-        nodeid: str,
         repeat: int | None,
         model: str | None = None,
         marks: dict[str, pytest.MarkDecorator] | None = None,
@@ -149,7 +150,6 @@ class ScenarioItem(pytest.Function):
         super().__init__(**kw)
         self.repeat = repeat
         self.model = model  # the label of a multi-model run
-        self._nodeid = nodeid  # "<pack>::<scenario>", stable across runs and workers
         self.scenario = scenario
         self.pack = pack
         names = ["llmbench", pack.marker_name]

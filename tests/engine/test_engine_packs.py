@@ -135,13 +135,13 @@ def test_builtin_packs_against_llama_server(llama_server: Any, tmp_path: Path) -
         assert isinstance(c["timings"], dict) and "predicted_per_second" in c["timings"], c
 
     # Random answers either stop on their own (judged by the verifier) or run into
-    # max_tokens; the only HTTP errors are prompts longer than the server's context.
+    # max_tokens; prompts longer than the server's context are context_exceeded.
     modes = {r["failure_mode"] for r in results}
     assert {"verifier_fail", "token_limit"} <= modes, modes
     for r in results:
-        if r["failure_mode"] == "http_error":
-            assert "exceed_context_size" in r["error"], r["error"]
-    assert modes <= {"verifier_fail", "token_limit", "http_error"}, modes
+        if r["failure_mode"] == "context_exceeded":
+            assert r["pack"] == "longctx" and "exceed_context_size" in r["error"], r
+    assert modes <= {"verifier_fail", "token_limit", "context_exceeded"}, modes
 
 
 def test_xdist_run_with_sandboxed_packs(llama_server: Any, tmp_path: Path) -> None:

@@ -87,6 +87,7 @@ class BwrapSandbox(Sandbox):
             os.chmod(os.path.join(etc, fname), 0o644)
         os.chmod(etc, 0o755)
         self.cgroup = Cgroup.create(f"bwrap-{uid}") if self.is_root else None
+        self._stale_cgroups: list[Cgroup] = []
         self._runs = itertools.count()
         self.version = self._version()
         self._base_args = self._make_base_args()
@@ -187,8 +188,14 @@ class BwrapSandbox(Sandbox):
         # dir and /tmp take writes.
         argv += ["--remount-ro", "/", "--", *cmd]
         cg = self.cgroup
+        if cg is not None and not cg.kill_all():
+            # Something of an earlier run will not die yet (a loaded machine, a task
+            # in uninterruptible sleep): its cgroup may be full, so use a fresh one.
+            fresh = Cgroup.create(f"bwrap-{os.getpid()}-{secrets.token_hex(4)}")
+            if fresh is not None:
+                self._stale_cgroups.append(cg)
+                self.cgroup = cg = fresh
         if cg is not None:
-            cg.kill_all()
             # bwrap's own two processes (outer + namespace init) count against pids.max.
             cg.apply(lim.memory_mb, lim.pids + 2, lim.cpus)
         oom0 = cg.oom_kills() if cg is not None else 0
@@ -247,6 +254,8 @@ class BwrapSandbox(Sandbox):
         if self._closed:
             return
         self._closed = True
+        for stale in self._stale_cgroups:
+            stale.remove()
         if self.cgroup is not None:
             self.cgroup.remove()
         with contextlib.suppress(OSError):
