@@ -12,7 +12,9 @@ Figures (medians over ``LLMBENCH_BENCH_REPS`` runs, default 3):
 - ratio_concurrent / ratio_sequential: test-phase wall time / (ceil(N/C) * L) for
   N=200, C=8, L=0.1 s, with --llm-concurrency=8 and =1 (target <= 1.15 concurrent);
 - overhead_ms: test-phase wall time / N against an instant server (N=1000,
-  --llm-probe=no), target < 2 ms;
+  --llm-probe=no, default concurrency), target < 2 ms; also with concurrency 1, and
+  the CPU time of the pytest process per scenario, which the machine's load inflates
+  less than wall time;
 - collect_10k_s: `pytest --collect-only -q` of 10,000 scenarios, target < 3 s;
 - peak_rss_mb: peak RSS of the pytest process running 10,000 scenarios against the
   instant server.
@@ -48,7 +50,7 @@ N_BIG = int(os.environ.get("LLMBENCH_BENCH_N_BIG", "10000"))
 TARGETS = {"ratio_concurrent": 1.15, "overhead_ms": 2.0, "collect_10k_s": 3.0}
 
 # Loaded in the child with -p: times the phases, records peak RSS.
-TIMING_PLUGIN = '''
+TIMING_PLUGIN = """
 import json, os, resource, time
 import pytest
 
@@ -74,7 +76,7 @@ def pytest_unconfigure(config):
     _T["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with open(os.environ["LLMBENCH_BENCH_TIMES"], "w") as fh:
         json.dump(_T, fh)
-'''
+"""
 
 VERIFIERS = [
     "{type: exact, value: ok, ignore_case: true, strip_punct: true}",
@@ -166,10 +168,6 @@ def serve(latency_s: float, capacity: int | None) -> FakeServer:
     return srv
 
 
-def med(xs: list[float]) -> float:
-    return statistics.median(xs)
-
-
 def main() -> None:
     tmp_root = Path(tempfile.mkdtemp(prefix="llmbench-bench-"))
     try:
@@ -185,76 +183,79 @@ def _run(tmp_root: Path) -> None:
     pack_ov = make_pack(tmp_root, N_OVERHEAD) if N_OVERHEAD != N_RATIO else pack200
     pack_big = make_pack(tmp_root, N_BIG)
     ideal = math.ceil(N_RATIO / CAPACITY) * LATENCY_S
-    conc: list[float] = []
-    seq: list[float] = []
-    overhead: list[float] = []
-    collect: list[float] = []
-    collect_wall: list[float] = []
-    big_ms: list[float] = []
-    rss: list[float] = []
-    srv_cpu: list[float] = []
+    xs: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        xs.setdefault(key, []).append(value)
+
     with serve(LATENCY_S, CAPACITY) as slow:
+        url = f"--llm-endpoint={slow.url}"
         for _ in range(REPS):
-            r = run_pytest(tmp_root, pack200, f"--llm-endpoint={slow.url}", "--llm-concurrency=8")
-            conc.append(r["test_s"] / ideal)
-            r = run_pytest(tmp_root, pack200, f"--llm-endpoint={slow.url}", "--llm-concurrency=1")
-            seq.append(r["test_s"] / ideal)
+            r = run_pytest(tmp_root, pack200, url, "--llm-concurrency=8")
+            add("ratio_concurrent", r["test_s"] / ideal)
+            r = run_pytest(tmp_root, pack200, url, "--llm-concurrency=8", "--llm-probe=no")
+            add("ratio_concurrent_noprobe", r["test_s"] / ideal)
+            r = run_pytest(tmp_root, pack200, url, "--llm-concurrency=1")
+            add("ratio_sequential", r["test_s"] / ideal)
         peak_in_flight = slow.peak_in_flight
     with serve(0.0, None) as fast:
+        url = f"--llm-endpoint={fast.url}"
         for _ in range(REPS):
             c0 = time.process_time()
-            r = run_pytest(
-                tmp_root, pack_ov, f"--llm-endpoint={fast.url}", "--llm-probe=no"
-            )
-            srv_cpu.append((time.process_time() - c0) * 1000 / N_OVERHEAD)
-            overhead.append(r["test_s"] * 1000 / N_OVERHEAD)
-            r = run_pytest(tmp_root, pack_big, f"--llm-endpoint={fast.url}", "--collect-only")
-            collect.append(r["collect_s"])
-            collect_wall.append(r["wall_s"])
-            r = run_pytest(
-                tmp_root, pack_big, f"--llm-endpoint={fast.url}", "--llm-probe=no"
-            )
-            big_ms.append(r["test_s"] * 1000 / N_BIG)
-            rss.append(r["rss_mb"])
+            r = run_pytest(tmp_root, pack_ov, url, "--llm-probe=no")
+            add("server_cpu_ms", (time.process_time() - c0) * 1000 / N_OVERHEAD)
+            add("overhead_ms", r["test_s"] * 1000 / N_OVERHEAD)
+            add("overhead_cpu_ms", r["test_cpu_s"] * 1000 / N_OVERHEAD)
+            r = run_pytest(tmp_root, pack_ov, url, "--llm-probe=no", "--llm-concurrency=1")
+            add("overhead_seq_ms", r["test_s"] * 1000 / N_OVERHEAD)
+            add("overhead_seq_cpu_ms", r["test_cpu_s"] * 1000 / N_OVERHEAD)
+            r = run_pytest(tmp_root, pack_big, url, "--collect-only")
+            add("collect_10k_s", r["collect_s"])
+            add("collect_10k_cpu_s", r["collect_cpu_s"])
+            add("collect_10k_process_s", r["wall_s"])
+            r = run_pytest(tmp_root, pack_big, url, "--llm-probe=no")
+            add("overhead_10k_ms", r["test_s"] * 1000 / N_BIG)
+            add("peak_rss_mb", r["rss_mb"])
     load_after = os.getloadavg()
 
-    figures: dict[str, Any] = {
-        "ratio_concurrent": round(med(conc), 3),
-        "ratio_sequential": round(med(seq), 3),
-        "overhead_ms": round(med(overhead), 3),
-        "collect_10k_s": round(med(collect), 3),
-        "peak_rss_mb": round(med(rss), 1),
-        "overhead_10k_ms": round(med(big_ms), 3),
-        "collect_10k_wall_s": round(med(collect_wall), 3),
-        "server_cpu_ms_per_request": round(med(srv_cpu), 3),
-        "peak_in_flight": peak_in_flight,
-        "latency_s": LATENCY_S,
-        "capacity": CAPACITY,
-        "reps": REPS,
-        "load": [round(load_before[0], 2), round(load_after[0], 2)],
-        "cpus": os.cpu_count(),
-    }
+    figures: dict[str, Any] = {k: round(statistics.median(v), 3) for k, v in xs.items()}
+    figures.update(
+        {
+            "peak_in_flight": peak_in_flight,
+            "latency_s": LATENCY_S,
+            "capacity": CAPACITY,
+            "reps": REPS,
+            "load": [round(load_before[0], 2), round(load_after[0], 2)],
+            "cpus": os.cpu_count(),
+        }
+    )
     figures["within_target"] = all(figures[k] <= v for k, v in TARGETS.items())
 
-    def row(name: str, xs: list[float], unit: str, key: str) -> None:
+    def row(key: str, name: str, unit: str) -> None:
         tgt = TARGETS.get(key)
         t = f"<= {tgt}" if key == "ratio_concurrent" else (f"< {tgt}" if tgt else "-")
-        runs = " ".join(f"{x:.3f}" for x in xs)
-        print(f"{name:44} {med(xs):9.3f} {unit:6} {t:>8}   [{runs}]")
+        runs = " ".join(f"{x:.3f}" for x in xs[key])
+        print(f"{name:50} {figures[key]:9.3f} {unit:5} {t:>8}   [{runs}]")
 
     print(
         f"pytest-llmbench scheduler benchmark: L={LATENCY_S}s C={CAPACITY} reps={REPS} "
         f"load {load_before[0]:.2f} -> {load_after[0]:.2f} on {os.cpu_count()} cpus"
     )
-    print(f"{'figure':44} {'median':>9} {'unit':6} {'target':>8}   [runs]")
-    row(f"N={N_RATIO} concurrency=8: wall / (ceil(N/C)*L)", conc, "ratio", "ratio_concurrent")
-    row(f"N={N_RATIO} concurrency=1: wall / (ceil(N/C)*L)", seq, "ratio", "ratio_sequential")
-    row(f"overhead per scenario, instant server N={N_OVERHEAD}", overhead, "ms", "overhead_ms")
-    row(f"overhead per scenario, instant server N={N_BIG}", big_ms, "ms", "overhead_10k_ms")
-    row(f"collect-only N={N_BIG} (collection phase)", collect, "s", "collect_10k_s")
-    row(f"collect-only N={N_BIG} (whole process)", collect_wall, "s", "collect_10k_wall_s")
-    row(f"peak RSS, run of N={N_BIG}", rss, "MB", "peak_rss_mb")
-    row("server CPU per request (fake server)", srv_cpu, "ms", "server_cpu")
+    print(f"{'figure (median of reps)':50} {'value':>9} {'unit':5} {'target':>8}   [runs]")
+    n, c = N_RATIO, CAPACITY
+    row("ratio_concurrent", f"N={n} concurrency={c}: wall / (ceil(N/C)*L)", "ratio")
+    row("ratio_concurrent_noprobe", "  same, --llm-probe=no", "ratio")
+    row("ratio_sequential", f"N={n} concurrency=1: wall / (ceil(N/C)*L)", "ratio")
+    row("overhead_ms", f"overhead/scenario, instant server, N={N_OVERHEAD}", "ms")
+    row("overhead_cpu_ms", "  CPU time of the pytest process / scenario", "ms")
+    row("overhead_seq_ms", "  same run with --llm-concurrency=1", "ms")
+    row("overhead_seq_cpu_ms", "  its CPU time / scenario", "ms")
+    row("overhead_10k_ms", f"overhead/scenario, instant server, N={N_BIG}", "ms")
+    row("collect_10k_s", f"--collect-only N={N_BIG}: collection phase", "s")
+    row("collect_10k_cpu_s", "  its CPU time", "s")
+    row("collect_10k_process_s", "  whole process (start-up, plugins, output)", "s")
+    row("peak_rss_mb", f"peak RSS of the pytest process, run of N={N_BIG}", "MB")
+    row("server_cpu_ms", "fake server CPU per request (other process)", "ms")
     print(f"(peak requests in flight at the server: {peak_in_flight}; ideal {ideal:.2f} s)")
     print(json.dumps(figures))
 

@@ -64,7 +64,8 @@ class PackDir(pytest.Directory):
             return
         llm.register_pack(self.meta, self.path)
         with gc_paused():  # thousands of items at once: see gc_paused
-            yield from list(self._items())
+            items = list(self._items())
+        yield from items
 
     def _items(self) -> Iterator[pytest.Item]:
         """Items sit directly under the pack, so their natural node id is

@@ -214,6 +214,13 @@ class Cgroup:
         except (OSError, ValueError):
             return []
 
+    def pids_current(self) -> int:
+        try:
+            with open(os.path.join(self.dirs["pids"], "pids.current")) as fh:
+                return int(fh.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
     def kill_all(self, wait_s: float = 2.0) -> bool:
         """SIGKILL everything in the cgroup until it is empty; False if it never was."""
         deadline = time.monotonic() + wait_s

@@ -196,8 +196,11 @@ class BwrapSandbox(Sandbox):
                 self._stale_cgroups.append(cg)
                 self.cgroup = cg = fresh
         if cg is not None:
-            # bwrap's own two processes (outer + namespace init) count against pids.max.
-            cg.apply(lim.memory_mb, lim.pids + 2, lim.cpus)
+            # bwrap's own two processes (outer + namespace init) count against pids.max,
+            # and so do killed tasks of earlier runs until the kernel releases them
+            # (seconds, on a busy machine): without that headroom the next run's first
+            # fork fails with EAGAIN.
+            cg.apply(lim.memory_mb, lim.pids + 2 + cg.pids_current(), lim.cpus)
         oom0 = cg.oom_kills() if cg is not None else 0
         cpu_s = int(timeout_s * max(lim.cpus, 1.0)) + 2
         # A shell joins the cgroups and sets rlimits, then execs bwrap: a Python
