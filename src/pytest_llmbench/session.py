@@ -143,6 +143,7 @@ class LLMSession:
         self._sandbox_error: str | None = None
         self.packs: dict[str, dict[str, Any]] = {}
         self.seen_pack_ids: set[str] = set()
+        self._tags: set[str] = set()
         self._scenario_ids: dict[tuple[str, str], str] = {}
         self._endpoint: Endpoint | None = None
         self._used_endpoint: Endpoint | None = None
@@ -276,7 +277,9 @@ class LLMSession:
             return prev
         self._scenario_ids[key] = where
         for tag in sc.tags:
-            self.config.addinivalue_line("markers", f"{tag}: scenario tag")
+            if tag not in self._tags:
+                self._tags.add(tag)
+                self.config.addinivalue_line("markers", f"{tag}: scenario tag")
         return None
 
     def check_selection(self, items: list[pytest.Item]) -> None:
@@ -478,12 +481,16 @@ class LLMSession:
 
     # -- items ------------------------------------------------------------------
     def _job(self, item: ScenarioItem, endpoint: Endpoint) -> Callable[[], ScenarioResult]:
-        params = self.params(self.model_id_for(item, endpoint))
-        timeout = self.timeout_for(item)
-
+        # Built for every upcoming item on every prefetch: keep it a bare closure.
         def job() -> ScenarioResult:
+            params = self.params(self.model_id_for(item, endpoint))
             return runner.generate(
-                item.scenario, item.pack, endpoint, params, timeout_s=timeout, repeat=item.repeat
+                item.scenario,
+                item.pack,
+                endpoint,
+                params,
+                timeout_s=self.timeout_for(item),
+                repeat=item.repeat,
             )
 
         return job

@@ -27,8 +27,7 @@ def atomic_write_json(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=1, default=str)
-            fh.write("\n")
+            _write_readable(fh, data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -36,6 +35,28 @@ def atomic_write_json(path: Path, data: Any) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _write_readable(fh: TextIO, data: Any) -> None:
+    """One top-level key per line and one result per line: greppable and diffable,
+    and fast (``indent=`` would force the pure-Python encoder on every record)."""
+
+    def dump(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False, default=str)
+
+    if not isinstance(data, dict):
+        fh.write(dump(data) + "\n")
+        return
+    items = list(data.items())
+    fh.write("{\n")
+    for n, (k, v) in enumerate(items):
+        sep = ",\n" if n < len(items) - 1 else "\n"
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            body = ",\n ".join(dump(x) for x in v)
+            fh.write(f"{dump(k)}: [\n {body}\n]{sep}")
+        else:
+            fh.write(f"{dump(k)}: {dump(v)}{sep}")
+    fh.write("}\n")
 
 
 class RunLogWriter:
