@@ -35,7 +35,7 @@ from .core.scheduler import Scheduler
 from .core.schema import PackMeta, Scenario
 from .core.summary import ERROR_MODES, Summary
 from .options import endpoint_arg
-from .xdist import upcoming_items
+from .xdist import is_worker, upcoming_items
 
 SESSION_KEY = pytest.StashKey["LLMSession"]()
 RESULT_KEY = pytest.StashKey[ScenarioResult]()
@@ -152,6 +152,7 @@ class LLMSession:
         self._lock = threading.Lock()
         self._scheduler: Scheduler[ScenarioResult] | None = None
         self._index: dict[int, int] = {}
+        self._cursor = 0
         self.summary = Summary()
         self.started = time.time()
         self.writer: RunLogWriter | None = None
@@ -518,13 +519,16 @@ class LLMSession:
             res = self._job(item, endpoint)()
         else:
             sched = self._scheduler_for()
-            ahead = self._upcoming(item, sched.window)
-            sched.prefetch(
-                (it.nodeid, ep, self._job(it, ep))
-                for it in ahead
-                for ep in [self.endpoint_for(it, endpoint)]
-                if id(ep) in self._probed
-            )
+            if sched.pending() < sched.window:
+                sched.prefetch(
+                    (
+                        (it.nodeid, ep, self._job(it, ep))
+                        for it in self._upcoming(item, sched.window)
+                        for ep in [self.endpoint_for(it, endpoint)]
+                        if id(ep) in self._probed
+                    ),
+                    bounded=is_worker(self.config),
+                )
             res = sched.take(item.nodeid, endpoint, self._job(item, endpoint))
         item.stash[RESULT_KEY] = res
         if res.error is not None:
@@ -532,12 +536,22 @@ class LLMSession:
             raise InfraError(res.error.failure_mode, res.error.args[0])
 
     def _upcoming(self, item: ScenarioItem, limit: int) -> list[ScenarioItem]:
+        """Items to generate ahead. In pytest's own loop a cursor remembers how far
+        prefetching got, so each item costs O(1) instead of a scan of the window."""
         items = item.session.items
         if len(self._index) != len(items):
             self._index = {id(it): i for i, it in enumerate(items)}
-        return [
-            it for it in upcoming_items(item, limit, self._index) if isinstance(it, ScenarioItem)
-        ]
+            self._cursor = 0
+        if is_worker(self.config):
+            ahead = upcoming_items(item, limit, self._index)
+        else:
+            at = self._index.get(id(item))
+            if at is None:
+                return [item]
+            start = max(at, self._cursor)
+            ahead = [item] + items[start : at + limit] if start > at else items[at : at + limit]
+            self._cursor = at + limit
+        return [it for it in ahead if isinstance(it, ScenarioItem)]
 
     def judge(self, item: ScenarioItem) -> None:
         from .core.verifiers.judge import JudgeUnavailable

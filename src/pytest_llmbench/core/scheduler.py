@@ -35,13 +35,16 @@ class Scheduler(Generic[T]):
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="llmbench-gen")
         return self._pool
 
-    def prefetch(self, jobs: Iterable[tuple[Hashable, object, Callable[[], T]]]) -> None:
+    def prefetch(
+        self, jobs: Iterable[tuple[Hashable, object, Callable[[], T]]], *, bounded: bool = True
+    ) -> None:
         """Submit upcoming jobs (key, tag, fn) until the window is full. ``tag`` is what
         the job was built with (e.g. the endpoint); a later ``take`` with another tag
-        discards the prefetched result."""
+        discards the prefetched result. ``bounded=False`` lets a caller that
+        offers only a few jobs at a time (and checks the window itself) go past it."""
         with self._lock:
             for key, tag, fn in jobs:
-                if len(self._futures) >= self.window:
+                if bounded and len(self._futures) >= self.window:
                     break
                 if key in self._futures:
                     continue
