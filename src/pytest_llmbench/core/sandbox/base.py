@@ -112,7 +112,8 @@ class Sandbox(ABC):
 
     name: str = ""
 
-    @abstractmethod
+    _closed: bool = False
+
     def run(
         self,
         files: Mapping[str, str | bytes] | None = None,
@@ -122,6 +123,23 @@ class Sandbox(ABC):
         limits: Limits | None = None,
     ) -> ExecResult:
         """Run ``cmd`` in a fresh, empty work dir (the cwd) holding only ``files``."""
+        if not cmd:
+            raise ValueError("sandbox run needs a command")
+        if self._closed:
+            raise RuntimeError(f"{self.name} sandbox is closed")
+        data = check_files(files or {})
+        return self._execute(data, list(cmd), stdin_bytes(stdin), timeout_s, limits or Limits())
+
+    @abstractmethod
+    def _execute(
+        self,
+        data: dict[str, bytes],
+        cmd: list[str],
+        sin: bytes | None,
+        timeout_s: float,
+        lim: Limits,
+    ) -> ExecResult:
+        """One run with validated inputs (the backend's part of :meth:`run`)."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:

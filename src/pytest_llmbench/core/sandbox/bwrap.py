@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _supervise
@@ -32,9 +31,7 @@ from .base import (
     Limits,
     Sandbox,
     SandboxUnavailable,
-    check_files,
     make_result,
-    stdin_bytes,
     write_files,
 )
 
@@ -150,22 +147,16 @@ class BwrapSandbox(Sandbox):
         a += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/work"]
         return a
 
-    def run(
+    def _execute(
         self,
-        files: Mapping[str, str | bytes] | None = None,
-        cmd: Sequence[str] = (),
-        stdin: str | bytes | None = None,
-        timeout_s: float = 10.0,
-        limits: Limits | None = None,
+        data: dict[str, bytes],
+        cmd: list[str],
+        sin: bytes | None,
+        timeout_s: float,
+        lim: Limits,
     ) -> ExecResult:
-        if not cmd:
-            raise ValueError("sandbox run needs a command")
-        if self._closed:
-            raise RuntimeError("bwrap sandbox is closed")
-        lim = limits or Limits()
-        data = check_files(files or {})
         with self._lock:
-            return self._run(data, list(cmd), stdin_bytes(stdin), timeout_s, lim)
+            return self._run(data, cmd, sin, timeout_s, lim)
 
     def _run(
         self,

@@ -24,7 +24,6 @@ import struct
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _supervise
@@ -33,9 +32,7 @@ from .base import (
     Limits,
     Sandbox,
     SandboxUnavailable,
-    check_files,
     make_result,
-    stdin_bytes,
 )
 
 DEFAULT_IMAGE = "llmbench-sandbox:latest"
@@ -335,21 +332,14 @@ class DockerSandbox(Sandbox):
 
     # -- runs ------------------------------------------------------------------------
 
-    def run(
+    def _execute(
         self,
-        files: Mapping[str, str | bytes] | None = None,
-        cmd: Sequence[str] = (),
-        stdin: str | bytes | None = None,
-        timeout_s: float = 10.0,
-        limits: Limits | None = None,
+        data: dict[str, bytes],
+        cmd: list[str],
+        sin: bytes | None,
+        timeout_s: float,
+        lim: Limits,
     ) -> ExecResult:
-        if not cmd:
-            raise ValueError("sandbox run needs a command")
-        if self._closed:
-            raise RuntimeError("docker sandbox is closed")
-        lim = limits or Limits()
-        data = check_files(files or {})
-        sin = stdin_bytes(stdin)
         req = {
             "rid": f"r{next(self._runs)}",
             "files": {k: base64.b64encode(v).decode() for k, v in data.items()},

@@ -12,12 +12,11 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _supervise
 from ._host import oom_score_max, sandbox_env, toolchains
-from .base import ExecResult, Limits, Sandbox, check_files, make_result, stdin_bytes, write_files
+from .base import ExecResult, Limits, Sandbox, make_result, write_files
 
 WARNING = (
     "unsafe-local runs model-written code as a plain subprocess of this user: "
@@ -33,18 +32,14 @@ class LocalSandbox(Sandbox):
         self.tc = toolchains()
         self.root = tempfile.mkdtemp(prefix="llmbench-local-")
 
-    def run(
+    def _execute(
         self,
-        files: Mapping[str, str | bytes] | None = None,
-        cmd: Sequence[str] = (),
-        stdin: str | bytes | None = None,
-        timeout_s: float = 10.0,
-        limits: Limits | None = None,
+        data: dict[str, bytes],
+        cmd: list[str],
+        sin: bytes | None,
+        timeout_s: float,
+        lim: Limits,
     ) -> ExecResult:
-        if not cmd:
-            raise ValueError("sandbox run needs a command")
-        lim = limits or Limits()
-        data = check_files(files or {})
         with self._lock:
             rundir = tempfile.mkdtemp(dir=self.root)
             work, tmp = os.path.join(rundir, "work"), os.path.join(rundir, "tmp")
@@ -72,7 +67,7 @@ class LocalSandbox(Sandbox):
                     argv,
                     cwd=work,
                     env=env,
-                    stdin=stdin_bytes(stdin),
+                    stdin=sin,
                     timeout_s=timeout_s,
                     output_bytes=lim.output_bytes,
                     preexec_fn=preexec,
