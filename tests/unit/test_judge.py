@@ -12,7 +12,8 @@ import pytest
 
 from fakeserver import FakeServer, chat_reply
 from pytest_llmbench.core.endpoint import HTTPEndpoint
-from pytest_llmbench.core.exchange import check_answer
+from pytest_llmbench.core.exchange import check_answer, run_exchange, verify
+from pytest_llmbench.core.junk import JUNK_KINDS, junk_turn
 from pytest_llmbench.core.packs import PackError, load_scenario_file
 from pytest_llmbench.core.schema import Scenario
 from pytest_llmbench.core.verifiers.judge import (
@@ -257,3 +258,22 @@ def test_bad_arguments_fail_at_load(tmp_path: Path, args: str, msg: str) -> None
     )
     with pytest.raises(PackError, match=msg):
         load_scenario_file(p)
+
+
+def test_junk_fails_even_when_the_judge_loves_it(
+    judge: FakeServer, scenarios: dict[str, Scenario]
+) -> None:
+    """The junk floor holds with a judge that gives everything 5: a judge that does not
+    decide cannot lift junk or a counterexample over the deterministic check."""
+    judge.script = lambda body: reply(grade(5))
+    sc = scenarios["explain-dns"]
+    for kind in JUNK_KINDS:
+
+        def respond(messages: object, scenario: Scenario, kind: str = kind) -> object:
+            return junk_turn(scenario, kind)
+
+        v = verify(sc, None, run_exchange(sc, respond))  # type: ignore[arg-type]
+        assert not v.passed, kind
+    assert check_answer(sc, None, sc.reference).passed
+    for ce in sc.counterexamples:
+        assert not check_answer(sc, None, ce).passed

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from ..core.output import split_thinking
-from ..core.workflows.records import is_error, sampling_tag, summary_for
+from ..core.workflows.records import is_error, reasoning_of, sampling_tag, summary_for
 
 PALETTE = ["#3b6fd8", "#e07b1a", "#2a9d5b", "#c2410c", "#7c3aed", "#0e7490", "#be185d", "#65a30d"]
 CLIP = 20_000  # characters of one text block; the run log keeps the rest
@@ -410,7 +409,7 @@ def _scenario_html(rec: dict[str, Any], anchor: str) -> str:
         body.append("<h3>Exchange</h3>" + "".join(_message_html(m) for m in msgs))
     for n, call in enumerate(rec.get("calls") or [], 1):
         resp = call.get("response") if isinstance(call, dict) else None
-        reasoning = _reasoning(resp)
+        reasoning = reasoning_of(resp)
         if reasoning:
             body.append(f"<h3>Reasoning (call {n})</h3><pre>{e(_clip(reasoning))}</pre>")
         raw = json.dumps(resp, indent=1, ensure_ascii=False)
@@ -423,24 +422,6 @@ def _scenario_html(rec: dict[str, Any], anchor: str) -> str:
         f'data-name="{e(name.lower())}"><summary>{summary}</summary>'
         f'<div class="body">{"".join(body)}</div></details>'
     )
-
-
-def _reasoning(response: Any) -> str:
-    try:
-        msg = response["choices"][0]["message"]
-    except (KeyError, IndexError, TypeError):
-        return ""
-    if not isinstance(msg, dict):
-        return ""
-    parts = []
-    sep = msg.get("reasoning_content") or msg.get("reasoning")
-    if isinstance(sep, str) and sep:
-        parts.append(sep)
-    if isinstance(msg.get("content"), str):
-        inline = split_thinking(msg["content"])[1]
-        if inline:
-            parts.append(inline)
-    return "\n\n".join(parts)
 
 
 def _scenarios_section(series: list[Series]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .records import WorkflowError, run_title, summary_for
+from .records import WorkflowError, reasoning_of, run_title, summary_for
 
 
 def summary_lines(runlog: dict[str, Any]) -> list[str]:
@@ -138,7 +138,7 @@ def detail_lines(rec: dict[str, Any], *, full: bool = False) -> list[str]:
                 f"call {n} raw response",
                 json.dumps(call.get("response"), indent=1, ensure_ascii=False),
             )
-            reasoning = _reasoning_of(call.get("response"))
+            reasoning = reasoning_of(call.get("response"))
             if reasoning:
                 lines += _block(f"call {n} reasoning", reasoning)
     if verdict:
@@ -159,25 +159,3 @@ def detail_lines(rec: dict[str, Any], *, full: bool = False) -> list[str]:
             f"score {old.get('score')}: {old.get('detail', '')}"
         )
     return lines
-
-
-def _reasoning_of(response: Any) -> str:
-    """Reasoning as the server sent it: the separate field and any inline think block."""
-    from ..output import split_thinking
-
-    try:
-        msg = response["choices"][0]["message"]
-    except (KeyError, IndexError, TypeError):
-        return ""
-    if not isinstance(msg, dict):
-        return ""
-    parts = []
-    sep = msg.get("reasoning_content") or msg.get("reasoning")
-    if isinstance(sep, str) and sep:
-        parts.append(sep)
-    content = msg.get("content")
-    if isinstance(content, str):
-        inline = split_thinking(content)[1]
-        if inline:
-            parts.append(inline)
-    return "\n\n".join(parts)

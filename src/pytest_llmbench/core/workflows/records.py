@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..output import split_thinking
 from ..summary import ERROR_MODES, Summary
 
 
@@ -77,3 +78,23 @@ def run_title(runlog: dict[str, Any]) -> str:
     if runlog.get("incomplete"):
         parts.append("INCOMPLETE (recovered from the journal)")
     return ", ".join(parts)
+
+
+def reasoning_of(response: Any) -> str:
+    """Reasoning as the server sent it: the separate field and any inline think block."""
+    try:
+        msg = response["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        return ""
+    if not isinstance(msg, dict):
+        return ""
+    parts = []
+    sep = msg.get("reasoning_content") or msg.get("reasoning")
+    if isinstance(sep, str) and sep:
+        parts.append(sep)
+    content = msg.get("content")
+    if isinstance(content, str):
+        inline = split_thinking(content)[1]
+        if inline:
+            parts.append(inline)
+    return "\n\n".join(parts)
