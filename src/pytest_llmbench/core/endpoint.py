@@ -17,6 +17,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from .http1 import BodyTooLarge, Pool, Reply, TransportError
 from .junk import JUNK_KINDS, default_kind, junk_turn
 from .schema import AssistantTurn, Generation, Scenario, ToolCall, answer_turns
 
@@ -270,12 +271,20 @@ class HTTPEndpoint(Endpoint):
         self.limiter = AdaptiveLimiter(concurrency)
         key = os.environ.get(api_key_env) or ""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
+        # Streams go through httpx; plain requests through the lighter stdlib pool.
         self._client = httpx.Client(
             base_url=self.url,
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
             limits=httpx.Limits(max_connections=max(concurrency, 8) + 4),
             trust_env=False,  # never route a local benchmark through a proxy
+        )
+        self._pool = Pool(
+            self.url,
+            headers=headers,
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            max_idle=max(concurrency, 8) + 4,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -284,26 +293,26 @@ class HTTPEndpoint(Endpoint):
     # -- one HTTP exchange ------------------------------------------------------
     def _send(
         self, method: str, path: str, body: dict[str, Any] | None, timeout_s: float | None
-    ) -> tuple[httpx.Response, bytes]:
+    ) -> Reply:
         """One request, body read under the size cap. Raises EndpointError."""
-        timeout = httpx.Timeout(timeout_s) if timeout_s else httpx.USE_CLIENT_DEFAULT
+        payload = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         try:
-            with self._client.stream(method, path, json=body, timeout=timeout) as resp:
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if size > self.max_body_bytes:
-                        raise EndpointError(
-                            "malformed_response",
-                            f"{path}: response body over {self.max_body_bytes // 2**20} MB",
-                        )
-                    chunks.append(chunk)
-                data = b"".join(chunks)
-        except TRANSPORT_ERRORS as exc:
-            raise self._transport_error(exc, path) from None
-        _check_status(resp, data, path)
-        return resp, data
+            reply = self._pool.request(
+                method, path, payload, timeout_s=timeout_s, max_body_bytes=self.max_body_bytes
+            )
+        except BodyTooLarge:
+            raise EndpointError(
+                "malformed_response",
+                f"{path}: response body over {self.max_body_bytes // 2**20} MB",
+            ) from None
+        except TransportError as exc:
+            if exc.kind == "connect":
+                raise EndpointError("endpoint_unreachable", f"{self.url}: {exc}") from None
+            if exc.kind == "timeout":
+                raise EndpointError("timeout", f"{self.url}{path}: {exc}") from None
+            raise EndpointError("connection_error", f"{self.url}{path}: {exc}") from None
+        _check_status(reply, reply.content, path)
+        return reply
 
     def _transport_error(self, exc: BaseException, path: str) -> EndpointError:
         # httpcore's classes too: they escape unmapped when httpx was imported twice
@@ -344,7 +353,8 @@ class HTTPEndpoint(Endpoint):
                 )
                 time.sleep(wait)
 
-    def _json(self, data: bytes, resp: httpx.Response, path: str) -> Any:
+    def _json(self, resp: Reply, path: str) -> Any:
+        data = resp.content
         try:
             return json.loads(data)
         except ValueError:
@@ -356,8 +366,8 @@ class HTTPEndpoint(Endpoint):
 
     def probe(self) -> str | None:
         def once() -> Any:
-            resp, data = self._send("GET", "/v1/models", None, None)
-            return self._json(data, resp, "/v1/models")
+            resp = self._send("GET", "/v1/models", None, None)
+            return self._json(resp, "/v1/models")
 
         data = self._with_retries(once, [])
         try:
@@ -368,8 +378,8 @@ class HTTPEndpoint(Endpoint):
     def props(self) -> dict[str, Any] | None:
         """llama.cpp's ``/props`` (server settings), or None where the server has none."""
         try:
-            resp, data = self._send("GET", "/props", None, 10.0)
-            val = self._json(data, resp, "/props")
+            resp = self._send("GET", "/props", None, 10.0)
+            val = self._json(resp, "/props")
         except EndpointError:
             return None
         return val if isinstance(val, dict) else None
@@ -387,8 +397,8 @@ class HTTPEndpoint(Endpoint):
         else:
 
             def once() -> ChatResult:
-                resp, data = self._send("POST", "/v1/chat/completions", body, timeout_s)
-                parsed = self._json(data, resp, "/v1/chat/completions")
+                resp = self._send("POST", "/v1/chat/completions", body, timeout_s)
+                parsed = self._json(resp, "/v1/chat/completions")
                 turn = parse_response(parsed)
                 usage = parsed.get("usage") if isinstance(parsed.get("usage"), dict) else None
                 timings = parsed.get("timings") if isinstance(parsed.get("timings"), dict) else None
@@ -420,10 +430,11 @@ class HTTPEndpoint(Endpoint):
         return acc.result(body, time.perf_counter() - t0)
 
     def close(self) -> None:
+        self._pool.close()
         self._client.close()
 
 
-def _check_status(resp: httpx.Response, data: bytes, path: str) -> None:
+def _check_status(resp: Reply | httpx.Response, data: bytes, path: str) -> None:
     code = resp.status_code
     if code < 400:
         return
