@@ -57,6 +57,7 @@ class Pool:
         timeout_s: float,
         connect_timeout_s: float,
         max_idle: int = 64,
+        ssl_context: ssl.SSLContext | None = None,
     ):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https"):
@@ -71,7 +72,7 @@ class Pool:
         self.max_idle = max_idle
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
-        self._ssl = ssl.create_default_context() if self.https else None
+        self._ssl = ssl_context or (_default_ssl() if self.https else None)
 
     def _new(self) -> http.client.HTTPConnection:
         if self._ssl is not None:
@@ -136,15 +137,14 @@ class Pool:
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise TransportError("io", f"{type(exc).__name__}: {exc}") from None
-        if resp.will_close:
-            conn.close()
-        else:
+        keep = not resp.will_close
+        if keep:
             with self._lock:
-                if len(self._idle) < self.max_idle:
+                keep = len(self._idle) < self.max_idle
+                if keep:
                     self._idle.append(conn)
-                    conn = None  # type: ignore[assignment]
-            if conn is not None:
-                conn.close()
+        if not keep:
+            conn.close()
         return Reply(resp.status, resp.msg, data)
 
     def close(self) -> None:
@@ -174,3 +174,11 @@ def _read_capped(resp: http.client.HTTPResponse, cap: int) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
 
+
+def _default_ssl() -> ssl.SSLContext:
+    # the CA bundle httpx uses, so https endpoints verify the same on every platform
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - certifi comes with httpx
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
