@@ -242,7 +242,8 @@ RETRYABLE = ("endpoint_unreachable", "connection_error", "server_error", "rate_l
 
 
 class HTTPEndpoint(Endpoint):
-    """An OpenAI-compatible server over one pooled httpx client (thread-safe).
+    """An OpenAI-compatible server (thread-safe): plain requests over a stdlib
+    keep-alive pool (core.http1), streams over httpx.
 
     Infrastructure failures (connection errors, 5xx, 429) are retried with backoff,
     honouring ``Retry-After``; a model's answer never is. Bodies are read with a size
