@@ -111,32 +111,21 @@ class Pool:
                     raise TransportError("connect", f"{type(exc).__name__}: {exc}") from None
             assert conn.sock is not None
             conn.sock.settimeout(read_timeout)
+            resp = None
             try:
                 conn.request(method, self.prefix + path, body=body, headers=headers)
                 resp = conn.getresponse()
-            except _STALE as exc:
-                conn.close()
-                if reused:
+                data = _read_capped(resp, max_body_bytes)
+                break
+            except BaseException as exc:
+                conn.close()  # never reuse a connection in an unknown state
+                if isinstance(exc, _STALE) and reused and resp is None:
                     continue  # the idle connection had been closed by the server
-                raise TransportError("io", f"{type(exc).__name__}: {exc}") from None
-            except TimeoutError:
-                conn.close()
-                raise TransportError("timeout", "ReadTimeout") from None
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                raise TransportError("io", f"{type(exc).__name__}: {exc}") from None
-            break
-        try:
-            data = _read_capped(resp, max_body_bytes)
-        except BodyTooLarge:
-            conn.close()
-            raise
-        except TimeoutError:
-            conn.close()
-            raise TransportError("timeout", "ReadTimeout") from None
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            raise TransportError("io", f"{type(exc).__name__}: {exc}") from None
+                if isinstance(exc, TimeoutError):
+                    raise TransportError("timeout", "ReadTimeout") from None
+                if isinstance(exc, (OSError, http.client.HTTPException)):
+                    raise TransportError("io", f"{type(exc).__name__}: {exc}") from None
+                raise  # BodyTooLarge, KeyboardInterrupt
         keep = not resp.will_close
         if keep:
             with self._lock:
