@@ -71,6 +71,7 @@ class FakeServer:
         self.models: list[str] = ["fake-model"]
         self.delay_s = 0.0
         self.props: dict[str, Any] | None = None  # served at /props, like llama.cpp
+        self.api_version: dict[str, Any] | None = None  # /api/version, like Ollama
         self.capacity: int | None = None  # requests beyond it queue, like server slots
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -100,6 +101,8 @@ class FakeServer:
             def do_GET(self) -> None:  # noqa: N802
                 if self.path == "/props" and outer.props is not None:
                     self._send(200, outer.props, {})
+                elif self.path == "/api/version" and outer.api_version is not None:
+                    self._send(200, outer.api_version, {})
                 elif self.path.rstrip("/") == "/v1/models":
                     self._send(
                         200,

@@ -49,6 +49,7 @@ def ask(text: str, **extra: Any) -> dict[str, Any]:
 
 def test_models_gives_the_alias(endpoint: HTTPEndpoint) -> None:
     assert endpoint.probe() == "tiny"
+    assert endpoint.dialect is None  # llama-server is not taken for Ollama
 
 
 def test_props_is_llama_cpp_only_metadata(llama_server: Any) -> None:

@@ -333,6 +333,7 @@ def test_against_fake_server(pytester: pytest.Pytester, fake_server: FakeServer)
     log = run_log(pytester)
     assert log["model"] == "fake-model"
     assert log["endpoint"]["url"] == fake_server.url
+    assert "dialect" not in log["endpoint"]
     greet = next(r for r in log["results"] if r["scenario"] == "greet")
     call = greet["calls"][0]
     assert call["request"]["model"] == "fake-model"
@@ -343,6 +344,28 @@ def test_against_fake_server(pytester: pytest.Pytester, fake_server: FakeServer)
     assert call["timings"] == {"predicted_n": 2}
     assert greet["verdict"]["trace"] == ["[ok ] answer equals: found 'Hello!', wanted 'hello'"]
     assert fake_server.requests[0]["model"] == "fake-model"
+
+
+def test_thinking_off_on_ollama_is_sent_in_its_spelling(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_demo(pytester)
+    fake_server.api_version = {"version": "0.12.3"}
+    fake_server.script = lambda body: (200, chat_reply("Hello!"), {})
+    res = pytester.runpytest_inprocess(
+        f"--llm-endpoint={fake_server.url}",
+        "packs",
+        "--llm-log=log.json",
+        "--llm-thinking=off",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert res.ret in (0, 1)
+    log = run_log(pytester)
+    assert log["endpoint"]["dialect"] == "ollama"
+    for rec in log["results"]:
+        assert rec["calls"][0]["request"]["reasoning_effort"] == "none"
+    assert all(r["reasoning_effort"] == "none" for r in fake_server.chat_requests())
 
 
 def test_failure_report_reads_like_a_test_failure(pytester: pytest.Pytester) -> None:

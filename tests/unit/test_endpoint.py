@@ -193,3 +193,40 @@ def test_max_tokens_cap() -> None:
     assert build_body([], sc, Generation(max_tokens=32), capped)["max_tokens"] == 32
     assert build_body([], sc, Generation(), capped)["max_tokens"] == 64
     assert "max_tokens" not in build_body([], sc, Generation(), ChatParams())
+
+
+@pytest.mark.parametrize("ollama", [True, False])
+def test_thinking_off_reaches_ollama_as_reasoning_effort(
+    fake_server: FakeServer, ollama: bool
+) -> None:
+    """Ollama ignores chat_template_kwargs; it is told apart by /api/version."""
+    if ollama:
+        fake_server.api_version = {"version": "0.12.3"}
+    ep = HTTPEndpoint(fake_server.url)
+    ep.probe()
+    assert ep.dialect == ("ollama" if ollama else None)
+    assert ("dialect" in ep.describe()) is ollama
+    off = build_body(
+        [{"role": "user", "content": "x"}], None, Generation(), ChatParams(thinking=False)
+    )
+    on = build_body(
+        [{"role": "user", "content": "x"}], None, Generation(), ChatParams(thinking=True)
+    )
+    res = ep.chat(off, None)
+    ep.chat(on, None)
+    sent_off, sent_on = fake_server.chat_requests()[-2:]
+    assert sent_off["chat_template_kwargs"] == {"enable_thinking": False}
+    assert ("reasoning_effort" in sent_off) is ollama
+    if ollama:
+        assert sent_off["reasoning_effort"] == "none"
+        assert res.request["reasoning_effort"] == "none"  # the log shows what was sent
+    assert "reasoning_effort" not in sent_on  # on is Ollama's default: nothing to add
+    assert "reasoning_effort" not in off  # the caller's body is not changed
+    ep.close()
+
+
+def test_a_version_endpoint_of_another_shape_is_not_ollama(fake_server: FakeServer) -> None:
+    fake_server.api_version = {"version": "1.0", "build": "x"}
+    ep = HTTPEndpoint(fake_server.url)
+    ep.probe()
+    assert ep.dialect is None

@@ -270,6 +270,7 @@ class HTTPEndpoint(Endpoint):
         self.stream = stream
         self.timeout_s = timeout_s
         self.limiter = AdaptiveLimiter(concurrency)
+        self.dialect: str | None = None  # set by probe(); see adapt_body
         key = os.environ.get(api_key_env) or ""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         # Streams go through httpx; plain requests through the lighter stdlib pool.
@@ -289,7 +290,10 @@ class HTTPEndpoint(Endpoint):
         )
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": "http", "url": self.url, "stream": self.stream}
+        d = {"name": self.name, "kind": "http", "url": self.url, "stream": self.stream}
+        if self.dialect:
+            d["dialect"] = self.dialect
+        return d
 
     # -- one HTTP exchange ------------------------------------------------------
     def _send(
@@ -371,10 +375,21 @@ class HTTPEndpoint(Endpoint):
             return self._json(resp, "/v1/models")
 
         data = self._with_retries(once, [])
+        self.dialect = self._detect_dialect()
         try:
             return str(data["data"][0]["id"])
         except (KeyError, IndexError, TypeError):
             return None
+
+    def _detect_dialect(self) -> str | None:
+        """"ollama" when the server answers Ollama's ``/api/version``; None otherwise."""
+        try:
+            val = self._json(self._send("GET", "/api/version", None, 5.0), "/api/version")
+        except EndpointError:
+            return None
+        if isinstance(val, dict) and set(val) == {"version"} and isinstance(val["version"], str):
+            return "ollama"
+        return None
 
     def props(self) -> dict[str, Any] | None:
         """llama.cpp's ``/props`` (server settings), or None where the server has none."""
@@ -390,6 +405,7 @@ class HTTPEndpoint(Endpoint):
     ) -> ChatResult:
         retries: list[dict[str, Any]] = []
         t0 = time.perf_counter()
+        body = adapt_body(body, self.dialect)
         if self.stream:
             body = {**body, "stream": True, "stream_options": {"include_usage": True}}
             res: ChatResult = self._with_retries(
@@ -433,6 +449,17 @@ class HTTPEndpoint(Endpoint):
     def close(self) -> None:
         self._pool.close()
         self._client.close()
+
+
+def adapt_body(body: dict[str, Any], dialect: str | None) -> dict[str, Any]:
+    """The same request in a server's own spelling. Ollama drops ``chat_template_kwargs``
+    silently; its switch for thinking off is ``reasoning_effort: "none"`` (thinking is on
+    by default for models that have it, so "on" needs nothing)."""
+    if dialect == "ollama" and "reasoning_effort" not in body:
+        kw = body.get("chat_template_kwargs")
+        if isinstance(kw, dict) and kw.get("enable_thinking") is False:
+            return {**body, "reasoning_effort": "none"}
+    return body
 
 
 def _check_status(resp: Reply | httpx.Response, data: bytes, path: str) -> None:
