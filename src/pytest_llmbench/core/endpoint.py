@@ -382,7 +382,7 @@ class HTTPEndpoint(Endpoint):
             return None
 
     def _detect_dialect(self) -> str | None:
-        """"ollama" when the server answers Ollama's ``/api/version``; None otherwise."""
+        """Ollama when the server answers its ``/api/version``; None otherwise."""
         try:
             val = self._json(self._send("GET", "/api/version", None, 5.0), "/api/version")
         except EndpointError:
