@@ -1,6 +1,6 @@
 """The coding, polyglot and testgen packs end to end, with real toolchains in a sandbox.
 
-Docker runs everything (the image has python3, node, gcc, rustc, go); bubblewrap runs
+Docker runs everything (the image has python3, node, tsc, gcc, rustc, go); bubblewrap runs
 what the host has (no Go here: those scenarios must report ``sandbox_unavailable``).
 """
 
@@ -142,3 +142,34 @@ def test_every_counterexample_fails_in_docker() -> None:
             sb.close()
     assert len(cases) >= 60
     assert passing == []
+
+
+def _with_enum(reference: str) -> str:
+    """The reference whole-file answer plus an enum: valid TypeScript that only tsc takes."""
+    head, _, code = reference.partition("```typescript\n")
+    assert code, "expected a fenced whole-file reference"
+    return f"{head}```typescript\nexport enum Mode {{ Fast, Safe }}\n{code}"
+
+
+@pytest.mark.docker
+def test_typescript_compiles_with_tsc_in_docker() -> None:
+    pack = load_pack(PACKS / "polyglot")
+    sc = pack.scenario("ts-emitter-once")
+    sb = _open("docker")
+    try:
+        v = check_answer(sc, pack.meta, _with_enum(str(sc.reference)), sandbox=sb)
+    finally:
+        sb.close()
+    assert v.passed, v.detail
+
+
+@pytest.mark.bwrap
+def test_typescript_beyond_the_eraser_is_the_sandbox_s_shortcoming(bwrap: Any) -> None:
+    pack = load_pack(PACKS / "polyglot")
+    sc = pack.scenario("ts-emitter-once")
+    v = check_answer(sc, pack.meta, _with_enum(str(sc.reference)), sandbox=bwrap)
+    if "tsc" in bwrap.tc.found:  # a host with tsc compiles it for real
+        assert v.passed, v.detail
+        return
+    assert not v.passed and v.category == "sandbox_unavailable", v.detail
+    assert "enum is not supported" in v.detail and "docker" in v.detail

@@ -17,6 +17,7 @@ from pytest_llmbench.core.sandbox.base import ExecResult, Limits
 from pytest_llmbench.core.schema import Scenario
 from pytest_llmbench.core.verifiers.polyglot import (
     TypeEraseError,
+    TypeEraseUnsupported,
     erase_types,
     original_from_prompt,
 )
@@ -259,8 +260,14 @@ def test_eraser_output_is_javascript() -> None:
     ],
 )
 def test_eraser_refuses_what_it_cannot_do(src: str) -> None:
-    with pytest.raises(TypeEraseError, match="not supported|decorators"):
+    with pytest.raises(TypeEraseUnsupported, match="not supported|decorators"):
         erase_types(src)
+
+
+def test_eraser_syntax_errors_are_not_unsupported_features() -> None:
+    with pytest.raises(TypeEraseError) as ei:
+        erase_types("const s = 'open;\n")
+    assert not isinstance(ei.value, TypeEraseUnsupported)
 
 
 def test_eraser_keeps_plain_javascript() -> None:
@@ -295,4 +302,9 @@ def test_typescript_scenario_through_the_eraser() -> None:
     v = check_answer(
         sc, None, "```ts\nenum E { A }\nexport const twice = 1;\n```", sandbox=HostRunner()
     )
-    assert v.category == "compile_error" and "enum is not supported" in v.detail
+    # valid TypeScript the eraser cannot take: the sandbox's shortcoming, not the model's
+    assert v.category == "sandbox_unavailable" and "enum is not supported" in v.detail
+    assert "--llm-sandbox docker" in v.detail
+    # a real syntax error is still the model's
+    v = check_answer(sc, None, "```ts\nexport const twice = 'oops;\n```", sandbox=HostRunner())
+    assert v.category == "compile_error" and "unterminated string" in v.detail

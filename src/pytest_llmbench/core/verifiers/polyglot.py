@@ -11,8 +11,10 @@ How each language runs (all offline, standard library only):
 - JavaScript: the test file calls a global ``test(name, fn)`` (``fn`` may be async);
   a harness runs them in order with a per-test timeout. CommonJS or ES modules.
 - TypeScript: the model's ``.ts`` file becomes ``.mjs`` through ``tsc`` when the sandbox
-  has it, else through the type eraser at the end of this module (host side); the
-  tests are JavaScript modules importing the ``.mjs``.
+  has it (the Docker image does; type errors are not graded), else through the type
+  eraser at the end of this module (host side); valid TypeScript the eraser cannot take
+  (enum, namespace, decorators) is then ``sandbox_unavailable``, not the model's fault.
+  The tests are JavaScript modules importing the ``.mjs``.
 - Go: ``go test -json`` on a module named ``solution`` (vet off: style is not graded).
 - Rust: the tests are appended to the file as a ``#[cfg(test)]`` module and run with
   ``rustc --test``; or, with ``tests_language: python``, the file is built with
@@ -170,6 +172,7 @@ class TestRun:
     results: dict[str, tuple[bool, str]] = field(default_factory=dict)
     build_error: str | None = None
     failure_mode: str | None = None
+    needs_tool: str | None = None  # the code is fine; this sandbox cannot build it
     stderr: str = ""
     duration_s: float = 0.0
 
@@ -239,6 +242,8 @@ class Runner:
             else:
                 try:
                     files[f"{stem}.mjs"] = erase_types(files[a.file])
+                except TypeEraseUnsupported as exc:
+                    raise _NeedsTsc(str(exc)) from None
                 except TypeEraseError as exc:
                     raise _BuildError(f"TypeScript: {exc}") from None
         if lang == "rust" and self.tests_lang == "python":
@@ -287,6 +292,9 @@ class Runner:
             sb_files, cmd = self.plan(files)
         except _BuildError as exc:
             tr.build_error = str(exc)
+            return tr
+        except _NeedsTsc as exc:
+            tr.needs_tool = str(exc)
             return tr
         res = self.sandbox.run(
             files=sb_files,
@@ -363,6 +371,10 @@ class Runner:
 
 
 class _BuildError(Exception):
+    pass
+
+
+class _NeedsTsc(Exception):
     pass
 
 
@@ -509,6 +521,12 @@ def run_hidden_tests(
         )
     runner = Runner(a, sandbox)
     tr = runner.run(files)
+    if tr.needs_tool:
+        return Verdict.fail(
+            f"the {getattr(sandbox, 'name', '?')} sandbox has no `tsc`, which this TypeScript "
+            f"needs ({tr.needs_tool}); use a sandbox that has it (--llm-sandbox docker)",
+            category="sandbox_unavailable",
+        )
     if not tr.results and not tr.failure_mode:
         # Nothing ran: tell a missing toolchain (the sandbox's fault) from bad code.
         tool = TOOLS[a.language]
@@ -541,6 +559,11 @@ def run_hidden_tests(
 
 class TypeEraseError(ValueError):
     """The source uses TypeScript this eraser does not handle, or does not tokenize."""
+
+
+class TypeEraseUnsupported(TypeEraseError):
+    """Valid TypeScript that only ``tsc`` handles (enum, namespace, decorators...): the
+    sandbox's shortcoming, not the model's."""
 
 
 @dataclass
@@ -871,7 +894,9 @@ class _Eraser:
             top = stack[-1] if stack else -1
             top_kind = self.kind.get(top, "")
             if t.kind == "punct" and t.text == "@":
-                raise TypeEraseError("decorators are not supported by the built-in type eraser")
+                raise TypeEraseUnsupported(
+                    "decorators are not supported by the built-in type eraser"
+                )
             # declarations ended by their bracket level closing or by ';'
             while decl and decl[-1][0] > len(stack):
                 decl.pop()
@@ -1145,7 +1170,7 @@ class _Eraser:
             ):
                 return self.blank_to(i, self._decl_end(i + 1))
             if self.is_(i + 1, "enum", "namespace", "module"):
-                raise TypeEraseError(
+                raise TypeEraseUnsupported(
                     f"{self.t[i + 1].text} is not supported by the built-in type eraser"
                 )
             return None
@@ -1153,7 +1178,7 @@ class _Eraser:
             if self.is_(i + 1, "type") and not self.is_(i + 2, "from", ","):
                 return self.blank_to(i, self.stmt_end(i))
             if self.id_at(i + 1) and self.is_(i + 2, "="):
-                raise TypeEraseError(
+                raise TypeEraseUnsupported(
                     "import x = require() is not supported by the built-in type eraser"
                 )
             k = i + 1
@@ -1172,9 +1197,9 @@ class _Eraser:
             and self.id_at(i + 1)
             and (self.is_(i + 2, "{") or w == "enum")
         ):
-            raise TypeEraseError(f"{w} is not supported by the built-in type eraser")
+            raise TypeEraseUnsupported(f"{w} is not supported by the built-in type eraser")
         if w == "const" and self.is_(i + 1, "enum"):
-            raise TypeEraseError("const enum is not supported by the built-in type eraser")
+            raise TypeEraseUnsupported("const enum is not supported by the built-in type eraser")
         if w == "abstract" and self.is_(i + 1, "class"):
             return self.blank_to(i, i + 1)
         if w == "class":
