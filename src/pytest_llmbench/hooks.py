@@ -58,8 +58,16 @@ class LLMBenchPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not is_worker(self.llm.config) and self.llm.finish(exitstatus):
+        config = self.llm.config
+        if is_worker(config):
+            if self.llm.active:  # before xdist sends workeroutput back
+                config.workeroutput["llmbench"] = self.llm.worker_facts()  # type: ignore[attr-defined]
+        elif self.llm.finish(exitstatus):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self.llm.merge_worker_facts(getattr(node, "workeroutput", {}).get("llmbench"))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not is_worker(self.llm.config):

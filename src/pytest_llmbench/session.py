@@ -6,6 +6,7 @@ and nothing touches the network until an item is set up.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -130,6 +131,7 @@ class LLMSession:
             else ("custom" if self.sampling else "canonical")
         )
         self.server_settings: dict[str, Any] | None = None
+        self._worker_facts: dict[str, Any] = {}  # merged from xdist workers
         self.baseline: dict[str, Any] | None = None
         if opt.llm_baseline:
             from .core.workflows.baseline import BaselineError, load_baseline
@@ -206,7 +208,11 @@ class LLMSession:
             "oracle": self.oracle,
             "thinking": {True: "on", False: "off", None: "pack"}[self.thinking],
             "sampling": self.sampling_record(),
-            "sandbox": self._sandbox.describe() if self._sandbox is not None else None,
+            "sandbox": (
+                self._sandbox.describe()
+                if self._sandbox is not None
+                else self._worker_facts.get("sandbox")
+            ),
             "concurrency": self.concurrency(),
             "repeat": self.repeat,
             "speed_probe": self.speed,
@@ -216,7 +222,36 @@ class LLMSession:
 
     def _describe_endpoint(self) -> dict[str, Any]:
         ep = self._used_endpoint or self._endpoint
+        if ep is None and self._worker_facts.get("endpoint"):
+            return dict(self._worker_facts["endpoint"])
         return ep.describe() if ep is not None else {"name": self.endpoint_label}
+
+    # -- xdist: what only the workers learn ---------------------------------------
+    def worker_facts(self) -> dict[str, Any]:
+        """A worker's probe results, for the controller's run log (builtins only)."""
+        ep = self._used_endpoint
+        facts = {
+            "endpoint": ep.describe() if ep is not None else None,
+            "model": self.model,
+            "speed_probe": self.speed,
+            "server_settings": self.server_settings,
+            "sandbox": self._sandbox.describe() if self._sandbox is not None else None,
+        }
+        return json.loads(json.dumps(facts, default=str))  # type: ignore[no-any-return]
+
+    def merge_worker_facts(self, facts: Any) -> None:
+        """Controller: fill what it never probed itself from the first worker that did."""
+        if not isinstance(facts, dict):
+            return
+        for key, value in facts.items():
+            if value is not None and self._worker_facts.get(key) is None:
+                self._worker_facts[key] = value
+        if self.model is None and not self.model_labels:
+            self.model = self._worker_facts.get("model")
+        if self.speed is None:
+            self.speed = self._worker_facts.get("speed_probe")
+        if self.server_settings is None:
+            self.server_settings = self._worker_facts.get("server_settings")
 
     def header_line(self) -> str:
         workers = getattr(self.config.option, "numprocesses", None) or 0

@@ -111,11 +111,25 @@ def test_xdist_workers_schedule_their_own_items(
     make_pack(pytester, 20)
     fake_server.delay_s = 0.05
     fake_server.script = ok_script
-    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-concurrency=3", "-n", "2")
+    fake_server.api_version = {"version": "0.12.3"}
+    res = run(
+        pytester,
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-concurrency=3",
+        "-n",
+        "2",
+        "--llm-log=log.json",
+    )
     res.assert_outcomes(passed=20)
     assert "INTERNALERROR" not in res.stdout.str()
     assert len(fake_server.chat_requests()) == 20  # nothing generated twice
     assert fake_server.peak_in_flight >= 3
+    # what only the workers probed still reaches the controller's run log
+    head = log(pytester)
+    assert head["model"] == "fake-model"
+    assert head["speed_probe"]["ok"] is True
+    assert head["endpoint"]["url"] == fake_server.url
+    assert head["endpoint"]["dialect"] == "ollama"
 
 
 def test_replicas_share_the_load(pytester: pytest.Pytester) -> None:
