@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import struct
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -277,3 +280,56 @@ def test_docker_backstop_kills_the_container(monkeypatch: pytest.MonkeyPatch) ->
         assert nxt.stdout == "ok\n" and sb._container.id != first
         with pytest.raises(Exception):  # noqa: B017 - the old container is gone
             sb.client.containers.get(first)
+
+
+def test_left_by_dead_process_reads_host_and_pid() -> None:
+    from pytest_llmbench.core.sandbox._host import left_by_dead_process, owner_tag
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = socket.gethostname()
+    assert owner_tag() == f"{host}-{os.getpid()}"
+    assert left_by_dead_process(f"p-{host}-{gone.pid}-0-ab", "p-")
+    assert not left_by_dead_process(f"p-{host}-1-0-ab", "p-")  # pid 1 runs
+    assert not left_by_dead_process(f"p-{host}-{os.getpid()}-0-ab", "p-")  # this process
+    assert not left_by_dead_process(f"p-other-host-{gone.pid}-0-ab", "p-")
+    assert not left_by_dead_process(f"p-{host}-x-0-ab", "p-")
+    assert not left_by_dead_process(f"q-{host}-{gone.pid}-0-ab", "p-")
+
+
+@pytest.mark.bwrap
+def test_bwrap_reaps_what_killed_processes_left() -> None:
+    """A killed worker never reaches close(): the next bwrap sandbox on this host
+    removes its scratch dir and cgroup, and nothing of a live or foreign process."""
+    from pytest_llmbench.core.sandbox import bwrap as bw
+    from pytest_llmbench.core.sandbox._host import Cgroup
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = socket.gethostname()
+    scratch = bw._scratch_root()
+    dead = os.path.join(scratch, f"llmbench-bwrap-{host}-{gone.pid}-0-abcdef-zz")
+    live = os.path.join(scratch, f"llmbench-bwrap-{host}-1-0-abcdef-zz")
+    foreign = os.path.join(scratch, f"llmbench-bwrap-elsewhere-{gone.pid}-0-abcdef-zz")
+    for d in (dead, live, foreign):
+        os.makedirs(os.path.join(d, "etc"))
+    root = os.geteuid() == 0
+    cg_dead = Cgroup.create(f"bwrap-{host}-{gone.pid}-0-abcdef") if root else None
+    cg_live = Cgroup.create(f"bwrap-{host}-1-0-abcdef") if root else None
+    try:
+        try:
+            sb = open_sandbox("bwrap")
+        except SandboxUnavailable as exc:
+            pytest.skip(str(exc))
+        sb.close()
+        assert not os.path.exists(dead)
+        assert os.path.isdir(live) and os.path.isdir(foreign)
+        if cg_dead is not None and cg_live is not None:
+            assert not any(os.path.exists(d) for d in cg_dead.dirs.values())
+            assert all(os.path.isdir(d) for d in cg_live.dirs.values())
+    finally:
+        for d in (dead, live, foreign):
+            shutil.rmtree(d, ignore_errors=True)
+        for cg in (cg_dead, cg_live):
+            if cg is not None:
+                cg.remove()

@@ -7,6 +7,7 @@ import functools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -118,6 +119,30 @@ def exit_code_from_wrapper(code: int) -> int:
     return code
 
 
+def owner_tag() -> str:
+    """``<host>-<pid>``: starts the names of what this process leaves on the host, so
+    a later process can tell whose leftovers are whose."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def left_by_dead_process(name: str, prefix: str) -> bool:
+    """True for ``<prefix><host>-<pid>-...`` of this host whose process is gone.
+    Another host's names (a shared tree) and live or foreign processes are kept."""
+    head = f"{prefix}{socket.gethostname()}-"
+    if not name.startswith(head):
+        return False
+    pid_text = name[len(head) :].split("-", 1)[0]
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, under another user
+    return False
+
+
 class Cgroup:
     """Memory/pids/cpu limits for one sandbox, cgroup v1 or v2, reused across runs.
 
@@ -163,6 +188,34 @@ class Cgroup:
         leaf = os.path.join(parent, name)
         os.makedirs(leaf, exist_ok=True)
         return cls(2, {"memory": leaf, "pids": leaf, "cpu": leaf})
+
+    @classmethod
+    def reap(cls, prefix: str) -> int:
+        """Remove the cgroups named ``<prefix><host>-<pid>-...`` whose process is gone
+        (a killed process never reaches :meth:`remove`). Returns how many went."""
+        root = "/sys/fs/cgroup"
+        parents = [os.path.join(root, "llmbench")]
+        parents += [os.path.join(root, c, "llmbench") for c in cls.V1_CTRL]
+        gone = 0
+        for parent in parents:
+            try:
+                names = os.listdir(parent)
+            except OSError:
+                continue
+            for name in names:
+                if not left_by_dead_process(name, prefix):
+                    continue
+                d = os.path.join(parent, name)
+                with (
+                    contextlib.suppress(OSError, ValueError),
+                    open(os.path.join(d, "cgroup.procs")) as fh,
+                ):
+                    for pid in fh.read().split():
+                        os.kill(int(pid), signal.SIGKILL)
+                with contextlib.suppress(OSError):
+                    os.rmdir(d)  # fails while killed tasks linger: the next reap gets it
+                    gone += 1
+        return gone
 
     def _write(self, ctrl: str, fname: str, value: str) -> bool:
         try:

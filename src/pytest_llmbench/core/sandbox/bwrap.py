@@ -23,6 +23,8 @@ from ._host import (
     NOBODY,
     Cgroup,
     exit_code_from_wrapper,
+    left_by_dead_process,
+    owner_tag,
     sandbox_env,
     toolchains,
 )
@@ -60,6 +62,21 @@ def _scratch_root() -> str:
     return tempfile.gettempdir()
 
 
+def _reap_leftovers() -> None:
+    """A killed process never reaches close(): remove the scratch dirs (on a tmpfs,
+    so they hold memory) and cgroups that dead processes of this host left behind."""
+    scratch = _scratch_root()
+    try:
+        names = os.listdir(scratch)
+    except OSError:
+        names = []
+    for name in names:
+        if left_by_dead_process(name, "llmbench-bwrap-"):
+            shutil.rmtree(os.path.join(scratch, name), ignore_errors=True)
+    if os.geteuid() == 0:
+        Cgroup.reap("bwrap-")
+
+
 class BwrapSandbox(Sandbox):
     name = "bwrap"
     _ids = itertools.count()
@@ -73,7 +90,9 @@ class BwrapSandbox(Sandbox):
         self._closed = False
         self.is_root = os.geteuid() == 0
         self.tc = toolchains()
-        uid = f"{os.getpid()}-{next(self._ids)}-{secrets.token_hex(3)}"
+        _reap_leftovers()
+        self._tag = owner_tag()
+        uid = f"{self._tag}-{next(self._ids)}-{secrets.token_hex(3)}"
         self.root = tempfile.mkdtemp(prefix=f"llmbench-bwrap-{uid}-", dir=_scratch_root())
         os.chmod(self.root, 0o711)
         etc = os.path.join(self.root, "etc")
@@ -182,7 +201,7 @@ class BwrapSandbox(Sandbox):
         if cg is not None and not cg.kill_all():
             # Something of an earlier run will not die yet (a loaded machine, a task
             # in uninterruptible sleep): its cgroup may be full, so use a fresh one.
-            fresh = Cgroup.create(f"bwrap-{os.getpid()}-{secrets.token_hex(4)}")
+            fresh = Cgroup.create(f"bwrap-{self._tag}-x-{secrets.token_hex(4)}")
             if fresh is not None:
                 self._stale_cgroups.append(cg)
                 self.cgroup = cg = fresh
