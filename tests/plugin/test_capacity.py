@@ -4,7 +4,11 @@ through pytest, against real loopback HTTP servers."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -14,7 +18,7 @@ import pytest
 
 from fakeserver import FakeServer, Raw, Stream, chat_reply, stream_chunks
 from pytest_llmbench.core.endpoint import EndpointError, HTTPEndpoint
-from pytest_llmbench.core.scheduler import Scheduler
+from pytest_llmbench.core.scheduler import DaemonPool, Scheduler
 
 PACK_META = "id: cap\ntitle: Capacity\nversion: '1'\n"
 SECRET = "sk-very-secret-key-1234"
@@ -72,6 +76,22 @@ def test_scheduler_runs_ahead_and_keeps_order() -> None:
     assert [sched.take(i, None, job(i)) for i in range(10)] == [i * 10 for i in range(10)]
     assert sched.pending() == 0
     sched.close()
+
+
+def test_daemon_pool_runs_jobs_skips_cancelled_and_passes_errors() -> None:
+    pool = DaemonPool(2)
+    gate = threading.Event()
+    running = [pool.submit(lambda: gate.wait(5)) for _ in range(2)]
+    queued = pool.submit(lambda: "never")
+    assert queued.cancel()  # both threads busy: still queued
+    boom = pool.submit(lambda: 1 / 0)
+    gate.set()
+    assert [f.result(5) for f in running] == [True, True]
+    with pytest.raises(ZeroDivisionError):
+        boom.result(5)
+    assert queued.cancelled()
+    assert all(t.daemon for t in pool._threads) and len(pool._threads) == 2
+    pool.shutdown()
 
 
 def test_scheduler_discards_prefetch_for_another_endpoint() -> None:
@@ -296,6 +316,57 @@ def test_stall_past_timeout(pytester: pytest.Pytester, fake_server: FakeServer) 
     res.assert_outcomes(passed=1, errors=1)
     modes = {r["scenario"]: r["failure_mode"] for r in log(pytester)["results"]}
     assert modes == {"q000": "timeout", "q001": None}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_ctrl_c_does_not_wait_for_requests_in_flight(
+    pytester: pytest.Pytester, fake_server: FakeServer, stream: bool
+) -> None:
+    """A slow model: after Ctrl-C the process ends at once with the finished results
+    saved, instead of waiting for the generations still running."""
+    make_pack(pytester, 12)
+    release = threading.Event()
+
+    def script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        if "Question 0:" not in str(body["messages"]):
+            release.wait(120)  # generations that take minutes
+        if body.get("stream"):
+            return 200, Stream(stream_chunks("ok")), {}
+        return 200, chat_reply("ok"), {}
+
+    fake_server.script = script
+    args = [sys.executable, "-m", "pytest", "packs", "-p", "no:cacheprovider"]
+    args += [f"--llm-endpoint={fake_server.url}", "--llm-probe=no", "--llm-log=log.json"]
+    if stream:
+        args.append("--llm-stream")
+    journal = pytester.path / "log.json.partial.jsonl"
+    proc = subprocess.Popen(
+        args,
+        cwd=pytester.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+            journal.exists() and len(journal.read_text().splitlines()) >= 2
+        ):
+            time.sleep(0.05)
+        time.sleep(0.3)  # the next requests are in flight now
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+        waited = time.monotonic() - t0
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert code == pytest.ExitCode.INTERRUPTED
+    assert waited < 20, f"waited {waited:.1f} s for requests in flight"
+    data = log(pytester)
+    assert data["interrupted"] is True
+    assert [r["scenario"] for r in data["results"]] == ["q000"]
 
 
 # -- cache, replay, resume ---------------------------------------------------------

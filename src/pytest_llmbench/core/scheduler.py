@@ -8,12 +8,65 @@ with C slots takes about N/C rounds of latency instead of N. Items still verify
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Hashable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Generic, TypeVar
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class DaemonPool:
+    """Up to ``workers`` daemon threads over a queue.
+
+    Not ThreadPoolExecutor: the interpreter joins its threads at exit, so after Ctrl-C
+    or ``-x`` the process would wait for every request still in flight, minutes against
+    a slow model. Daemon threads end with the process (their results were not wanted),
+    and the closed connections tell the server to stop generating."""
+
+    def __init__(self, workers: int, name: str = "llmbench-gen"):
+        self.workers = workers
+        self.name = name
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        fut: Future[T] = Future()
+        self._queue.put((fut, fn))
+        with self._lock:
+            if len(self._threads) < self.workers:
+                t = threading.Thread(
+                    target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(t)
+                t.start()
+        return fut
+
+    def _work(self) -> None:
+        while True:
+            entry = self._queue.get()
+            if entry is None:
+                return
+            fut, fn = entry
+            if not fut.set_running_or_notify_cancel():
+                continue  # cancelled while queued
+            try:
+                result = fn()
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting item
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+
+    def shutdown(self) -> None:
+        """Stop the threads once the queue drains; queued jobs should be cancelled first."""
+        with self._lock:
+            for _ in self._threads:
+                self._queue.put(None)
+            self._threads = []
 
 
 class Scheduler(Generic[T]):
@@ -25,14 +78,14 @@ class Scheduler(Generic[T]):
             raise ValueError("concurrency must be >= 1")
         self.concurrency = concurrency
         self.window = window or max(4 * concurrency, 8)
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: DaemonPool | None = None
         self._futures: dict[Hashable, tuple[object, Future[T]]] = {}
         self._lock = threading.Lock()
         self.submitted = 0
 
-    def _executor(self) -> ThreadPoolExecutor:
+    def _executor(self) -> DaemonPool:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="llmbench-gen")
+            self._pool = DaemonPool(self.concurrency)
         return self._pool
 
     def prefetch(
@@ -73,5 +126,5 @@ class Scheduler(Generic[T]):
         for _, fut in futures:
             fut.cancel()
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
             self._pool = None
