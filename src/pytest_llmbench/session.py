@@ -221,9 +221,9 @@ class LLMSession:
         }
 
     def _describe_endpoint(self) -> dict[str, Any]:
+        if self._used_endpoint is None and self._worker_facts.get("endpoint"):
+            return dict(self._worker_facts["endpoint"])  # xdist: only workers used it
         ep = self._used_endpoint or self._endpoint
-        if ep is None and self._worker_facts.get("endpoint"):
-            return dict(self._worker_facts["endpoint"])
         return ep.describe() if ep is not None else {"name": self.endpoint_label}
 
     # -- xdist: what only the workers learn ---------------------------------------
