@@ -449,16 +449,33 @@ class LLMSession:
             res = endpoint.chat(body, None, 60.0)
         except EndpointError as exc:
             return {"ok": False, "error": str(exc)}
+        timings = res.timings or {}
+        n = timings.get("predicted_n")
+        if not isinstance(n, int):
+            n = res.completion_tokens
         tps = None
-        if res.timings and isinstance(res.timings.get("predicted_per_second"), (int, float)):
-            tps = float(res.timings["predicted_per_second"])
+        if isinstance(n, int) and n < PROBE_MIN_TOKENS:
+            pass  # one token has no decode interval (llama.cpp then says 0 tok/s)
+        elif isinstance(timings.get("predicted_per_second"), (int, float)):
+            tps = float(timings["predicted_per_second"])
         elif res.completion_tokens and res.latency_s > 0:
             tps = res.completion_tokens / res.latency_s
-        return {
+        if tps is not None and not 0 < tps < float("inf"):
+            tps = None
+        out: dict[str, Any] = {
             "ok": True,
             "tokens_per_s": None if tps is None else round(tps, 2),
             "latency_s": round(res.latency_s, 4),
+            "tokens": n,
         }
+        if tps is None:
+            why = (
+                "too few tokens to measure"
+                if isinstance(n, int) and n < PROBE_MIN_TOKENS
+                else ("no usable speed figure")
+            )
+            out["note"] = f"{why}; timeouts use the client default"
+        return out
 
     def timeout_for(self, item: ScenarioItem) -> float | None:
         """--llm-timeout, else the scenario's, else sized from the measured speed."""
@@ -831,6 +848,7 @@ def _server_settings(endpoint: Endpoint) -> dict[str, Any] | None:
     return None
 
 
+PROBE_MIN_TOKENS = 4
 _PROBE = Scenario(
     id="speed-probe",
     prompt="(probe)",

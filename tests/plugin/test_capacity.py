@@ -519,6 +519,37 @@ def test_speed_probe_sizes_timeouts(pytester: pytest.Pytester, fake_server: Fake
     res.stdout.fnmatch_lines(["*speed probe 123.0 tok/s*"])
 
 
+@pytest.mark.parametrize(
+    ("timings", "usage_tokens", "want"),
+    [
+        ({"predicted_n": 1, "predicted_per_second": 0.0}, 1, None),  # llama.cpp, one token
+        ({"predicted_n": 2, "predicted_per_second": 5e6}, 2, None),
+        ({"predicted_n": 30, "predicted_per_second": 0.0}, 30, None),
+        (None, 1, None),
+        ({"predicted_n": 30, "predicted_per_second": 88.5}, 30, 88.5),
+    ],
+)
+def test_speed_probe_refuses_figures_it_cannot_measure(
+    pytester: pytest.Pytester,
+    fake_server: FakeServer,
+    timings: dict[str, Any] | None,
+    usage_tokens: int,
+    want: float | None,
+) -> None:
+    make_pack(pytester, 1)
+    usage = {"prompt_tokens": 10, "completion_tokens": usage_tokens, "total_tokens": 11}
+    fake_server.script = lambda b: (200, chat_reply("ok", usage=usage, timings=timings), {})
+    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-log=log.json")
+    res.assert_outcomes(passed=1)
+    probe = log(pytester)["speed_probe"]
+    assert probe["tokens_per_s"] == want
+    if want is None:
+        assert probe["note"].startswith(
+            "too few tokens" if probe["tokens"] < 4 else "no usable speed figure"
+        )
+        assert "speed probe" not in res.stdout.str()
+
+
 def test_unreachable_endpoint_probe_is_retried_then_reported() -> None:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
