@@ -472,7 +472,7 @@ class LLMSession:
             why = (
                 "too few tokens to measure"
                 if isinstance(n, int) and n < PROBE_MIN_TOKENS
-                else ("no usable speed figure")
+                else "no usable speed figure"
             )
             out["note"] = f"{why}; timeouts use the client default"
         return out
