@@ -504,6 +504,10 @@ def test_streaming_records_ttft(pytester: pytest.Pytester, fake_server: FakeServ
     assert call["stream"]["ttft_s"] > 0
     assert call["stream"]["reasoning_chunks"] == 3
     assert call["response"]["choices"][0]["message"]["reasoning_content"] == "think about it "
+    pack = log(pytester)["summary"]["packs"]["cap"]
+    assert pack["ttft_p50_s"] == call["stream"]["ttft_s"]
+    assert pack["decode_tokens_per_s_p50"] == call["stream"]["decode_tokens_per_s"]
+    res.stdout.re_match_lines([r"pack\s+passed.*tok/s\s+ttft p50 s\s+decode tok/s$"])
 
 
 def test_speed_probe_sizes_timeouts(pytester: pytest.Pytester, fake_server: FakeServer) -> None:
@@ -517,6 +521,7 @@ def test_speed_probe_sizes_timeouts(pytester: pytest.Pytester, fake_server: Fake
     res.assert_outcomes(passed=1)
     assert log(pytester)["speed_probe"]["tokens_per_s"] == 123.0
     res.stdout.fnmatch_lines(["*speed probe 123.0 tok/s*"])
+    assert "ttft" not in res.stdout.str()  # streaming columns only for --llm-stream
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,9 @@ class PackStats:
     latencies: list[float] = field(default_factory=list)
     tokens: int = 0
     token_time: float = 0.0
+    # --llm-stream: time to first token per scenario, decode speed per call
+    ttfts: list[float] = field(default_factory=list)
+    decode_tps: list[float] = field(default_factory=list)
     metrics: dict[str, list[float]] = field(default_factory=dict)
     modes: dict[str, int] = field(default_factory=dict)
     # repeat index -> [passed, scored]; scenario -> outcomes over repeats
@@ -82,6 +85,17 @@ class PackStats:
             self.tokens += toks
             if isinstance(lat, (int, float)) and lat > 0:
                 self.token_time += float(lat)
+        first = True
+        for call in rec.get("calls") or []:
+            st = call.get("stream") if isinstance(call, dict) else None
+            if not isinstance(st, dict):
+                continue
+            ttft, tps = st.get("ttft_s"), st.get("decode_tokens_per_s")
+            if first and isinstance(ttft, (int, float)) and ttft > 0:
+                self.ttfts.append(float(ttft))
+                first = False
+            if isinstance(tps, (int, float)) and tps > 0:
+                self.decode_tps.append(float(tps))
         verdict = rec.get("verdict") or {}
         for name, pair in (verdict.get("metrics") or {}).items():
             acc = self.metrics.setdefault(name, [0.0, 0.0])
@@ -127,6 +141,8 @@ class PackStats:
             "latency_p95_s": _pct(self.latencies, 0.95),
             "completion_tokens": self.tokens,
             "tokens_per_s": round(self.tokens / self.token_time, 2) if self.token_time else None,
+            "ttft_p50_s": _pct(self.ttfts, 0.5),
+            "decode_tokens_per_s_p50": _pct(self.decode_tps, 0.5),
             "metrics": {
                 k: {"num": v[0], "den": v[1], "pct": round(100 * v[0] / v[1], 3) if v[1] else None}
                 for k, v in self.metrics.items()
@@ -302,23 +318,28 @@ class Summary:
 
     def table_lines(self) -> list[str]:
         head = ["pack", "passed", "score", "mean", "errors", "p50 s", "p95 s", "tokens", "tok/s"]
+        streamed = any(p.ttfts or p.decode_tps for p in self.packs.values())
+        if streamed:  # the figures local-model users compare
+            head += ["ttft p50 s", "decode tok/s"]
         rows = [head]
         for k in sorted(self.packs):
             p = self.packs[k]
             d = p.to_dict()
-            rows.append(
-                [
-                    k,
-                    f"{p.passed}/{p.total}",
-                    "n/a" if p.score_pct is None else f"{p.score_pct:.1f}%",
-                    "n/a" if p.mean_score is None else f"{p.mean_score:.2f}",
-                    str(p.errors),
-                    _fmt_s(d["latency_p50_s"]),
-                    _fmt_s(d["latency_p95_s"]),
-                    str(p.tokens),
-                    "-" if d["tokens_per_s"] is None else f"{d['tokens_per_s']:.1f}",
-                ]
-            )
+            row = [
+                k,
+                f"{p.passed}/{p.total}",
+                "n/a" if p.score_pct is None else f"{p.score_pct:.1f}%",
+                "n/a" if p.mean_score is None else f"{p.mean_score:.2f}",
+                str(p.errors),
+                _fmt_s(d["latency_p50_s"]),
+                _fmt_s(d["latency_p95_s"]),
+                str(p.tokens),
+                "-" if d["tokens_per_s"] is None else f"{d['tokens_per_s']:.1f}",
+            ]
+            if streamed:
+                tps = d["decode_tokens_per_s_p50"]
+                row += [_fmt_s(d["ttft_p50_s"]), "-" if tps is None else f"{tps:.1f}"]
+            rows.append(row)
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = []
         for n, r in enumerate(rows):
