@@ -53,8 +53,12 @@ class LLMBenchPlugin:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = getattr(report, "llmbench", None)
-        if record is not None and not is_worker(self.llm.config):
+        if is_worker(self.llm.config):
+            return
+        if record is not None:
             self.llm.fold(record)
+        elif report.failed:
+            self.llm.other_failures += 1
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -62,8 +66,9 @@ class LLMBenchPlugin:
         if is_worker(config):
             if self.llm.active:  # before xdist sends workeroutput back
                 config.workeroutput["llmbench"] = self.llm.worker_facts()  # type: ignore[attr-defined]
-        elif self.llm.finish(exitstatus):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        elif self.llm.active:
+            self.llm.finish(exitstatus)
+            session.exitstatus = self.llm.exit_status(int(exitstatus))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

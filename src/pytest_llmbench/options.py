@@ -283,6 +283,22 @@ def addoption(parser: pytest.Parser) -> None:
         help="absolute floor for a pack's score (repeatable)",
     )
     g.addoption(
+        "--llm-max-errors",
+        type=non_negative_int,
+        default=None,
+        metavar="N",
+        help="infrastructure errors allowed before the session fails with status 7 "
+        "(default with a gate: 0)",
+    )
+    g.addoption(
+        "--llm-exit",
+        choices=["scenarios", "gates"],
+        default=None,
+        help="what decides the exit status: failed scenarios (pytest's rule; the default "
+        "without gates) or only the gates (the default with --llm-baseline, "
+        "--llm-fail-under or --llm-max-errors)",
+    )
+    g.addoption(
         "--llm-allow-noncanonical",
         action="store_true",
         default=False,

@@ -140,7 +140,11 @@ class LLMSession:
                 self.baseline = load_baseline(opt.llm_baseline)
             except BaselineError as exc:
                 raise pytest.UsageError(f"--llm-baseline: {exc}") from None
+        if opt.llm_max_drop is not None and not opt.llm_baseline:
+            raise pytest.UsageError("--llm-max-drop needs --llm-baseline FILE to compare with")
         self.gate_messages: list[str] = []
+        self.exit_reason: str | None = None
+        self.other_failures = 0  # failed reports that are not scenario results
         self._sandbox: Any = None
         self._sandbox_error: str | None = None
         self.packs: dict[str, dict[str, Any]] = {}
@@ -812,6 +816,26 @@ class LLMSession:
             sampling=self.sampling_record(),
             allow_noncanonical=opt.llm_allow_noncanonical,
         )
+
+    def exit_status(self, pytest_status: int) -> int:
+        """The session's exit status under the gates (see gates.decide_exit)."""
+        from .core.workflows.gates import decide_exit, exit_mode
+
+        opt = self.config.option
+        has_gates = bool(
+            self.baseline is not None or opt.llm_fail_under or opt.llm_max_errors is not None
+        )
+        status, self.exit_reason = decide_exit(
+            pytest_status,
+            mode=exit_mode(opt.llm_exit, has_gates=has_gates),
+            gate_messages=self.gate_messages,
+            errors=self.summary.errors,
+            max_errors=opt.llm_max_errors,
+            other_failures=self.other_failures,
+        )
+        if self.exit_reason is not None:
+            self.exit_reason = f"exit status {status}: {self.exit_reason}"
+        return status
 
     def close(self) -> None:
         if getattr(self, "_judge_set", False):

@@ -8,6 +8,9 @@ A pack fails against the baseline when its score drops by more than ``max_drop_p
 points, or by more than its measured noise (``noise_k`` standard deviations of the
 baseline runs, never less than ``noise_floor_pp``): the noise gate always applies, and
 ``max_drop_pp`` caps the allowed drop when the baseline is noisy.
+
+:func:`decide_exit` turns the gates into the session's exit status (the codes are in
+the README): with a gate, a scenario the model failed is a result, not a failure.
 """
 
 from __future__ import annotations
@@ -17,11 +20,63 @@ from typing import Any
 from .baseline import baseline_is_canonical, load_baseline
 from .records import is_canonical, is_error
 
-__all__ = ["evaluate_gates", "load_baseline"]
+__all__ = [
+    "EXIT_GATE_FAILED",
+    "EXIT_TOO_MANY_ERRORS",
+    "decide_exit",
+    "evaluate_gates",
+    "exit_mode",
+    "load_baseline",
+]
 
 NOISE_K = 2.0
 NOISE_FLOOR_PP = 2.0
 MAX_NAMED = 10
+
+# pytest owns 0-5; these two say which gate failed.
+EXIT_GATE_FAILED = 6
+EXIT_TOO_MANY_ERRORS = 7
+
+
+def exit_mode(explicit: str | None, *, has_gates: bool) -> str:
+    """``scenarios`` (a failed scenario fails the session, pytest's own rule) or
+    ``gates`` (only the gates decide); gates by default whenever a gate is given."""
+    if explicit:
+        return explicit
+    return "gates" if has_gates else "scenarios"
+
+
+def decide_exit(
+    pytest_status: int,
+    *,
+    mode: str,
+    gate_messages: list[str],
+    errors: int,
+    max_errors: int | None,
+    other_failures: int,
+) -> tuple[int, str | None]:
+    """The session's exit status and a one-line reason (None: pytest's status stands).
+
+    Precedence: pytest's own abnormal codes (interrupted, internal, usage, nothing
+    collected) stand; then too many infrastructure errors (7: the run measured too
+    little to trust its scores); then a failed score gate (6); then, in ``scenarios``
+    mode, pytest's status; in ``gates`` mode 1 only for a failure that is not a
+    scenario result (a plain test, a teardown), else 0."""
+    if pytest_status not in (0, 1):
+        return pytest_status, None
+    if mode == "gates" and max_errors is None:
+        max_errors = 0  # a run that measured nothing must not pass its gates
+    if max_errors is not None and errors > max_errors:
+        return EXIT_TOO_MANY_ERRORS, (
+            f"{errors} infrastructure error(s), more than --llm-max-errors={max_errors}"
+        )
+    if gate_messages:
+        return EXIT_GATE_FAILED, f"{len(gate_messages)} gate(s) failed"
+    if mode == "scenarios":
+        return pytest_status, None
+    if other_failures:
+        return 1, f"{other_failures} failure(s) that are not scenario results"
+    return 0, "every gate holds (failed scenarios are results, see JUnit)"
 
 
 def _regressed(pack: str, results: list[dict[str, Any]], scen: dict[str, Any]) -> list[str]:
