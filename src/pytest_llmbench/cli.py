@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .core.runlog import RunLogError, load_runlog, save_runlog
+from .core.runlog import JOURNAL_SUFFIX, RunLogError, load_runlog, save_runlog
 from .core.workflows.baseline import BaselineError
 from .core.workflows.records import WorkflowError
 
@@ -24,7 +24,7 @@ class CLIError(Exception):
 
 
 def _load(path: str) -> dict[str, Any]:
-    return load_runlog(path)
+    return load_runlog(path, warn=lambda line: print(f"warning: {line}", file=sys.stderr))
 
 
 # -- packs -------------------------------------------------------------------------
@@ -127,10 +127,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         raise CLIError("give --output NEW or --in-place, not both")
     data = _load(args.runlog)
     if data.get("incomplete"):
-        raise CLIError(
-            f"{args.runlog}: an incomplete run (recovered from its journal); "
-            "rescore a finished run log"
-        )
+        n = len(data.get("results") or [])
+        print(f"note: {args.runlog}: an unfinished run, {n} scenario(s) read from its journal")
     res = rescore(
         data,
         pack_dirs=[Path(p) for p in args.packs],
@@ -138,7 +136,9 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         plugin_version=__version__,
     )
     print("\n".join(res.lines()))
-    target = Path(args.runlog) if args.in_place else Path(args.output) if args.output else None
+    target = Path(args.output) if args.output else None
+    if args.in_place:  # a journal given directly: the run log it stands for
+        target = Path(args.runlog.removesuffix(JOURNAL_SUFFIX))
     if target is not None:
         save_runlog(target, data)
         print(f"written: {target}")

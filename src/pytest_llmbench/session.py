@@ -30,7 +30,14 @@ from .core.endpoint import (
 from .core.endpoints import CachingEndpoint, ReplayEndpoint, ReplicaSet
 from .core.exchange import Exchange
 from .core.packs import PACK_FILE, PackError, builtin_packs_dir, load_meta
-from .core.runlog import RunLogWriter, default_log_path, read_runlog
+from .core.runlog import (
+    RunLogBusy,
+    RunLogWriter,
+    default_log_path,
+    journal_of,
+    read_runlog_warn,
+    runlog_exists,
+)
 from .core.runner import ScenarioResult, generation_for
 from .core.scheduler import Scheduler
 from .core.schema import PackMeta, Scenario
@@ -112,8 +119,8 @@ class LLMSession:
         self.api_key_env: str = opt.llm_api_key_env
         self.repeat: int = opt.llm_repeat
         self.resume: str | None = opt.llm_resume
-        if self.resume and not Path(self.resume).exists():
-            raise pytest.UsageError(f"--llm-resume: no such run log: {self.resume}")
+        if self.resume and not runlog_exists(self.resume):  # a crashed run: its journal
+            raise pytest.UsageError(f"--llm-resume: no such run log or journal: {self.resume}")
         self._resumed: dict[str, dict[str, Any]] | None = None
         self.sampling = {
             k: getattr(opt, "llm_" + k)
@@ -162,6 +169,7 @@ class LLMSession:
         self.summary = Summary()
         self.started = time.time()
         self.writer: RunLogWriter | None = None
+        self.active_log = True  # False when another run holds --llm-log
         self.log_path: Path | None = None
         self.interrupted = False
 
@@ -345,9 +353,11 @@ class LLMSession:
             self._resumed = {}
             if self.resume:
                 try:
-                    data = read_runlog(self.resume)
+                    data, notes = read_runlog_warn(self.resume)
                 except (OSError, ValueError) as exc:
                     raise pytest.UsageError(f"--llm-resume: {exc}") from None
+                for note in notes:
+                    self._say(f"--llm-resume: {note}")
                 for rec in data.get("results", []):
                     if rec.get("nodeid") and rec.get("failure_mode") not in ERROR_MODES:
                         self._resumed[str(rec["nodeid"])] = rec
@@ -738,16 +748,46 @@ class LLMSession:
 
     # -- controller -------------------------------------------------------------
     def start(self) -> None:
-        """Controller only: carry over the finished scenarios of --llm-resume."""
+        """Controller only: take the run log (one writer per log), then carry over the
+        finished scenarios of --llm-resume."""
+        self._open_writer()
         for rec in self.resumed_records().values():
             self.fold({**rec, "resumed": True})
 
-    def fold(self, record: dict[str, Any]) -> None:
-        self.summary.add(record)
+    def _open_writer(self) -> RunLogWriter:
         if self.writer is None:
             self.log_path = self._log_path()
-            self.writer = RunLogWriter(self.log_path, self.header())
-        self.writer.add(record)
+            writer = RunLogWriter(self.log_path, self.header())
+            try:
+                writer.lock()
+            except RunLogBusy as exc:
+                self.active_log = False
+                raise pytest.UsageError(f"--llm-log: {exc}") from None
+            self.writer = writer
+        return self.writer
+
+    def _resumes_own_log(self) -> bool:
+        """--llm-resume names this run's own log: its old journal is folded in."""
+        w = self.writer
+        if not self.resume or w is None:
+            return False
+        return journal_of(Path(self.resume)).resolve() == w.journal_path.resolve()
+
+    def _say(self, line: str) -> None:
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write_line(f"llmbench: {line}", yellow=True)
+
+    def fold(self, record: dict[str, Any]) -> None:
+        self.summary.add(record)
+        writer = self._open_writer()
+        aside = writer.kept_aside
+        writer.add(record)
+        if aside is None and writer.kept_aside is not None and not self._resumes_own_log():
+            self._say(
+                f"an unfinished run's journal was kept as {writer.kept_aside} "
+                "(--llm-resume or llmbench inspect read it)"
+            )
 
     def _log_path(self) -> Path:
         opt = self.config.option.llm_log or self.config.getini("llm_log")
@@ -761,9 +801,10 @@ class LLMSession:
         if not self.active:
             return []
         self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        if self.writer is None:
-            self.log_path = self._log_path()
-            self.writer = RunLogWriter(self.log_path, self.header())
+        if not self.active_log:
+            return []  # another run holds the log: write nothing
+        self._open_writer()
+        assert self.writer is not None
         fresh = self.header()
         self.writer.header.update(
             {
@@ -796,6 +837,8 @@ class LLMSession:
                 ),
                 encoding="utf-8",
             )
+        if self.writer.kept_aside is not None and self._resumes_own_log():
+            self.writer.kept_aside.unlink(missing_ok=True)  # every record is in the new log
         self.gate_messages = self.gates()
         return self.gate_messages
 
@@ -848,6 +891,8 @@ class LLMSession:
             self._scheduler.close()
         if self._endpoint is not None:
             self._endpoint.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _server_settings(endpoint: Endpoint) -> dict[str, Any] | None:

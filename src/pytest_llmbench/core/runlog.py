@@ -1,16 +1,20 @@
 """The run log: one JSON file per run, written atomically, with a crash journal.
 
 Each finished scenario is appended to ``<log>.partial.jsonl`` as it arrives, so a
-killed run loses nothing; the final JSON is written with ``os.replace`` and the
-journal removed.
+killed run loses nothing (resume, rescore and inspect read a crashed run from it); the
+final JSON is written with ``os.replace`` and the journal removed. One process writes
+a log at a time (``<log>.lock``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -59,20 +63,97 @@ def _write_readable(fh: TextIO, data: Any) -> None:
     fh.write("}\n")
 
 
+JOURNAL_SUFFIX = ".partial.jsonl"
+
+
+def journal_of(path: Path) -> Path:
+    """The crash journal that goes with a run log (the path itself if it is one)."""
+    if path.name.endswith(JOURNAL_SUFFIX):
+        return path
+    return path.with_name(path.name + JOURNAL_SUFFIX)
+
+
+class RunLogBusy(Exception):  # noqa: N818 - reads better in messages
+    """Another live process writes this run log; ``str()`` names it."""
+
+
+class _LogLock:
+    """``<log>.lock``, held with ``flock`` for the whole run: one writer per log. The
+    kernel drops the lock when its process dies, so a crash never leaves it stuck."""
+
+    def __init__(self, log: Path):
+        self.path = log.with_name(log.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self, log: Path) -> None:
+        import fcntl
+
+        log.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                try:
+                    who = os.read(fd, 200).decode("utf-8", "replace").strip() or "?"
+                finally:
+                    os.close(fd)
+                raise RunLogBusy(
+                    f"{log}: another run is writing this log ({who}); give another --llm-log"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the holder removed the file as we opened it: try the new one
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} since {stamp}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)  # unlinked while held: a waiter re-checks the inode
+        os.close(self._fd)
+        self._fd = None
+
+
 class RunLogWriter:
+    """One run's log. ``lock()`` first (one writer per log); the journal is fresh for
+    each run: a journal left by a crashed run is renamed aside, never appended to."""
+
     def __init__(self, path: Path, header: dict[str, Any]):
         self.path = path
-        self.journal_path = path.with_name(path.name + ".partial.jsonl")
+        self.journal_path = journal_of(path)
         self.header = {"format": FORMAT, **header}
         self.results: list[dict[str, Any]] = []
         self._journal: TextIO | None = None
+        self._lock = _LogLock(path)
+        self.kept_aside: Path | None = None  # a crashed run's journal, renamed
+
+    def lock(self) -> None:
+        """Raises RunLogBusy when another live process holds the log."""
+        self._lock.acquire(self.path)
+
+    def _open_journal(self) -> TextIO:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.journal_path.exists():
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(self.journal_path.stat().st_mtime))
+            aside = self.path.with_name(f"{self.path.name}.crashed-{stamp}{JOURNAL_SUFFIX}")
+            os.replace(self.journal_path, aside)
+            self.kept_aside = aside
+        fh = open(self.journal_path, "x", encoding="utf-8")  # noqa: SIM115
+        fh.write(json.dumps({"header": self.header}, default=str) + "\n")
+        return fh
 
     def add(self, record: dict[str, Any]) -> None:
         self.results.append(record)
         if self._journal is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
-            self._journal.write(json.dumps({"header": self.header}, default=str) + "\n")
+            self._journal = self._open_journal()
         self._journal.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         self._journal.flush()
 
@@ -86,53 +167,108 @@ class RunLogWriter:
             self._journal = None
         if self.journal_path.exists():
             self.journal_path.unlink()
+        self._lock.release()
         return self.path
 
+    def close(self) -> None:
+        """Give up the log without writing it (the journal stays for recovery)."""
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        self._lock.release()
 
-def read_runlog(path: Path | str) -> dict[str, Any]:
-    """Read a run log, or recover one from its journal if the run was killed."""
-    p = Path(path)
-    if p.exists():
-        data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT:
-            raise ValueError(f"{p}: not a pytest-llmbench run log (format {data.get('format')!r})")
-        return data
-    journal = p.with_name(p.name + ".partial.jsonl")
-    if not journal.exists():
-        raise FileNotFoundError(str(p))
+
+def read_journal(journal: Path) -> tuple[dict[str, Any], list[str]]:
+    """A crashed run from its journal, and warnings. A torn last line (a hard kill
+    mid-write) is dropped with a warning; a bad line before the last is an error. A
+    scenario recorded twice counts once (the later record wins)."""
     out: dict[str, Any] = {"format": FORMAT, "results": [], "incomplete": True}
-    for line in journal.read_text(encoding="utf-8").splitlines():
+    warnings: list[str] = []
+    lines = journal.read_text(encoding="utf-8").split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    by_node: dict[str, int] = {}
+    results: list[dict[str, Any]] = out["results"]
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except ValueError:
-            break  # a torn last line from a hard kill
+            rec = None
+        if not isinstance(rec, dict):
+            if n == len(lines):
+                warnings.append(
+                    f"{journal}:{n}: dropped a torn last line ({len(line)} bytes, "
+                    "written when the run was killed)"
+                )
+                break
+            raise ValueError(f"{journal}:{n}: not a journal record")
         if "header" in rec:
-            out.update(rec["header"])
-        else:
-            out["results"].append(rec)
-    return out
+            if isinstance(rec["header"], dict):
+                out.update(rec["header"])
+            continue
+        node = rec.get("nodeid")
+        if isinstance(node, str) and node in by_node:
+            results[by_node[node]] = rec
+            continue
+        if isinstance(node, str):
+            by_node[node] = len(results)
+        results.append(rec)
+    if out.get("format") != FORMAT:
+        raise ValueError(f"{journal}: not a pytest-llmbench journal")
+    out["recovered_from"] = str(journal)
+    return out, warnings
+
+
+def read_runlog_warn(path: Path | str) -> tuple[dict[str, Any], list[str]]:
+    """A run log, or a crashed run's journal (given directly, or found next to the
+    run log that was never written), with warnings."""
+    p = Path(path)
+    if p.name.endswith(JOURNAL_SUFFIX) or not p.exists():
+        journal = journal_of(p)
+        if not journal.exists():
+            raise FileNotFoundError(f"no such run log or journal: {p}")
+        return read_journal(journal)
+    data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        fmt = data.get("format") if isinstance(data, dict) else None
+        raise ValueError(f"{p}: not a pytest-llmbench run log (format {fmt!r})")
+    return data, []
+
+
+def read_runlog(path: Path | str) -> dict[str, Any]:
+    """Read a run log, or recover one from its journal if the run was killed."""
+    return read_runlog_warn(path)[0]
+
+
+def runlog_exists(path: Path | str) -> bool:
+    p = Path(path)
+    return p.is_file() or journal_of(p).is_file()
 
 
 class RunLogError(ValueError):
     """A file is not a readable run log; ``str()`` is a one-line message for users."""
 
 
-def load_runlog(path: Path | str) -> dict[str, Any]:
+def load_runlog(path: Path | str, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Read a run log for the workflows: clear errors, older formats migrated.
 
-    Falls back to the crash journal when the final file was never written."""
+    A crashed run (final file never written, or its ``.partial.jsonl`` given) is read
+    from its journal; ``warn`` gets what was dropped from it."""
     from .workflows.migrate import migrate_runlog
 
     p = Path(path)
-    if not p.exists():
-        journal = p.with_name(p.name + ".partial.jsonl")
+    if p.name.endswith(JOURNAL_SUFFIX) or not p.exists():
+        journal = journal_of(p)
         if journal.exists():
             try:
-                return migrate_runlog(read_runlog(p), p)
-            except (OSError, UnicodeDecodeError) as exc:
-                raise RunLogError(f"{p}: cannot read its journal: {exc}") from None
+                data, notes = read_journal(journal)
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise RunLogError(f"{journal}: cannot read this journal: {exc}") from None
+            for note in notes:
+                (warn or _stderr)(note)
+            return migrate_runlog(data, p)
         raise RunLogError(f"{p}: no such file")
     if p.is_dir():
         raise RunLogError(f"{p}: is a directory, not a run log")
@@ -148,6 +284,10 @@ def load_runlog(path: Path | str) -> dict[str, Any]:
         hint = " (truncated?)" if "Expecting" in str(exc) or "Unterminated" in str(exc) else ""
         raise RunLogError(f"{p}: not valid JSON{hint}: {exc}") from None
     return migrate_runlog(data, p)
+
+
+def _stderr(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr)
 
 
 def save_runlog(path: Path | str, data: dict[str, Any]) -> Path:

@@ -1,0 +1,234 @@
+"""Run integrity against hostile servers and a hard kill, through real pytest runs and
+real loopback HTTP servers: crashed runs resume, one writer per log, no secret written,
+bounded time, wrong-shaped replies are ERRORs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fakeserver import FakeServer, chat_reply
+
+PACK_META = "id: cap\ntitle: Capacity\nversion: '1'\n"
+
+
+def make_pack(root: Path, n: int, pack_id: str = "cap") -> None:
+    d = root / "packs" / pack_id
+    d.mkdir(parents=True)
+    (d / "pack.yaml").write_text(f"id: {pack_id}\ntitle: T\nversion: '1'\n")
+    lines = ["scenarios:"]
+    for i in range(n):
+        lines += [
+            f"  - id: q{i:03d}",
+            f"    prompt: 'Question {i}: reply with the word ok.'",
+            "    verifier: {type: exact, value: ok, ignore_case: true}",
+            "    reference: ok",
+            "    counterexamples: ['no', 'okay']",
+        ]
+    (d / "s.yaml").write_text("\n".join(lines) + "\n")
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_inprocess("packs", "-p", "no:cacheprovider", *args)
+
+
+def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_llmbench.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+
+
+def records(path: Path) -> int:
+    if not path.exists():
+        return 0
+    return sum(1 for ln in path.read_text().splitlines() if ln and '"header"' not in ln[:12])
+
+
+def start_run(cwd: Path, url: str, *extra: str) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "pytest", "packs", "-p", "no:cacheprovider"]
+    args += [f"--llm-endpoint={url}", "--llm-probe=no", "--llm-concurrency=1", *extra]
+    return subprocess.Popen(
+        args,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+
+
+def wait_for(cond: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def gated_server(fake_server: FakeServer, free: int) -> threading.Event:
+    """The first ``free`` questions are answered at once; the rest wait for the event."""
+    release = threading.Event()
+
+    def script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        text = str(body["messages"])
+        if not any(f"Question {i}:" in text for i in range(free)):
+            release.wait(60)
+        return 200, chat_reply("ok"), {}
+
+    fake_server.script = script
+    return release
+
+
+def crash_after(cwd: Path, fake_server: FakeServer, done: int, *extra: str) -> Path:
+    """A run killed with SIGKILL once ``done`` scenarios are in its journal."""
+    release = gated_server(fake_server, done)
+    journal = cwd / "log.json.partial.jsonl"
+    proc = start_run(cwd, fake_server.url, "--llm-log=log.json", *extra)
+    try:
+        wait_for(lambda: records(journal) >= done)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert not (cwd / "log.json").exists()
+    return journal
+
+
+# -- item 1: a crashed run can be resumed, rescored and inspected ------------------
+
+
+def test_killed_run_resumes_from_its_journal_and_drops_a_torn_line(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester.path, 6)
+    journal = crash_after(pytester.path, fake_server, 3)
+    with journal.open("a") as fh:
+        fh.write('{"nodeid": "cap::q005", "pas')  # a write cut by the kill
+    fake_server.script = lambda b: (200, chat_reply("ok"), {})
+    before = len(fake_server.chat_requests())
+    res = run(
+        pytester,
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-resume=log.json",
+        "--llm-log=merged.json",
+    )
+    res.assert_outcomes(passed=3, deselected=3)
+    res.stdout.fnmatch_lines(["*dropped a torn last line*"])
+    assert len(fake_server.chat_requests()) - before == 3
+    merged = json.loads((pytester.path / "merged.json").read_text())
+    assert sorted(r["scenario"] for r in merged["results"]) == [f"q{i:03d}" for i in range(6)]
+    assert merged["summary"]["total"] == 6
+    # the journal itself is accepted too
+    res = run(
+        pytester,
+        f"--llm-endpoint={fake_server.url}",
+        f"--llm-resume={journal.name}",
+        "--llm-log=merged2.json",
+    )
+    res.assert_outcomes(passed=3, deselected=3)
+
+
+def test_inspect_and_rescore_read_a_killed_run(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester.path, 5)
+    journal = crash_after(pytester.path, fake_server, 2)
+    with journal.open("a") as fh:
+        fh.write('{"torn')
+    for target in ("log.json", journal.name):
+        out = cli(pytester.path, "inspect", target)
+        assert out.returncode == 0, out.stderr
+        assert "INCOMPLETE" in out.stdout and "cap" in out.stdout
+        assert "dropped a torn last line" in out.stderr
+        assert out.stdout.count("\n") > 2
+    out = cli(pytester.path, "rescore", journal.name, "--in-place")
+    assert out.returncode == 0, out.stderr
+    assert "rescored 2 scenario(s)" in out.stdout
+    rescored = json.loads((pytester.path / "log.json").read_text())
+    assert rescored["incomplete"] is True and len(rescored["results"]) == 2
+
+
+def test_a_bad_line_inside_a_journal_is_an_error_not_silence(pytester: pytest.Pytester) -> None:
+    j = pytester.path / "log.json.partial.jsonl"
+    head = json.dumps({"header": {"format": "pytest-llmbench/runlog@1"}})
+    rec = json.dumps({"nodeid": "p::a", "pack": "p", "scenario": "a", "passed": True})
+    j.write_text(f"{head}\nnot json\n{rec}\n")
+    out = cli(pytester.path, "inspect", "log.json")
+    assert out.returncode == 2
+    assert "log.json.partial.jsonl:2" in out.stderr and "Traceback" not in out.stderr
+
+
+# -- item 2: one writer per log; a fresh journal per run -----------------------------
+
+
+def test_second_run_on_the_same_log_is_refused_naming_the_other(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester.path, 4)
+    release = gated_server(fake_server, 1)
+    proc = start_run(pytester.path, fake_server.url, "--llm-log=log.json")
+    try:
+        wait_for(lambda: records(pytester.path / "log.json.partial.jsonl") >= 1)
+        res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-log=log.json")
+        assert res.ret == pytest.ExitCode.USAGE_ERROR
+        err = res.stderr.str()
+        assert f"pid {proc.pid}" in err and "another run is writing this log" in err
+        assert records(pytester.path / "log.json.partial.jsonl") >= 1  # untouched
+        release.set()
+        assert proc.wait(60) == 0
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    data = json.loads((pytester.path / "log.json").read_text())
+    assert len(data["results"]) == 4 and data["summary"]["passed"] == 4
+    assert not (pytester.path / "log.json.lock").exists()
+
+
+def test_rerun_after_a_crash_counts_every_scenario_once(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester.path, 5)
+    crash_after(pytester.path, fake_server, 3)
+    fake_server.script = lambda b: (200, chat_reply("ok"), {})
+    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-log=log.json")
+    res.assert_outcomes(passed=5)
+    res.stdout.fnmatch_lines(["*unfinished run's journal was kept as *crashed-*.partial.jsonl*"])
+    data = json.loads((pytester.path / "log.json").read_text())
+    assert len(data["results"]) == 5
+    out = cli(pytester.path, "inspect", "log.json")
+    assert "5/5" in out.stdout and "10/" not in out.stdout, out.stdout
+    kept = list(pytester.path.glob("log.json.crashed-*.partial.jsonl"))
+    assert len(kept) == 1
+    out = cli(pytester.path, "inspect", kept[0].name)
+    assert out.returncode == 0 and "3/3" in out.stdout, out.stdout + out.stderr
+
+
+def test_resume_into_its_own_log_after_a_crash(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester.path, 5)
+    crash_after(pytester.path, fake_server, 2)
+    fake_server.script = lambda b: (200, chat_reply("ok"), {})
+    res = run(
+        pytester, f"--llm-endpoint={fake_server.url}", "--llm-log=log.json", "--llm-resume=log.json"
+    )
+    res.assert_outcomes(passed=3, deselected=2)
+    data = json.loads((pytester.path / "log.json").read_text())
+    assert sorted(r["scenario"] for r in data["results"]) == [f"q{i:03d}" for i in range(5)]
+    assert not list(pytester.path.glob("log.json*.partial.jsonl"))
