@@ -51,6 +51,9 @@ def _pack_dirs(root: Path) -> list[Path]:
 def cmd_packs(args: argparse.Namespace) -> int:
     from .core.packs import PackError, builtin_packs_dir, load_pack
 
+    if args.path:  # for scripts: collect the built-in packs and nothing else
+        print(builtin_packs_dir())
+        return 0
     roots = [Path(d) for d in args.dir] if args.dir else [builtin_packs_dir()]
     rows, bad = [], 0
     for root in roots:
@@ -227,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("packs", help="list built-in packs (or those under --dir)")
     s.add_argument("--dir", action="append", default=[], metavar="DIR")
+    s.add_argument("--path", action="store_true", help="print the built-in packs' folder")
     s.set_defaults(func=cmd_packs)
 
     s = sub.add_parser("check", help="self-check packs: references pass, counterexamples fail")
