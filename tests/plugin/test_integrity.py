@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from fakeserver import FakeServer, chat_reply
+from fakeserver import FakeServer, Stream, chat_reply, stream_chunks
 
 PACK_META = "id: cap\ntitle: Capacity\nversion: '1'\n"
 
@@ -232,3 +232,83 @@ def test_resume_into_its_own_log_after_a_crash(
     data = json.loads((pytester.path / "log.json").read_text())
     assert sorted(r["scenario"] for r in data["results"]) == [f"q{i:03d}" for i in range(5)]
     assert not list(pytester.path.glob("log.json*.partial.jsonl"))
+
+
+# -- item 3: no key in any output -------------------------------------------------
+
+SECRET = "sk-integrity-secret-9f8e7d"
+OTHER = "proxy-key-5a4b3c2d1e"  # a key this process never read, in a header-shaped echo
+
+
+def echoing_script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+    """A server that echoes the request's credentials in every kind of reply."""
+    text = str(body["messages"])
+    echo = {"Authorization": f"Bearer {SECRET}", "api-key": OTHER}
+    if "Question 0:" in text:
+        return 500, {"error": "internal", "request_headers": echo}, {}
+    if "Question 1:" in text:
+        return 401, f"401 Unauthorized: Authorization: Bearer {SECRET}".encode(), {}
+    if "Question 2:" in text and body.get("stream"):  # the key split across two chunks
+        chunks = stream_chunks("x")
+        chunks[0]["choices"][0]["delta"]["content"] = f"your key is {SECRET[:9]}"
+        chunks.insert(1, {"choices": [{"index": 0, "delta": {"content": SECRET[9:]}}]})
+        return 200, Stream(chunks), {}
+    if "Question 2:" in text:
+        return 200, chat_reply(f"your key is {SECRET}"), {}
+    if "Question 3:" in text:
+        return 200, f"<html>api_key={OTHER} Authorization: Bearer {SECRET}".encode(), {}
+    if body.get("stream"):
+        return 200, Stream(stream_chunks("ok")), {}
+    return 200, chat_reply("ok"), {}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_echoed_key_is_in_no_output(
+    pytester: pytest.Pytester,
+    fake_server: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+    stream: bool,
+) -> None:
+    make_pack(pytester.path, 6)
+    fake_server.script = echoing_script
+    monkeypatch.setenv("LLMBENCH_API_KEY", SECRET)
+    args = [
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-log=log.json",
+        "--llm-report-md=report.md",
+        "--junitxml=j.xml",
+        "--json-report",
+        "--json-report-file=r.json",
+        "--llm-retries=0",
+        "--llm-probe=no",
+        "-rA",
+        "-vv",
+    ]
+    if stream:
+        args.append("--llm-stream")
+    res = run(pytester, *args)
+    out = res.stdout.str() + res.stderr.str()
+    assert "INTERNALERROR" not in out
+    assert fake_server.headers[-1]["Authorization"] == f"Bearer {SECRET}"  # it was sent
+    data = json.loads((pytester.path / "log.json").read_text())
+    modes = {r["scenario"]: r["failure_mode"] for r in data["results"]}
+    assert modes["q000"] == "server_error" and modes["q001"] == "http_error"
+    assert modes["q002"] == "verifier_fail"
+    assert modes["q003"] == "malformed_response" and modes["q004"] is None
+    html = cli(pytester.path, "report", "log.json", "-o", "report.html")
+    assert html.returncode == 0, html.stderr
+    outputs = {"terminal": out}
+    for f in ("log.json", "j.xml", "r.json", "report.md", "report.html"):
+        outputs[f] = (pytester.path / f).read_text()
+    for argv in (
+        ["inspect", "log.json"],
+        ["inspect", "log.json", "--failed"],
+        *(["inspect", "log.json", "--scenario", f"q00{i}", "--full"] for i in range(5)),
+    ):
+        got = cli(pytester.path, *argv)
+        assert got.returncode == 0, got.stderr
+        outputs[" ".join(argv)] = got.stdout + got.stderr
+    for where, text in outputs.items():
+        assert SECRET not in text, where
+        assert OTHER not in text, where
+    assert "[REDACTED]" in outputs["log.json"]

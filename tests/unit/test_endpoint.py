@@ -230,3 +230,25 @@ def test_a_version_endpoint_of_another_shape_is_not_ollama(fake_server: FakeServ
     ep = HTTPEndpoint(fake_server.url)
     ep.probe()
     assert ep.dialect is None
+
+
+def test_error_text_is_redacted_but_an_answer_naming_api_key_is_not(
+    fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Header-shaped values are redacted from error texts; a model's tool call with an
+    ``api_key`` argument is an answer to judge and stays as sent."""
+    monkeypatch.setenv("MY_KEY", "sk-unit-secret-42")
+    fake_server.script = lambda b: (
+        500,
+        b'{"echo": {"Authorization": "Bearer sk-unit-secret-42", "x-api-key": "zz-other-77"}}',
+        {},
+    )
+    ep = HTTPEndpoint(fake_server.url, api_key_env="MY_KEY", retries=0)
+    with pytest.raises(EndpointError) as ei:
+        ep.chat({"messages": []}, None)
+    assert "sk-unit-secret-42" not in str(ei.value) and "zz-other-77" not in str(ei.value)
+    assert '"Authorization": "Bearer [REDACTED]"' in str(ei.value)
+    call = {"name": "login", "arguments": '{"api_key": "user-given-123456"}'}
+    fake_server.script = lambda b: (200, chat_reply(None, tool_calls=[call]), {})
+    res = ep.chat({"messages": []}, None)
+    assert res.turn.tool_calls[0].arguments == '{"api_key": "user-given-123456"}'

@@ -19,6 +19,7 @@ import httpx
 
 from .http1 import BodyTooLarge, Pool, Reply, TransportError
 from .junk import JUNK_KINDS, default_kind, junk_turn
+from .redact import redact, redact_bytes, redact_known, register_secret
 from .schema import AssistantTurn, Generation, Scenario, ToolCall, answer_turns
 
 INFRA_MODES = (
@@ -38,7 +39,7 @@ class EndpointError(Exception):
     """The endpoint failed, not the model. ``failure_mode`` is one of INFRA_MODES."""
 
     def __init__(self, failure_mode: str, message: str, status: int | None = None):
-        super().__init__(message)
+        super().__init__(redact(message))  # a server may echo the key in its error body
         self.failure_mode = failure_mode
         self.status = status
         self.retry_after: float | None = None
@@ -263,7 +264,7 @@ class HTTPEndpoint(Endpoint):
         stream: bool = False,
     ):
         self.url = _base_url(url)
-        self.name = self.url
+        self.name = redact(self.url)  # what reports show: no key from a query string
         self.retries = max(0, retries)
         self.backoff_s = backoff_s
         self.max_body_bytes = max_body_bytes
@@ -272,6 +273,7 @@ class HTTPEndpoint(Endpoint):
         self.limiter = AdaptiveLimiter(concurrency)
         self.dialect: str | None = None  # set by probe(); see adapt_body
         key = os.environ.get(api_key_env) or ""
+        register_secret(key)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         # Streams go through httpx; plain requests through the lighter stdlib pool.
         self._client = httpx.Client(
@@ -290,7 +292,7 @@ class HTTPEndpoint(Endpoint):
         )
 
     def describe(self) -> dict[str, Any]:
-        d = {"name": self.name, "kind": "http", "url": self.url, "stream": self.stream}
+        d = {"name": self.name, "kind": "http", "url": self.name, "stream": self.stream}
         if self.dialect:
             d["dialect"] = self.dialect
         return d
@@ -359,7 +361,7 @@ class HTTPEndpoint(Endpoint):
                 time.sleep(wait)
 
     def _json(self, resp: Reply, path: str) -> Any:
-        data = resp.content
+        data = redact_bytes(resp.content)  # what is stored never holds a key
         try:
             return json.loads(data)
         except ValueError:
@@ -552,12 +554,18 @@ class StreamAccumulator:
         if not self.done and self.finish_reason is None:
             raise EndpointError("malformed_response", "stream ended without [DONE]")
         calls = [
-            ToolCall(name=c["name"], arguments="".join(c["args"]), id=c.get("id") or f"call_{i}")
+            ToolCall(
+                name=c["name"],
+                arguments=redact_known("".join(c["args"])),
+                id=c.get("id") or f"call_{i}",
+            )
             for i, c in sorted(self.calls.items())
         ]
         turn = AssistantTurn(
-            content="".join(self.content) if self.content else (None if calls else ""),
-            reasoning="".join(self.reasoning) or None,
+            content=(
+                redact_known("".join(self.content)) if self.content else (None if calls else "")
+            ),
+            reasoning=redact_known("".join(self.reasoning)) or None,
             tool_calls=calls,
             finish_reason=self.finish_reason,
         )

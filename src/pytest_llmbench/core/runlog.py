@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from .redact import redact_known
+
 FORMAT = "pytest-llmbench/runlog@1"
 
 
@@ -46,7 +48,7 @@ def _write_readable(fh: TextIO, data: Any) -> None:
     and fast (``indent=`` would force the pure-Python encoder on every record)."""
 
     def dump(v: Any) -> str:
-        return json.dumps(v, ensure_ascii=False, default=str)
+        return redact_known(json.dumps(v, ensure_ascii=False, default=str))
 
     if not isinstance(data, dict):
         fh.write(dump(data) + "\n")
@@ -147,14 +149,15 @@ class RunLogWriter:
             os.replace(self.journal_path, aside)
             self.kept_aside = aside
         fh = open(self.journal_path, "x", encoding="utf-8")  # noqa: SIM115
-        fh.write(json.dumps({"header": self.header}, default=str) + "\n")
+        fh.write(redact_known(json.dumps({"header": self.header}, default=str)) + "\n")
         return fh
 
     def add(self, record: dict[str, Any]) -> None:
         self.results.append(record)
         if self._journal is None:
             self._journal = self._open_journal()
-        self._journal.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        line = redact_known(json.dumps(record, ensure_ascii=False, default=str))
+        self._journal.write(line + "\n")
         self._journal.flush()
 
     def finish(self, extra: dict[str, Any]) -> Path:
