@@ -1,29 +1,33 @@
 """Hidden-test verifiers for code in Python, JavaScript, TypeScript, Go and Rust.
 
 ``polyglot``: the model writes or edits one file (whole file, SEARCH/REPLACE blocks or a
-unified diff, see :mod:`..edits`); hidden tests then run in the sandbox and the score
-is the weighted share of tests that pass (``metrics["tests"] = [passed, total]``).
+unified diff, see :mod:`..edits`); the hidden checks then run in the sandbox and the
+score is the weighted share of tests that pass (``metrics["tests"] = [passed, total]``).
 
-How each language runs (all offline, standard library only):
+Where the verdict is decided: JavaScript, TypeScript, Go and Rust scenarios (and Python
+ones driving a built program) give an *observation program* (``observe:``) that calls
+the candidate's code on fixed inputs and prints the values it gets back as JSON lines,
+and the expected values (``expect:``) that stay on the host (see :mod:`.observe`). The
+sandbox never sees an expected value; whatever the run prints is the candidate's word,
+so it can only pass by producing the right values. How each language runs (offline,
+standard library only):
 
-- Python: ``test_*`` functions of the test module, run one by one by a small harness
-  (the image has no pytest); plain ``assert`` statements.
-- JavaScript: the test file calls a global ``test(name, fn)`` (``fn`` may be async);
-  a harness runs them in order with a per-test timeout. CommonJS or ES modules.
-- TypeScript: the model's ``.ts`` file becomes ``.mjs`` through ``tsc`` when the sandbox
-  has it (the Docker image does; type errors are not graded), else through the type
-  eraser at the end of this module (host side); valid TypeScript the eraser cannot take
-  (enum, namespace, decorators) is then ``sandbox_unavailable``, not the model's fault.
-  The tests are JavaScript modules importing the ``.mjs``.
-- Go: ``go test -json`` on a module named ``solution`` (vet off: style is not graded).
-- Rust: the tests are appended to the file as a ``#[cfg(test)]`` module and run with
-  ``rustc --test``; or, with ``tests_language: python``, the file is built with
-  ``rustc`` into ``./app`` and Python tests drive the binary.
-
-The total number of tests is read from the test source (``def test_*``, ``test("..."``,
-``func TestX(t *testing.T)``, ``#[test] fn x``), so a program that crashes before a test
-reports anything still counts 0/N. Result lines carry a per-run nonce, so a program
-printing "PASS" cannot pass a test.
+- JavaScript / TypeScript: ``node`` runs the observation module through a small runner
+  (:file:`observers/run.mjs`) that calls each ``observe(key, fn)`` in order with a
+  per-call timeout. TypeScript becomes ``.mjs`` through ``tsc`` when the sandbox has it
+  (the Docker image does; type errors are not graded), else through the type eraser
+  (:mod:`.ts_erase`, host side); valid TypeScript the eraser cannot take (enum,
+  namespace, decorators) is then ``sandbox_unavailable``, not the model's fault.
+- Go: the observation file (same package) defines ``llmbenchObservations()`` calling
+  ``llmbenchObs(key, func() any {...})``; helpers add a ``TestMain`` running it; built
+  with ``go test -c`` (vet off: style is not graded).
+- Rust: the observation module is appended to the file (``use super::*``) and defines
+  ``fn observations()`` calling ``obs(key, || value)``; built with ``rustc --test``.
+  With ``tests_language: python`` the file is built into ``./app`` and a Python
+  observation program drives it (``from llmbench_observe import observe``).
+- Python (``tests:``, a module of ``test_*`` functions): run one by one by a small
+  harness; results carry a per-run nonce. (Kept until the Python engine moves to
+  host-side verdicts.)
 """
 
 from __future__ import annotations
@@ -34,14 +38,28 @@ import re
 import secrets
 import weakref
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..edits import EditApplyError, NoEdit, apply_edit, describe_format
 from ..output import Output
 from ._code import NoCode, code_blocks
 from .base import Check, Verdict, Verifier, register
+from .observe import Expect, groups, judge, parse_expect, read_observations
+from .ts_erase import TypeEraseError, TypeEraseUnsupported, erase_types
+
+__all__ = [
+    "PolyglotArgs",
+    "PolyglotVerifier",
+    "TypeEraseError",
+    "TypeEraseUnsupported",
+    "erase_types",
+    "run_hidden_tests",
+    "score_tests",
+    "test_names",
+]
 
 Language = Literal["python", "javascript", "typescript", "go", "rust"]
 TOOLS = {
@@ -51,6 +69,13 @@ TOOLS = {
     "go": "go",
     "rust": "rustc",
 }
+# Languages whose scenarios must use observation programs (verdict on the host).
+OBSERVED = ("go", "rust")
+
+
+def _observer(name: str) -> str:
+    return (resources.files(__package__) / "observers" / name).read_text(encoding="utf-8")
+
 
 PY_HARNESS = r"""
 import importlib, sys, traceback
@@ -84,6 +109,7 @@ for n, f in tests:
 sys.exit(0)
 """
 
+# Legacy JavaScript test runner (nonce lines), until every JS/TS scenario observes.
 JS_HARNESS = r"""
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -132,14 +158,13 @@ BUILD_FAILED = 97
 _TEST_NAMES = {
     "python": re.compile(r"^def (test\w*)\s*\(", re.M),
     "javascript": re.compile(r"""\btest\(\s*(['"`])(.+?)\1""", re.S),
-    "go": re.compile(r"^func (Test\w*)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.M),
-    "rust": re.compile(r"#\[test\]\s*(?:#\[[^\]]*\]\s*)*fn\s+(\w+)"),
 }
+_GO_PACKAGE = re.compile(r"^package\s+(\w+)", re.M)
 
 
 def test_names(source: str, language: str) -> list[str]:
-    """The tests a hidden test file defines, in order (duplicates kept once)."""
-    rx = _TEST_NAMES["javascript" if language == "typescript" else language]
+    """The tests a hidden Python test module defines, in order (duplicates kept once)."""
+    rx = _TEST_NAMES[language]
     names = [m.group(m.lastindex or 0) for m in rx.finditer(source)]
     return list(dict.fromkeys(names))
 
@@ -153,7 +178,11 @@ class PolyglotArgs(BaseModel):
     file: str
     # The file before the edit; default: the first code block of the prompt.
     original: str | None = None
-    tests: str
+    # Python test module (test_* functions with asserts).
+    tests: str | None = None
+    # An observation program (no expected values in it) and the expected values.
+    observe: str | None = None
+    expect: dict[str, Any] = Field(default_factory=dict)
     tests_language: Language | None = None
     test_file: str | None = None
     # Fixed files beside the solution (helpers, fixtures); the model cannot change them.
@@ -162,6 +191,40 @@ class PolyglotArgs(BaseModel):
     timeout_s: float = Field(default=90.0, gt=0, le=600)
     per_test_ms: int = Field(default=5000, ge=100, le=120_000)
     memory_mb: int = Field(default=1024, ge=64, le=8192)
+
+    @model_validator(mode="after")
+    def _check(self) -> PolyglotArgs:
+        tl = self.runner_language()
+        if self.observe is not None:
+            if self.tests is not None:
+                raise ValueError("give either tests (Python) or observe + expect, not both")
+            self.expectations()  # raises on a bad entry
+            if tl == "python" and self.language == "python":
+                raise ValueError("Python code is checked with tests:, not observe:")
+        elif self.tests is None:
+            raise ValueError("hidden checks missing: give observe + expect (or tests for Python)")
+        elif self.language in OBSERVED or tl in OBSERVED:
+            raise ValueError(
+                f"{self.language} scenarios give an observation program (observe:) and the "
+                "expected values (expect:): test code that decides inside the sandbox can be "
+                "forged by the code under test"
+            )
+        elif self.expect:
+            raise ValueError("expect: goes with observe:")
+        return self
+
+    def runner_language(self) -> str:
+        return self.tests_language or (
+            "javascript" if self.language == "typescript" else self.language
+        )
+
+    def expectations(self) -> dict[str, Expect]:
+        return parse_expect(self.expect)
+
+    def test_list(self) -> list[str]:
+        if self.observe is not None:
+            return groups(self.expectations())
+        return test_names(self.tests or "", self.runner_language())
 
 
 @dataclass
@@ -175,6 +238,7 @@ class TestRun:
     needs_tool: str | None = None  # the code is fine; this sandbox cannot build it
     stderr: str = ""
     duration_s: float = 0.0
+    ran: bool = False  # anything at all came back from the program
 
     def passed(self, name: str) -> bool:
         return self.results.get(name, (False, ""))[0]
@@ -200,26 +264,35 @@ def _tsc_available(sandbox: Any) -> bool:
     return not tool_missing(sandbox, "tsc")
 
 
+def _tail(text: str, n: int = 600) -> str:
+    text = text.strip()
+    return text if len(text) <= n else "..." + text[-n:]
+
+
 class Runner:
     """Builds the sandbox files and command for a language, then reads the results."""
 
     def __init__(self, args: PolyglotArgs, sandbox: Any):
         self.a = args
         self.sandbox = sandbox
-        self.tests_lang: str = args.tests_language or (
-            "javascript" if args.language == "typescript" else args.language
-        )
+        self.tests_lang: str = args.runner_language()
+        self.observed = args.observe is not None
         self.nonce = secrets.token_hex(8)
 
     def test_file(self) -> str:
         if self.a.test_file:
             return self.a.test_file
-        if self.tests_lang == "javascript":
-            # Tests of TypeScript import the compiled ES module; JavaScript ones may require().
+        if self.tests_lang == "javascript" and not self.observed:
             return "solution.test.mjs" if self.a.language == "typescript" else "solution.test.js"
+        if self.tests_lang == "javascript":
+            # Observations of TypeScript import the compiled ES module; JavaScript ones
+            # may require().
+            return (
+                "llmbench_observe.mjs" if self.a.language == "typescript" else "llmbench_observe.js"
+            )
         return {
-            "python": "test_solution.py",
-            "go": "solution_test.go",
+            "python": "llmbench_observations.py" if self.observed else "test_solution.py",
+            "go": "llmbench_observe_test.go",
             "rust": "",
         }[self.tests_lang]
 
@@ -251,42 +324,59 @@ class Runner:
                 f"{{ cat build.log >&2; exit {BUILD_FAILED}; }}; "
             )
         tl = self.tests_lang
-        if tl == "python":
+        if tl == "python" and self.observed:
+            files[self.test_file()] = a.observe or ""
+            files["llmbench_observe.py"] = _observer("helpers.py")
+            run = f"python3 -E -s -S {self.test_file()}"
+        elif tl == "python":
             tf = self.test_file()
-            files[tf] = a.tests
+            files[tf] = a.tests or ""
             files["_llmbench_run.py"] = PY_HARNESS
             mod = posixpath.splitext(tf)[0].replace("/", ".")
             run = f"python3 _llmbench_run.py {self.nonce} {mod}"
-        elif tl == "javascript":
+        elif tl == "javascript" and not self.observed:
             tf = self.test_file()
-            files[tf] = a.tests
+            files[tf] = a.tests or ""
             files["_llmbench_run.mjs"] = JS_HARNESS
             run = f"node _llmbench_run.mjs {self.nonce} {tf} {a.per_test_ms}"
+        elif tl == "javascript":
+            tf = self.test_file()
+            files[tf] = a.observe or ""
+            files["_llmbench_run.mjs"] = _observer("run.mjs")
+            run = f"node _llmbench_run.mjs {tf} {a.per_test_ms}"
         elif tl == "go":
+            obs = a.observe or ""
+            m = _GO_PACKAGE.search(obs)
+            pkg = m.group(1) if m else "solution"
             files.setdefault("go.mod", GO_MOD)
-            files[self.test_file()] = a.tests
+            files[self.test_file()] = obs
+            files["llmbench_helpers_test.go"] = f"package {pkg}\n\n" + _observer("helpers.go")
             run = (
-                "go build ./... >build.log 2>&1 || "
-                f"{{ cat build.log >&2; exit {BUILD_FAILED}; }}; "
-                f"go test -json -vet=off -count=1 -timeout {int(a.timeout_s)}s ."
+                "go test -c -vet=off -o llmbench_obs.test . >build.log 2>&1 || "
+                f"{{ cat build.log >&2; exit {BUILD_FAILED}; }}; ./llmbench_obs.test"
             )
-        else:  # rust, tests in the same crate
+        else:  # rust: the observation module goes into the same crate
             files[a.file] = (
                 files[a.file].rstrip("\n")
-                + "\n\n#[cfg(test)]\nmod llmbench_hidden_tests {\n    #[allow(unused_imports)]\n"
-                "    use super::*;\n" + a.tests + "\n}\n"
+                + "\n\n#[cfg(test)]\n#[allow(unused_imports, dead_code, unused_variables)]\n"
+                "mod llmbench_observe {\n    use super::*;\n"
+                + _observer("helpers.rs")
+                + "\n"
+                + (a.observe or "")
+                + "\n    #[test]\n    fn llmbench_observations() {\n        observations();\n"
+                "    }\n}\n"
             )
             run = (
-                f"rustc --edition 2021 --test -o tests_bin {a.file} 2>build.log || "
-                f"{{ cat build.log >&2; exit {BUILD_FAILED}; }}; ./tests_bin --test-threads=1"
+                f"rustc --edition 2021 --test -o llmbench_obs {a.file} 2>build.log || "
+                f"{{ cat build.log >&2; exit {BUILD_FAILED}; }}; "
+                "./llmbench_obs --test-threads=1 --nocapture"
             )
         return files, ["sh", "-c", pre + run]
 
     def run(self, files: dict[str, str]) -> TestRun:
         from ..sandbox.base import Limits
 
-        names = test_names(self.a.tests, self.tests_lang)
-        tr = TestRun(names)
+        tr = TestRun(self.a.test_list())
         try:
             sb_files, cmd = self.plan(files)
         except _BuildError as exc:
@@ -305,41 +395,12 @@ class Runner:
         if res.exit_code == BUILD_FAILED:
             tr.build_error = res.stderr.strip() or "build failed"
             return tr
-        if self.tests_lang == "go":
-            self._read_go(res.stdout, tr)
-            if (
-                not tr.results
-                and res.exit_code != 0
-                and not res.failure_mode
-                and not _could_not_start(res.stderr, res.exit_code)
-            ):
-                errs = [ln for ln in res.stdout.splitlines() if not ln.startswith("{")]
-                tr.build_error = "\n".join(errs) + res.stderr or "go test failed to build"
-        elif self.tests_lang == "rust":
-            for m in re.finditer(r"^test (\S+) \.\.\. (ok|FAILED|ignored)", res.stdout, re.M):
-                name = m.group(1).rsplit("::", 1)[-1]
-                tr.results[name] = (m.group(2) == "ok", "" if m.group(2) == "ok" else "failed")
-            for m in re.finditer(
-                r"^---- (\S+) stdout ----\n(.*?)(?:\n\n|\Z)", res.stdout, re.M | re.S
-            ):
-                name = m.group(1).rsplit("::", 1)[-1]
-                if name in tr.results and not tr.results[name][0]:
-                    tr.results[name] = (False, " ".join(m.group(2).split())[:300])
+        if self.observed:
+            self._read_observations(res.stdout, res.stderr, res.exit_code, tr)
         else:
-            tag = f"@@{self.nonce} "
-            for line in res.stdout.splitlines():
-                if not line.startswith(tag):
-                    continue
-                verb, _, rest = line[len(tag) :].partition(" ")
-                if verb == "LOADERROR":
-                    tr.build_error = "the tests could not load the code: " + rest
-                elif verb in ("PASS", "FAIL"):
-                    name, _, msg = rest.partition(" ")
-                    if self.tests_lang == "javascript":
-                        name, msg = _js_name(rest, names)
-                    tr.results[name] = (verb == "PASS", msg)
+            self._read_nonce_lines(res.stdout, tr)
         if (
-            not tr.results
+            not tr.ran
             and tr.build_error is None
             and res.exit_code != 0
             and not res.failure_mode
@@ -350,23 +411,40 @@ class Runner:
             )
         return tr
 
-    def _read_go(self, stdout: str, tr: TestRun) -> None:
-        outputs: dict[str, list[str]] = {}
+    def _read_observations(self, stdout: str, stderr: str, code: int, tr: TestRun) -> None:
+        seen = read_observations(stdout)
+        tr.ran = bool(seen)
         for line in stdout.splitlines():
-            try:
-                ev = json.loads(line)
-            except ValueError:
+            if line.startswith('{"llmbench_load_error":') and not seen:
+                try:
+                    tr.build_error = "the code does not load: " + str(
+                        json.loads(line)["llmbench_load_error"]
+                    )
+                except (ValueError, KeyError, TypeError):
+                    tr.build_error = "the code does not load"
+        tr.results = judge(self.a.expectations(), seen)
+        if tr.ran and (code != 0 or tr.failure_mode):
+            # say why the missing keys are missing
+            end = tr.failure_mode or f"exit {code}"
+            err = _tail(stderr, 300)
+            for name, (ok, why) in tr.results.items():
+                if not ok and "not observed" in why:
+                    tr.results[name] = (False, f"{why} (run ended: {end}; {err})")
+
+    def _read_nonce_lines(self, stdout: str, tr: TestRun) -> None:
+        tag = f"@@{self.nonce} "
+        for line in stdout.splitlines():
+            if not line.startswith(tag):
                 continue
-            if not isinstance(ev, dict) or not ev.get("Test"):
-                continue
-            name = str(ev["Test"]).split("/")[0]
-            if ev.get("Action") == "output":
-                text = str(ev.get("Output", "")).strip()
-                if text and not text.startswith(("=== RUN", "--- ", "=== PAUSE", "=== CONT")):
-                    outputs.setdefault(name, []).append(text)
-            elif ev.get("Action") in ("pass", "fail") and "/" not in str(ev["Test"]):
-                ok = ev["Action"] == "pass"
-                tr.results[name] = (ok, "" if ok else " ".join(outputs.get(name, []))[:300])
+            verb, _, rest = line[len(tag) :].partition(" ")
+            if verb == "LOADERROR":
+                tr.build_error = "the tests could not load the code: " + rest
+            elif verb in ("PASS", "FAIL"):
+                name, _, msg = rest.partition(" ")
+                if self.tests_lang == "javascript":
+                    name, msg = _js_name(rest, tr.names)
+                tr.results[name] = (verb == "PASS", msg)
+                tr.ran = True
 
 
 class _BuildError(Exception):
@@ -486,8 +564,7 @@ class PolyglotVerifier(Verifier):
         a: PolyglotArgs = self.args  # type: ignore[assignment]
         files = dict(a.files)
         files[a.file] = self._original()
-        tl = a.tests_language or ("javascript" if a.language == "typescript" else a.language)
-        zero = {"tests": [0.0, float(len(test_names(a.tests, tl)))]}
+        zero = {"tests": [0.0, float(len(a.test_list()))]}
         fmt = describe_format(a.edit_format)
         try:
             files = apply_edit(
@@ -526,7 +603,7 @@ def run_hidden_tests(
             f"needs ({tr.needs_tool}); use a sandbox that has it (--llm-sandbox docker)",
             category="sandbox_unavailable",
         )
-    if not tr.results and not tr.failure_mode:
+    if not tr.ran and not tr.failure_mode:
         # Nothing ran: tell a missing toolchain (the sandbox's fault) from bad code.
         tool = TOOLS[a.language]
         for t in {tool, TOOLS[runner.tests_lang]}:
@@ -537,782 +614,3 @@ def run_hidden_tests(
                     category="sandbox_unavailable",
                 )
     return score_tests(tr, a.weights, threshold)
-
-
-# ================================================================ TypeScript type eraser
-# A small TypeScript type eraser, used when the sandbox has no ``tsc``.
-#
-# It blanks type syntax out of the source (positions and line numbers are kept) and
-# leaves plain modern JavaScript that node 18 runs as an ES module. Covered: type
-# annotations on variables, parameters, returns and class fields; optional ``?`` and
-# definite ``!`` marks; interfaces; type aliases; ``import type``/``export type``;
-# ``as``/``satisfies`` casts; non-null ``x!``; generics on functions, classes, methods
-# and calls; ``implements``; access modifiers, ``readonly`` and ``abstract``/``declare``
-# members; parameter properties (``constructor(private x: T)``, turned into
-# assignments); overload signatures. Not covered (a clear :class:`TypeEraseError`):
-# ``enum``, ``namespace``/``module``, decorators, ``import x = require()``. Types inside
-# template-literal ``${}`` parts are left alone.
-#
-# No type checking happens: a type error is not a failure here, only a runtime one.
-
-
-class TypeEraseError(ValueError):
-    """The source uses TypeScript this eraser does not handle, or does not tokenize."""
-
-
-class TypeEraseUnsupported(TypeEraseError):
-    """Valid TypeScript that only ``tsc`` handles (enum, namespace, decorators...): the
-    sandbox's shortcoming, not the model's."""
-
-
-@dataclass
-class Tok:
-    kind: str  # id num str tmpl regex punct
-    text: str
-    start: int
-    end: int
-    nl: bool  # a line break precedes it
-
-
-_PUNCT = sorted(
-    "=> ... ?. ??= ?? === !== == != <= &&= ||= && || ++ -- += -= *= /= %= ** << |= &= ^=".split(),  # noqa: SIM905
-    key=len,
-    reverse=True,
-)
-_KEYWORDS = set(
-    "break case catch class const continue debugger default delete do else export extends "  # noqa: SIM905
-    "finally for function if import in instanceof let new return super switch throw try "
-    "typeof var void while with yield await of".split()
-)
-_VALUE_WORDS = {"this", "true", "false", "null", "undefined", "super"}
-_MODIFIERS = {"public", "private", "protected", "readonly", "override"}
-_ID_RE = re.compile(r"[A-Za-z_$\u0080-\uffff#][\w$\u0080-\uffff]*")
-_NUM_RE = re.compile(
-    r"(?:0[xXoObB][\da-fA-F_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?)n?"
-)
-
-
-def _skip_string(src: str, i: int) -> int:
-    q = src[i]
-    j = i + 1
-    while j < len(src):
-        c = src[j]
-        if c == "\\":
-            j += 2
-            continue
-        if c == q:
-            return j + 1
-        if c == "\n":
-            break
-        j += 1
-    raise TypeEraseError(f"unterminated string at offset {i}")
-
-
-def _skip_template(src: str, i: int) -> int:
-    j = i + 1
-    while j < len(src):
-        c = src[j]
-        if c == "\\":
-            j += 2
-            continue
-        if c == "`":
-            return j + 1
-        if c == "$" and src.startswith("${", j):
-            depth = 1
-            j += 2
-            while j < len(src) and depth:
-                c = src[j]
-                if c in "'\"":
-                    j = _skip_string(src, j)
-                    continue
-                if c == "`":
-                    j = _skip_template(src, j)
-                    continue
-                depth += {"{": 1, "}": -1}.get(c, 0)
-                j += 1
-            continue
-        j += 1
-    raise TypeEraseError(f"unterminated template literal at offset {i}")
-
-
-def _regex_allowed(prev: Tok | None) -> bool:
-    if prev is None:
-        return True
-    if prev.kind in ("num", "str", "tmpl", "regex"):
-        return False
-    if prev.kind == "id":
-        return prev.text in _KEYWORDS and prev.text not in _VALUE_WORDS
-    return prev.text not in (")", "]", "}")
-
-
-def tokenize(src: str) -> list[Tok]:
-    toks: list[Tok] = []
-    i, n, nl = 0, len(src), False
-    while i < n:
-        c = src[i]
-        if c in " \t\r\n\f\v\ufeff":
-            nl = nl or c in "\r\n"
-            i += 1
-            continue
-        if src.startswith("//", i):
-            j = src.find("\n", i)
-            i = n if j < 0 else j
-            continue
-        if src.startswith("/*", i):
-            j = src.find("*/", i + 2)
-            if j < 0:
-                raise TypeEraseError(f"unterminated comment at offset {i}")
-            nl = nl or "\n" in src[i:j]
-            i = j + 2
-            continue
-        start = i
-        prev = toks[-1] if toks else None
-        if c in "'\"":
-            i, kind = _skip_string(src, i), "str"
-        elif c == "`":
-            i, kind = _skip_template(src, i), "tmpl"
-        elif c.isdigit() or (c == "." and i + 1 < n and src[i + 1].isdigit()):
-            m = _NUM_RE.match(src, i)
-            assert m is not None
-            i, kind = m.end(), "num"
-        elif c == "/" and _regex_allowed(prev):
-            j, in_class = i + 1, False
-            while j < n and (src[j] != "/" or in_class):
-                if src[j] == "\\":
-                    j += 1
-                elif src[j] == "[":
-                    in_class = True
-                elif src[j] == "]":
-                    in_class = False
-                elif src[j] == "\n":
-                    raise TypeEraseError(f"unterminated regular expression at offset {i}")
-                j += 1
-            j += 1
-            while j < n and (src[j].isalnum()):
-                j += 1
-            i, kind = j, "regex"
-        else:
-            m = _ID_RE.match(src, i)
-            if m:
-                i, kind = m.end(), "id"
-            else:
-                p = next((p for p in _PUNCT if src.startswith(p, i)), c)
-                i, kind = i + len(p), "punct"
-        toks.append(Tok(kind, src[start:i], start, i, nl))
-        nl = False
-    return toks
-
-
-_OPEN = {"(": ")", "[": "]", "{": "}"}
-
-
-def _match(toks: list[Tok]) -> dict[int, int]:
-    out: dict[int, int] = {}
-    stack: list[int] = []
-    for i, t in enumerate(toks):
-        if t.kind != "punct":
-            continue
-        if t.text in _OPEN:
-            stack.append(i)
-        elif t.text in (")", "]", "}"):
-            if not stack or _OPEN[toks[stack[-1]].text] != t.text:
-                raise TypeEraseError(f"unbalanced {t.text!r} at offset {t.start}")
-            out[stack.pop()] = i
-    if stack:
-        raise TypeEraseError(f"unclosed {toks[stack[-1]].text!r} at offset {toks[stack[-1]].start}")
-    return out
-
-
-_TYPE_OK = {",", ".", "[", "]", "{", "}", "(", ")", "|", "&", "=>", ":", ";", "?", "<", ">"}
-_TYPE_OK |= {"...", "-", "!"}
-
-
-class _Eraser:
-    def __init__(self, src: str) -> None:
-        self.src = src
-        self.t = tokenize(src)
-        self.m = _match(self.t)
-        self.blank: list[tuple[int, int]] = []  # token index ranges [a, b)
-        self.insert: list[tuple[int, str]] = []  # (char offset, text)
-        # token index of an opener -> its kind: params, class, spec, pattern
-        self.kind: dict[int, str] = {}
-        self.ctor_props: dict[int, list[str]] = {}  # params '(' -> property names
-
-    # -- helpers
-    def tk(self, i: int) -> Tok | None:
-        return self.t[i] if 0 <= i < len(self.t) else None
-
-    def is_(self, i: int, *texts: str) -> bool:
-        t = self.tk(i)
-        return t is not None and t.text in texts
-
-    def id_at(self, i: int) -> bool:
-        t = self.tk(i)
-        return t is not None and t.kind == "id"
-
-    def expr_end(self, i: int) -> bool:
-        t = self.tk(i)
-        if t is None:
-            return False
-        if t.kind == "id":
-            return t.text not in _KEYWORDS or t.text in _VALUE_WORDS
-        return t.kind in ("num", "str", "tmpl", "regex") or t.text in (")", "]", "}")
-
-    def stmt_start(self, i: int) -> bool:
-        p = self.tk(i - 1)
-        if p is None or p.text in (";", "{", "}"):
-            return True
-        if p.text in ("export", "default", "declare"):
-            return True
-        return self.t[i].nl and (self.expr_end(i - 1))
-
-    def skip_balanced_angle(self, i: int, strict: bool) -> int | None:
-        """From '<' at i, the index after its matching '>' (None if not a type list)."""
-        depth = 0
-        j = i
-        while j < len(self.t):
-            t = self.t[j]
-            if t.text in _OPEN:
-                j = self.m[j] + 1
-                continue
-            if t.text == "<":
-                depth += 1
-            elif t.text == ">":
-                depth -= 1
-                if depth == 0:
-                    return j + 1
-            elif t.kind == "punct" and strict and (t.text not in _TYPE_OK or t.text == ";"):
-                return None
-            j += 1
-        return None
-
-    def parse_type(self, i: int) -> int:
-        """Index after the type starting at token i."""
-        j = i
-        if self.is_(j, "|", "&"):
-            j += 1
-        while True:
-            j = self._primary(j)
-            while self.is_(j, "[") and self.m.get(j) is not None:
-                j = self.m[j] + 1
-            if self.id_at(j) and self.t[j].text == "is" and not self.t[j].nl:
-                j = self.parse_type(j + 1)
-            if self.id_at(j) and self.t[j].text == "extends" and self.is_(j + 2, "?", "<", "["):
-                # conditional type: A extends B ? C : D
-                j = self.parse_type(j + 1)
-                if self.is_(j, "?"):
-                    j = self.parse_type(j + 1)
-                    if self.is_(j, ":"):
-                        j = self.parse_type(j + 1)
-            if self.is_(j, "|", "&"):
-                j += 1
-                continue
-            return j
-
-    def _primary(self, j: int) -> int:
-        t = self.tk(j)
-        if t is None:
-            return j
-        if t.text in ("keyof", "readonly", "unique", "infer", "asserts") and self.id_at(j + 1):
-            return self._primary(j + 1)
-        if t.text in ("keyof", "readonly") and self.is_(j + 1, "(", "[", "{"):
-            return self._primary(j + 1)
-        if t.text == "typeof":
-            j += 1
-            while self.id_at(j) and self.is_(j + 1, "."):
-                j += 2
-            return j + 1
-        if t.text == "new":
-            return self._primary(j + 1)
-        if t.text == "<":
-            k = self.skip_balanced_angle(j, strict=False)
-            return self._primary(k) if k is not None else j + 1
-        if t.text == "(":
-            k = self.m[j] + 1
-            if self.is_(k, "=>"):
-                return self.parse_type(k + 1)
-            return k
-        if t.text in ("{", "["):
-            return self.m[j] + 1
-        if t.text == "-" and self.tk(j + 1) is not None:
-            return j + 2
-        if t.kind in ("num", "str", "tmpl"):
-            return j + 1
-        if t.kind == "id":
-            j += 1
-            while self.is_(j, ".") and self.id_at(j + 1):
-                j += 2
-            if self.is_(j, "<") and not self.t[j].nl:
-                k = self.skip_balanced_angle(j, strict=False)
-                if k is not None:
-                    j = k
-            return j
-        return j
-
-    def stmt_end(self, i: int) -> int:
-        """Index after a declaration-like statement starting at i (';' or line end)."""
-        j = i
-        while j < len(self.t):
-            t = self.t[j]
-            if t.text in _OPEN:
-                j = self.m[j] + 1
-                if self.t[j - 1].text == "}" and t.text == "{" and not self.is_(j, "|", "&", ";"):
-                    nxt = self.tk(j)
-                    if nxt is None or nxt.nl:
-                        return j
-                continue
-            if t.text == ";":
-                return j + 1
-            if t.text in (")", "]", "}"):
-                return j
-            nxt = self.tk(j + 1)
-            if (
-                nxt is not None
-                and nxt.nl
-                and t.text not in ("=", "|", "&", "=>", ",", ":", "<", ".", "?", "extends")
-                and nxt.text not in ("|", "&", "=>", ".", "?", ":", "extends", "=")
-            ):
-                return j + 1
-            j += 1
-        return j
-
-    def blank_to(self, a: int, b: int) -> int:
-        self.blank.append((a, b))
-        return b
-
-    # -- the walk
-    def run(self) -> None:
-        stack: list[int] = []  # token indexes of open brackets
-        class_next = False
-        spec_next = False
-        decl: list[tuple[int, str]] = []  # (stack depth, state: bind|type|init)
-        i = 0
-        n = len(self.t)
-        while i < n:
-            t = self.t[i]
-            top = stack[-1] if stack else -1
-            top_kind = self.kind.get(top, "")
-            if t.kind == "punct" and t.text == "@":
-                raise TypeEraseUnsupported(
-                    "decorators are not supported by the built-in type eraser"
-                )
-            # declarations ended by their bracket level closing or by ';'
-            while decl and decl[-1][0] > len(stack):
-                decl.pop()
-            if t.text in _OPEN and t.kind == "punct":
-                i = self._open(i, stack, class_next, spec_next, decl)
-                class_next = spec_next = False
-                continue
-            if t.text in (")", "]", "}") and t.kind == "punct":
-                if stack:
-                    stack.pop()
-                i += 1
-                continue
-            if t.kind == "id":
-                j = self._word(i, stack, top_kind, decl)
-                if j is not None:
-                    if isinstance(j, tuple):
-                        i, flag = j
-                        class_next = class_next or flag == "class"
-                        spec_next = spec_next or flag == "spec"
-                    else:
-                        i = j
-                    continue
-            if decl and decl[-1][0] == len(stack):
-                depth, state = decl[-1]
-                if t.text == ";":
-                    decl.pop()
-                elif t.text == "," and state == "init":
-                    decl[-1] = (depth, "bind")
-                elif state == "bind" and t.text == "!" and self.is_(i + 1, ":"):
-                    self.blank_to(i, i + 1)
-                elif state == "bind" and t.text == ":":
-                    i = self.blank_to(i, self.parse_type(i + 1))
-                    continue
-                elif t.text == "=":
-                    decl[-1] = (depth, "init")
-            if top_kind == "params" or top_kind == "ctor":
-                j2 = self._in_params(i, top)
-                if j2 is not None:
-                    i = j2
-                    continue
-            if top_kind == "class":
-                j2 = self._in_class(i, top)
-                if j2 is not None:
-                    i = j2
-                    continue
-            # non-null assertion x! (but not x != y)
-            if (
-                t.text == "!"
-                and self.expr_end(i - 1)
-                and not t.nl
-                and (not self.is_(i + 1, "=") or self.is_(i + 2, "="))
-            ):
-                self.blank_to(i, i + 1)
-            if t.text == "<" and not self.expr_end(i - 1):
-                # generic arrow function: <T>(x: T) => ...
-                k = self.skip_balanced_angle(i, strict=False)
-                if k is not None and self.is_(k, "(") and self.is_(self.m[k] + 1, "=>", ":"):
-                    i = self.blank_to(i, k)
-                    continue
-            if t.text == "<" and (self.id_at(i - 1) or self.is_(i - 1, ">")):
-                p = self.t[i - 1]
-                if p.kind != "id" or p.text not in _KEYWORDS:
-                    k = self.skip_balanced_angle(i, strict=True)
-                    if k is not None and self.is_(k, "(", "`"):
-                        i = self.blank_to(i, k)
-                        continue
-            i += 1
-
-    def _open(
-        self,
-        i: int,
-        stack: list[int],
-        class_next: bool,
-        spec_next: bool,
-        decl: list[tuple[int, str]],
-    ) -> int:
-        t = self.t[i]
-        close = self.m[i]
-        kind = ""
-        top_kind = self.kind.get(stack[-1], "") if stack else ""
-        if t.text == "{" and class_next:
-            kind = "class"
-        elif t.text == "{" and spec_next:
-            kind = "spec"
-        elif t.text in "{[" and decl and decl[-1][0] == len(stack) and decl[-1][1] == "bind":
-            # destructuring pattern of a declaration: no annotations inside
-            kind = "pattern"
-        elif t.text in "{[" and top_kind in ("params", "ctor") and self._param_start(i):
-            kind = "pattern"
-        elif t.text == "(":
-            kind = self._paren_kind(i, close)
-        self.kind[i] = kind
-        stack.append(i)
-        if kind in ("params", "ctor"):
-            # return type after the parameter list
-            k = close + 1
-            if self.is_(k, ":"):
-                e = self.parse_type(k + 1)
-                self.blank_to(k, e)
-                k = e
-            if kind == "ctor" and self.is_(k, "{"):
-                self.kind[k] = "ctorbody"
-                self.ctor_props[k] = []
-                self._ctor_body = k
-        if t.text == "{" and self.kind.get(i) == "" and i in self.ctor_props:
-            pass
-        return i + 1
-
-    def _paren_kind(self, i: int, close: int) -> str:
-        p = self.tk(i - 1)
-        after = close + 1
-        ctor = p is not None and p.text == "constructor"
-        if p is not None and p.kind == "id" and p.text in ("if", "while", "for", "switch", "with"):
-            return ""
-        if p is not None and p.text == "catch":
-            return "params"
-        if self.is_(after, "=>") or (
-            self.is_(after, "{")
-            and not self.t[after].nl
-            or (self.is_(after, "{") and p is not None and (p.kind == "id" or p.text == ">"))
-        ):
-            return "ctor" if ctor else "params"
-        if self.is_(after, ":"):
-            e = self.parse_type(after + 1)
-            if self.is_(e, "=>", "{"):
-                return "params"
-        # an overload signature or abstract method: handled by its declaration
-        ends = self.is_(after, ";") or (self.tk(after) is not None and self.t[after].nl)
-        if ends and p is not None and self._is_signature_head(i):
-            return "params"
-        return ""
-
-    def _is_signature_head(self, i: int) -> bool:
-        j = i - 1
-        if self.is_(j, ">"):
-            return True
-        while j >= 0 and self.t[j].kind == "id":
-            if self.t[j].text == "function":
-                return True
-            j -= 1
-        return False
-
-    def _param_start(self, i: int) -> bool:
-        return self.is_(i - 1, "(", ",", "...") or (
-            self.id_at(i - 1) and self.t[i - 1].text in _MODIFIERS
-        )
-
-    def _in_params(self, i: int, top: int) -> int | None:
-        t = self.t[i]
-        if t.text == "?" and self.is_(i + 1, ":", ",", ")", "="):
-            return self.blank_to(i, i + 1)
-        if t.text == ":" and not self._in_default(i, top):
-            return self.blank_to(i, self.parse_type(i + 1))
-        if t.kind == "id" and t.text in _MODIFIERS and self._param_start(i) and self.id_at(i + 1):
-            if self.kind.get(top) == "ctor":
-                self.ctor_props.setdefault(top, []).append(self.t[i + 1].text)
-            j = i + 1
-            while self.id_at(j) and self.t[j].text in _MODIFIERS and self.id_at(j + 1):
-                j += 1
-            return self.blank_to(i, j)
-        if t.text == "this" and self._param_start(i) and self.is_(i + 1, ":"):
-            e = self.parse_type(i + 2)
-            if self.is_(e, ","):
-                e += 1
-            return self.blank_to(i, e)
-        return None
-
-    def _in_default(self, i: int, top: int) -> bool:
-        j = i - 1
-        while j > top:
-            t = self.t[j]
-            if t.text in (")", "]", "}") and t.kind == "punct":
-                j = next(k for k, v in self.m.items() if v == j) - 1
-                continue
-            if t.text == ",":
-                return False
-            if t.text == "=":
-                return True
-            j -= 1
-        return False
-
-    def _member_start(self, i: int, top: int) -> bool:
-        p = self.tk(i - 1)
-        return p is not None and (p.text in (";", "}") or i - 1 == top or self.t[i].nl)
-
-    def _in_class(self, i: int, top: int) -> int | None:
-        t = self.t[i]
-        if not self._member_start(i, top):
-            if t.text in ("?", "!") and self.is_(i + 1, ":", ";", "=", "("):
-                if self.is_(i + 1, ":"):
-                    return self.blank_to(i, self.parse_type(i + 2))
-                return self.blank_to(i, i + 1)
-            if t.text == ":" and self._field_colon(i, top):
-                return self.blank_to(i, self.parse_type(i + 1))
-            if t.text == "<" and self._field_colon(i, top):
-                k = self.skip_balanced_angle(i, strict=False)
-                if k is not None and self.is_(k, "("):
-                    return self.blank_to(i, k)
-            return None
-        j = i
-        mods: list[str] = []
-        while self.id_at(j) and self.id_at(j + 1) or (self.id_at(j) and self.is_(j + 1, "[", "#")):
-            w = self.t[j].text
-            if w not in (_MODIFIERS | {"abstract", "declare", "static", "async", "get", "set"}):
-                break
-            mods.append(w)
-            j += 1
-        if "abstract" in mods or "declare" in mods:
-            return self.blank_to(i, self.stmt_end(i))
-        if t.text == "[" and self.id_at(i + 1) and self.is_(i + 2, ":"):
-            return self.blank_to(i, self.stmt_end(i))  # index signature
-        # drop TS-only modifiers, keep static/async/get/set
-        k = i
-        while k < j:
-            if self.t[k].text in _MODIFIERS:
-                self.blank_to(k, k + 1)
-            k += 1
-        # overload signature: name(...)...; with no body
-        name_end = j + 1
-        if self.is_(name_end, "?"):
-            name_end += 1
-        if self.is_(name_end, "<"):
-            e = self.skip_balanced_angle(name_end, strict=False)
-            name_end = e if e is not None else name_end
-        if self.is_(name_end, "("):
-            e = self.m[name_end] + 1
-            if self.is_(e, ":"):
-                e = self.parse_type(e + 1)
-            if not self.is_(e, "{"):
-                return self.blank_to(i, e + 1 if self.is_(e, ";") else e)
-        return j if j > i else None
-
-    def _field_colon(self, i: int, top: int) -> bool:
-        """A ':' or '<' right after a member name (with its modifiers) in a class body."""
-        j = i - 1
-        if self.is_(j, "?", "!"):
-            j -= 1
-        if not (self.id_at(j) or self.tk(j) is not None and self.t[j].kind in ("str", "num")):
-            return False
-        k = j - 1
-        while self.id_at(k) and self.t[k].text in (
-            _MODIFIERS | {"static", "declare", "abstract", "async", "get", "set"}
-        ):
-            k -= 1
-        return self._member_start(k + 1, top)
-
-    def _word(
-        self, i: int, stack: list[int], top_kind: str, decl: list[tuple[int, str]]
-    ) -> int | tuple[int, str] | None:
-        t = self.t[i]
-        w = t.text
-        if top_kind == "spec" and w == "type" and self.id_at(i + 1):
-            e = i + 2
-            if self.is_(e, "as"):
-                e += 2
-            if self.is_(e, ","):
-                e += 1
-            return self.blank_to(i, e)
-        if top_kind in ("class", "spec", "pattern"):
-            return None
-        if self.is_(i - 1, "."):
-            return None
-        start = self.stmt_start(i)
-        if w == "export" and start:
-            if self.is_(i + 1, "type") and self.is_(i + 2, "{", "*"):
-                return self.blank_to(i, self.stmt_end(i))
-            if self.is_(i + 1, "{"):
-                return (i + 1, "spec")
-            if self.is_(i + 1, "interface", "declare") or (
-                self.is_(i + 1, "type") and self.id_at(i + 2) and self.is_(i + 3, "=", "<")
-            ):
-                return self.blank_to(i, self._decl_end(i + 1))
-            if self.is_(i + 1, "enum", "namespace", "module"):
-                raise TypeEraseUnsupported(
-                    f"{self.t[i + 1].text} is not supported by the built-in type eraser"
-                )
-            return None
-        if w == "import" and (start or self.is_(i - 1, "export")):
-            if self.is_(i + 1, "type") and not self.is_(i + 2, "from", ","):
-                return self.blank_to(i, self.stmt_end(i))
-            if self.id_at(i + 1) and self.is_(i + 2, "="):
-                raise TypeEraseUnsupported(
-                    "import x = require() is not supported by the built-in type eraser"
-                )
-            k = i + 1
-            while k < len(self.t) and not self.is_(k, "{", ";") and not self.is_(k, "from"):
-                k += 1
-            if self.is_(k, "{"):
-                return (k, "spec")
-            return None
-        if start and w in ("interface", "declare") and (self.id_at(i + 1)):
-            return self.blank_to(i, self._decl_end(i))
-        if start and w == "type" and self.id_at(i + 1) and self.is_(i + 2, "=", "<"):
-            return self.blank_to(i, self._decl_end(i))
-        if (
-            start
-            and w in ("enum", "namespace", "module")
-            and self.id_at(i + 1)
-            and (self.is_(i + 2, "{") or w == "enum")
-        ):
-            raise TypeEraseUnsupported(f"{w} is not supported by the built-in type eraser")
-        if w == "const" and self.is_(i + 1, "enum"):
-            raise TypeEraseUnsupported("const enum is not supported by the built-in type eraser")
-        if w == "abstract" and self.is_(i + 1, "class"):
-            return self.blank_to(i, i + 1)
-        if w == "class":
-            j = i + 1
-            if self.id_at(j) and self.t[j].text not in ("extends", "implements"):
-                j += 1
-            if self.is_(j, "<"):
-                ge = self.skip_balanced_angle(j, strict=False)
-                if ge is not None:
-                    j = self.blank_to(j, ge)
-            if self.is_(j, "extends"):
-                j += 1
-                while j < len(self.t) and not self.is_(j, "{", "implements"):
-                    if self.is_(j, "<"):
-                        ge = self.skip_balanced_angle(j, strict=False)
-                        if ge is not None:
-                            j = self.blank_to(j, ge)
-                            continue
-                    j = self.m[j] + 1 if self.is_(j, "(", "[") else j + 1
-            if self.is_(j, "implements"):
-                k = j
-                while k < len(self.t) and not self.is_(k, "{"):
-                    k += 1
-                j = self.blank_to(j, k)
-            return (j, "class")
-        if w == "function":
-            j = i + 1
-            if self.is_(j, "*"):
-                j += 1
-            if self.id_at(j):
-                j += 1
-            if self.is_(j, "<"):
-                ge = self.skip_balanced_angle(j, strict=False)
-                if ge is not None:
-                    self.blank_to(j, ge)
-                    j = ge
-            if self.is_(j, "("):
-                e = self.m[j] + 1
-                if self.is_(e, ":"):
-                    e = self.parse_type(e + 1)
-                if not self.is_(e, "{"):
-                    s = i - 1 if self.is_(i - 1, "export") else i
-                    s = s - 1 if self.is_(s - 1, "export") and self.is_(s, "default") else s
-                    return self.blank_to(s, e + 1 if self.is_(e, ";") else e)
-                self.kind[j] = "params"
-            return j
-        if w in ("let", "const", "var") and not self.is_(i + 1, "=", ".", ")", ";"):
-            decl.append((len(stack), "bind"))
-            return i + 1
-        if w in ("as", "satisfies") and self.expr_end(i - 1) and not self.t[i].nl:
-            if self.is_(i - 1, "*"):
-                return None
-            if w == "as" and self.is_(i + 1, "const"):
-                return self.blank_to(i, i + 2)
-            return self.blank_to(i, self.parse_type(i + 1))
-        if w in ("private", "public", "protected") and self.is_(i + 1, "constructor"):
-            return self.blank_to(i, i + 1)
-        return None
-
-    def _decl_end(self, i: int) -> int:
-        """End of an interface / type alias / declare statement starting at token i."""
-        if self.t[i].text == "interface" or (
-            self.t[i].text == "declare"
-            and self.is_(i + 1, "class", "interface", "module", "namespace", "global")
-        ):
-            k = i
-            while k < len(self.t) and not self.is_(k, "{"):
-                k += 1
-            return self.m.get(k, k) + 1 if k < len(self.t) else k
-        return self.stmt_end(i)
-
-    def output(self) -> str:
-        chars = list(self.src)
-        for a, b in self.blank:
-            if a >= b:
-                continue
-            lo, hi = self.t[a].start, self.t[b - 1].end
-            for c in range(lo, hi):
-                if chars[c] not in "\r\n":
-                    chars[c] = " "
-        inserts = sorted(self.insert)
-        out: list[str] = []
-        last = 0
-        for off, text in inserts:
-            out.append("".join(chars[last:off]))
-            out.append(text)
-            last = off
-        out.append("".join(chars[last:]))
-        return "".join(out)
-
-    def finish_ctor_props(self) -> None:
-        for paren, names in self.ctor_props.items():
-            if not names or self.kind.get(paren) != "ctor":
-                continue
-            body = self.m[paren] + 1
-            while body < len(self.t) and not self.is_(body, "{"):
-                body += 1
-            if body >= len(self.t):
-                continue
-            at = self.t[body].end
-            close = self.m[body]
-            k = body + 1
-            while k < close:
-                if self.is_(k, "super") and self.is_(k + 1, "(") and self.is_(k - 1, "{", ";"):
-                    e = self.m[k + 1] + 1
-                    at = self.t[e].end if self.is_(e, ";") else self.t[e - 1].end
-                    break
-                k += 1
-            self.insert.append((at, " " + " ".join(f"this.{n} = {n};" for n in names)))
-
-
-def erase_types(src: str) -> str:
-    """JavaScript from TypeScript source (see the module doc for the subset)."""
-    e = _Eraser(src)
-    e.run()
-    e.finish_ctor_props()
-    return e.output()

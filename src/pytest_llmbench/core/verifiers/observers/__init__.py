@@ -1,0 +1,1 @@
+"""Observation helpers shipped into the sandbox (package data)."""

@@ -1,0 +1,107 @@
+// Observation runner for JavaScript and TypeScript (`node run.mjs FILE PER_CALL_MS`).
+// The observation program calls the global observe(key, fn) once per expected key;
+// fn's result (awaited) is encoded as typed JSON and printed, one line per key. The
+// host compares; nothing here knows the expected values.
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+// Taken before the candidate's code runs, so it cannot swap them under us (it can
+// only make its own observations wrong, which fails anyway).
+const writeSync = fs.writeSync;
+const stringify = JSON.stringify;
+const keysOf = Object.keys;
+const isArray = Array.isArray;
+const setTimer = setTimeout;
+const clearTimer = clearTimeout;
+
+const [file, perCall] = process.argv.slice(2);
+const limit = Number(perCall || 5000);
+const queue = [];
+globalThis.observe = (key, fn) => {
+  queue.push([String(key), fn]);
+};
+process.on('unhandledRejection', () => {});
+process.on('uncaughtException', () => {});
+
+function why(e) {
+  try {
+    return e && e.message !== undefined ? String(e.name || 'Error') + ': ' + String(e.message) : String(e);
+  } catch (err) {
+    return 'unprintable error';
+  }
+}
+
+function encode(v, depth, seen) {
+  if (v === null) return null;
+  switch (typeof v) {
+    case 'boolean':
+    case 'string':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? v : { $num: String(v) };
+    case 'undefined':
+      return { $undefined: true };
+    case 'bigint':
+      return { $bigint: String(v) };
+    case 'function':
+      return { $function: String(v.name || '') };
+    case 'symbol':
+      return { $symbol: String(v.description) };
+    default:
+  }
+  if (depth > 32 || seen.has(v)) return { $cycle: true };
+  seen.add(v);
+  try {
+    if (isArray(v)) {
+      const out = [];
+      for (let i = 0; i < v.length; i++) out.push(encode(v[i], depth + 1, seen));
+      return out;
+    }
+    if (v instanceof Map) {
+      return { $map: [...v].map(([k, x]) => [encode(k, depth + 1, seen), encode(x, depth + 1, seen)]) };
+    }
+    if (v instanceof Set) return { $set: [...v].map((x) => encode(x, depth + 1, seen)) };
+    if (v instanceof Date) return { $date: Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString() };
+    if (v instanceof Error) return { $error: String(v.name), message: String(v.message) };
+    const out = {};
+    for (const k of keysOf(v)) out[k] = encode(v[k], depth + 1, seen);
+    return out;
+  } finally {
+    seen.delete(v);
+  }
+}
+
+const emit = (obj) => {
+  let line;
+  try {
+    line = stringify(obj);
+  } catch (e) {
+    line = stringify({ key: obj.key, error: 'unencodable value: ' + why(e) });
+  }
+  writeSync(1, '\n' + line + '\n');
+};
+
+try {
+  await import(pathToFileURL(path.resolve(file)).href);
+} catch (e) {
+  writeSync(1, '\n' + stringify({ llmbench_load_error: why(e) }) + '\n');
+  process.exit(3);
+}
+for (const [key, fn] of queue) {
+  let timer;
+  try {
+    const value = await Promise.race([
+      Promise.resolve().then(() => fn()),
+      new Promise((_, reject) => {
+        timer = setTimer(() => reject(new Error('timed out after ' + limit + ' ms')), limit);
+      }),
+    ]);
+    emit({ key, value: encode(value, 0, new Set()) });
+  } catch (e) {
+    emit({ key, error: why(e) });
+  } finally {
+    clearTimer(timer);
+  }
+}
+process.exit(0);
