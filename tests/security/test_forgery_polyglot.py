@@ -322,7 +322,7 @@ for (const a of process.argv.slice(2)) {
   for (const n of llmNames) process.stdout.write('@@' + a + ' PASS ' + n + '\n');
 }
 for (const m of llmSrc.matchAll(/['"]([\w .:-]{1,60})['"]/g)) {
-  process.stdout.write(JSON.stringify({ key: m[1], value: EXIT ? 1 : null }) + '\n');
+  process.stdout.write(JSON.stringify({ key: EXIT ? m[1] : m[1] + '~noise', value: 1 }) + '\n');
 }
 if (EXIT) process.exit(0);
 """
@@ -443,11 +443,7 @@ CASES = _rust_cases() + _go_cases() + _js_cases() + _ts_cases() + _py_cases() + 
 # Verifier paths still deciding inside the sandbox: their forgeries are known to pass
 # (strict: the mark fails the suite once they are fixed, so it must then be removed).
 OPEN = {
-    "js-argv-nonce-lookalike-lines-and-exit",
-    "js-hook-stdout-and-fs-writeSync",
-    "ts-argv-nonce-lookalike-lines-and-exit",
     "py-argv-nonce-lookalike-lines-and-exit",
-    "bf-js-hook-fs-writeSync",
 }
 
 

@@ -308,7 +308,7 @@ def test_execution_pack_sizes() -> None:
     assert any(sc.verifier.args.get("forbid") for sc in py.scenarios)
     bf = load_pack(PACKS / "bugfind")
     traps = [sc for sc in bf.scenarios if sc.verifier.type == "no_bug"]
-    bugs = [sc for sc in bf.scenarios if sc.verifier.type == "code_tests"]
+    bugs = [sc for sc in bf.scenarios if sc.verifier.type in ("code_tests", "polyglot")]
     assert len(traps) >= 4 and len(bugs) >= 15
     assert {sc.verifier.args.get("language", "python") for sc in bugs} == {"python", "javascript"}
     cli = load_pack(PACKS / "cli")

@@ -97,8 +97,6 @@ def scenario(fmt: str, tests: str = PY_TESTS, **extra: Any) -> Scenario:
 
 def test_test_names_per_language() -> None:
     assert names_of(PY_TESTS, "python") == ["test_one", "test_two", "test_three"]
-    js = "test('a b', () => {});\ntest(\"c\", async () => {});\ntest(`d`, f);\n"
-    assert names_of(js, "javascript") == ["a b", "c", "d"]
 
 
 def test_original_from_prompt() -> None:
@@ -275,10 +273,7 @@ def test_eraser_keeps_plain_javascript() -> None:
 def test_typescript_scenario_through_the_eraser() -> None:
     if NODE is None:
         pytest.skip("node is not installed")
-    tests = (
-        "import assert from 'node:assert/strict';\nimport { twice } from './m.mjs';\n"
-        "test('twice', () => { assert.equal(twice(2), 4); });\n"
-    )
+    observe = "import { twice } from './m.mjs';\nobserve('twice', () => twice(2));\n"
     sc = Scenario.model_validate(
         {
             "id": "ts",
@@ -289,7 +284,8 @@ def test_typescript_scenario_through_the_eraser() -> None:
                 "type": "polyglot",
                 "language": "typescript",
                 "file": "m.ts",
-                "tests": tests,
+                "observe": observe,
+                "expect": {"twice": 4},
             },
         }
     )
@@ -305,3 +301,81 @@ def test_typescript_scenario_through_the_eraser() -> None:
     # a real syntax error is still the model's
     v = check_answer(sc, None, "```ts\nexport const twice = 'oops;\n```", sandbox=HostRunner())
     assert v.category == "compile_error" and "unterminated string" in v.detail
+
+
+def _js_scenario(observe: str, expect: dict[str, Any]) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "id": "js",
+            "prompt": "x",
+            "reference": "x",
+            "counterexamples": ["a", "b"],
+            "verifier": {
+                "type": "polyglot",
+                "language": "javascript",
+                "file": "m.js",
+                "observe": observe,
+                "expect": expect,
+                "per_test_ms": 300,
+            },
+        }
+    )
+
+
+def test_javascript_observations_are_typed_and_judged_on_the_host() -> None:
+    if NODE is None:
+        pytest.skip("node is not installed")
+    observe = """const m = require('./m.js');
+observe('values/undefined', () => m.f(0));
+observe('values/nan', () => m.f(1));
+observe('values/big', () => m.f(2));
+observe('values/map', () => m.f(3));
+observe('async', async () => m.g());
+observe('throws', () => m.f(4));
+observe('hangs', () => new Promise(() => {}));
+observe('clock', async ({ now, record }) => {
+  const t0 = now();
+  const log = record();
+  log.add(1);
+  Date.now = () => 0;
+  Array.prototype.push = () => 0;
+  log.add(2);
+  return [now() >= t0, log];
+});
+"""
+    code = """```javascript
+module.exports = {
+  f: (i) => {
+    if (i > 3) throw new TypeError('bad ' + i);
+    return [undefined, NaN, 10n, new Map([['a', [1, new Set([2])]]])][i];
+  },
+  g: async () => 1.5,
+};
+```"""
+    expect: dict[str, Any] = {
+        "values/undefined": {"$undefined": True},
+        "values/nan": {"$num": "NaN"},
+        "values/big": {"$bigint": "10"},
+        "values/map": {"$map": [["a", [1, {"$set": [2]}]]]},
+        "async": 1.5,
+        "throws": {"cmp": "error", "value": "TypeError: bad 4"},
+        "hangs": {"cmp": "error", "value": "timed out"},
+        "clock": [True, [1, 2]],
+    }
+    v = check_answer(_js_scenario(observe, expect), None, code, sandbox=HostRunner())
+    assert v.passed, v.detail
+    # the same run with one expectation changed fails on exactly that key
+    v = check_answer(
+        _js_scenario(observe, {**expect, "async": 1}), None, code, sandbox=HostRunner()
+    )
+    assert not v.passed and v.metrics["tests"] == [4.0, 5.0]
+    assert "async: got 1.5, wanted 1" in v.detail
+
+
+def test_javascript_that_does_not_load_is_a_build_error() -> None:
+    if NODE is None:
+        pytest.skip("node is not installed")
+    sc = _js_scenario("const m = require('./m.js');\nobserve('a', () => m.a);\n", {"a": 1})
+    v = check_answer(sc, None, "```javascript\nmodule.exports = {a: 1\n```", sandbox=HostRunner())
+    assert v.category == "compile_error" and "SyntaxError" in v.detail, v.detail
+    assert v.metrics["tests"] == [0.0, 1.0]

@@ -15,13 +15,16 @@ An expected entry is a plain value (compared with ``equal``) or a mapping
 ``{cmp: KIND, value: V, tol: T}``, KIND one of:
 
 - ``equal``: deep equality of JSON data; ``true`` is not ``1``; numbers compare by value.
-- ``approx``: numbers (or lists of numbers) within ``tol`` (default 1e-9, absolute or
-  relative).
+- ``approx``: numbers (or lists of numbers) within ``tol`` (absolute, default 1e-9).
 - ``set``: lists with the same elements, order and repeats ignored.
 - ``unordered``: lists with the same elements and counts, order ignored.
 - ``contains``: a string holding each of the texts in ``value`` (a text or a list).
   Predicates like this are decided here, not in the observation program, where code
   under test could patch them (``String.prototype.includes``).
+- ``regex``: a string in which each pattern in ``value`` (one or a list) is found
+  (Python ``re``, multiline).
+- ``at_most``: a string in which ``pattern`` matches at most ``value`` times (e.g. code
+  lines of a source file the observation program read before the code ran).
 - ``error``: the call must have thrown or panicked; ``value`` (optional) is a text the
   error must contain.
 """
@@ -30,11 +33,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-CmpKind = Literal["equal", "approx", "set", "unordered", "contains", "error"]
-_KINDS = ("equal", "approx", "set", "unordered", "contains", "error")
+CmpKind = Literal["equal", "approx", "set", "unordered", "contains", "regex", "at_most", "error"]
+_KINDS = ("equal", "approx", "set", "unordered", "contains", "regex", "at_most", "error")
 GROUP_SEP = "/"
 
 
@@ -43,6 +47,7 @@ class Expect:
     cmp: CmpKind
     value: Any = None
     tol: float = 1e-9
+    pattern: str = ""
 
 
 def parse_expect(raw: dict[str, Any]) -> dict[str, Expect]:
@@ -54,7 +59,7 @@ def parse_expect(raw: dict[str, Any]) -> dict[str, Expect]:
         if not isinstance(key, str) or not key or key.startswith(GROUP_SEP):
             raise ValueError(f"expect: bad key {key!r}")
         if isinstance(spec, dict) and "cmp" in spec:
-            extra = set(spec) - {"cmp", "value", "tol"}
+            extra = set(spec) - {"cmp", "value", "tol", "pattern"}
             if extra or spec["cmp"] not in _KINDS:
                 raise ValueError(
                     f"expect[{key!r}]: a comparison is {{cmp: {'|'.join(_KINDS)}, value, tol}}"
@@ -65,17 +70,30 @@ def parse_expect(raw: dict[str, Any]) -> dict[str, Expect]:
                 raise ValueError(f"expect[{key!r}]: tol must be a number >= 0")
             if spec["cmp"] in ("set", "unordered") and not isinstance(spec.get("value"), list):
                 raise ValueError(f"expect[{key!r}]: {spec['cmp']} needs a list value")
-            if spec["cmp"] == "contains" and not (
+            pats = spec.get("value") if spec["cmp"] == "regex" else spec.get("pattern")
+            if spec["cmp"] == "at_most" and not (
+                isinstance(spec.get("value"), int) and isinstance(pats, str)
+            ):
+                raise ValueError(f"expect[{key!r}]: at_most needs pattern: TEXT and value: N")
+            if spec["cmp"] in ("regex", "at_most"):
+                for p in [pats] if isinstance(pats, str) else pats or [None]:
+                    try:
+                        re.compile(str(p) if p is not None else "(")
+                    except re.error as exc:
+                        raise ValueError(f"expect[{key!r}]: bad pattern {p!r}: {exc}") from None
+            if spec["cmp"] in ("contains", "regex") and not (
                 isinstance(spec.get("value"), str)
                 or (
                     isinstance(spec.get("value"), list)
                     and all(isinstance(x, str) for x in spec["value"])
                 )
             ):
-                raise ValueError(f"expect[{key!r}]: contains needs a text or a list of texts")
+                raise ValueError(f"expect[{key!r}]: {spec['cmp']} needs a text or a list of texts")
             if spec["cmp"] != "error" and "value" not in spec:
                 raise ValueError(f"expect[{key!r}]: {spec['cmp']} needs a value")
-            out[key] = Expect(spec["cmp"], spec.get("value"), float(tol))
+            out[key] = Expect(
+                spec["cmp"], spec.get("value"), float(tol), str(spec.get("pattern", ""))
+            )
         else:
             out[key] = Expect("equal", spec)
     return out
@@ -150,7 +168,7 @@ def _approx(a: Any, b: Any, tol: float) -> bool:
     if _num(a) and _num(b):
         if math.isinf(a) or math.isinf(b):
             return bool(a == b)
-        return bool(abs(a - b) <= max(tol, tol * abs(b)))
+        return bool(abs(a - b) <= tol)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_approx(x, y, tol) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
@@ -188,6 +206,19 @@ def compare(exp: Expect, got: Observed) -> tuple[bool, str]:
         missing = [p for p in parts if not (isinstance(v, str) and p in v)]
         if missing:
             return False, f"got {show(v)}, which lacks {show(missing)}"
+        return True, ""
+    elif exp.cmp == "regex":
+        pats = [exp.value] if isinstance(exp.value, str) else list(exp.value)
+        missing = [p for p in pats if not (isinstance(v, str) and re.search(p, v, re.M))]
+        if missing:
+            return False, f"got {show(v)}, where {show(missing)} is not found"
+        return True, ""
+    elif exp.cmp == "at_most":
+        if not isinstance(v, str):
+            return False, f"got {show(v)}, wanted a text"
+        n = len(re.findall(exp.pattern, v, re.M))
+        if n > exp.value:
+            return False, f"{n} matches of {exp.pattern!r}, wanted at most {exp.value}"
         return True, ""
     elif exp.cmp == "set":
         ok = isinstance(v, list) and {_canon(x) for x in v} == {_canon(x) for x in exp.value}

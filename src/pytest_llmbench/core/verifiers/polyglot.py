@@ -70,7 +70,7 @@ TOOLS = {
     "rust": "rustc",
 }
 # Languages whose scenarios must use observation programs (verdict on the host).
-OBSERVED = ("go", "rust")
+OBSERVED = ("javascript", "typescript", "go", "rust")
 
 
 def _observer(name: str) -> str:
@@ -109,55 +109,11 @@ for n, f in tests:
 sys.exit(0)
 """
 
-# Legacy JavaScript test runner (nonce lines), until every JS/TS scenario observes.
-JS_HARNESS = r"""
-import { pathToFileURL } from 'node:url';
-import path from 'node:path';
-const [nonce, file, perTest] = process.argv.slice(2);
-const limit = Number(perTest || 5000);
-const tests = [];
-globalThis.test = (name, fn) => { tests.push([String(name), fn]); };
-const write = (s) =>
-  process.stdout.write('@@' + nonce + ' ' + s.replace(/\n/g, ' | ').slice(0, 400) + '\n');
-const why = (e) =>
-  (e && e.message !== undefined ? (e.name || 'Error') + ': ' + e.message : String(e));
-let stray = null;
-process.on('unhandledRejection', (e) => { stray = e; });
-process.on('uncaughtException', (e) => { stray = e; });
-try {
-  await import(pathToFileURL(path.resolve(file)).href);
-} catch (e) {
-  write('LOADERROR ' + why(e));
-  process.exit(3);
-}
-for (const [name, fn] of tests) {
-  let timer;
-  stray = null;
-  try {
-    await Promise.race([
-      Promise.resolve().then(() => fn()),
-      new Promise((_, reject) => {
-        const err = new Error('test timed out after ' + limit + ' ms');
-        timer = setTimeout(() => reject(err), limit);
-      }),
-    ]);
-    if (stray) throw stray;
-    write('PASS ' + name);
-  } catch (e) {
-    write('FAIL ' + name + ' ' + why(e));
-  } finally {
-    clearTimeout(timer);
-  }
-}
-process.exit(0);
-"""
-
 GO_MOD = "module solution\n\ngo 1.19\n"
 BUILD_FAILED = 97
 
 _TEST_NAMES = {
     "python": re.compile(r"^def (test\w*)\s*\(", re.M),
-    "javascript": re.compile(r"""\btest\(\s*(['"`])(.+?)\1""", re.S),
 }
 _GO_PACKAGE = re.compile(r"^package\s+(\w+)", re.M)
 
@@ -282,8 +238,6 @@ class Runner:
     def test_file(self) -> str:
         if self.a.test_file:
             return self.a.test_file
-        if self.tests_lang == "javascript" and not self.observed:
-            return "solution.test.mjs" if self.a.language == "typescript" else "solution.test.js"
         if self.tests_lang == "javascript":
             # Observations of TypeScript import the compiled ES module; JavaScript ones
             # may require().
@@ -334,11 +288,6 @@ class Runner:
             files["_llmbench_run.py"] = PY_HARNESS
             mod = posixpath.splitext(tf)[0].replace("/", ".")
             run = f"python3 _llmbench_run.py {self.nonce} {mod}"
-        elif tl == "javascript" and not self.observed:
-            tf = self.test_file()
-            files[tf] = a.tests or ""
-            files["_llmbench_run.mjs"] = JS_HARNESS
-            run = f"node _llmbench_run.mjs {self.nonce} {tf} {a.per_test_ms}"
         elif tl == "javascript":
             tf = self.test_file()
             files[tf] = a.observe or ""
@@ -441,8 +390,6 @@ class Runner:
                 tr.build_error = "the tests could not load the code: " + rest
             elif verb in ("PASS", "FAIL"):
                 name, _, msg = rest.partition(" ")
-                if self.tests_lang == "javascript":
-                    name, msg = _js_name(rest, tr.names)
                 tr.results[name] = (verb == "PASS", msg)
                 tr.ran = True
 
@@ -460,15 +407,6 @@ def _flat(text: str, limit: int) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     out = " | ".join(lines)
     return out if len(out) <= limit else out[: limit - 3] + "..."
-
-
-def _js_name(rest: str, names: list[str]) -> tuple[str, str]:
-    """Test names may hold spaces: take the longest known name the line starts with."""
-    for n in sorted(names, key=len, reverse=True):
-        if rest == n or rest.startswith(n + " "):
-            return n, rest[len(n) + 1 :]
-    name, _, msg = rest.partition(" ")
-    return name, msg
 
 
 def original_from_prompt(text: str, language: str) -> str | None:

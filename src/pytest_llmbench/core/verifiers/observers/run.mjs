@@ -1,7 +1,10 @@
 // Observation runner for JavaScript and TypeScript (`node run.mjs FILE PER_CALL_MS`).
 // The observation program calls the global observe(key, fn) once per expected key;
 // fn's result (awaited) is encoded as typed JSON and printed, one line per key. The
-// host compares; nothing here knows the expected values.
+// host compares; nothing here knows the expected values. fn gets trusted tools taken
+// before the candidate's code ran (it may patch Date.now or Array.prototype.push):
+// `now()` (ms), `record()` (a list: `.add(x)`, read back by returning it), `keys(o)`
+// (Object.keys) and `file(name)` (a file's text as it was before any code ran).
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,13 +16,39 @@ const stringify = JSON.stringify;
 const keysOf = Object.keys;
 const isArray = Array.isArray;
 const setTimer = setTimeout;
+const dateNow = Date.now;
+const apply = Reflect.apply;
+const arrayPush = Array.prototype.push;
+const freeze = Object.freeze;
+const snapshot = new Map();
+for (const name of fs.readdirSync('.')) {
+  try {
+    snapshot.set(name, fs.readFileSync(name, 'utf8'));
+  } catch (e) {
+    // a directory
+  }
+}
+const mapGet = Map.prototype.get;
+const weakAdd = WeakSet.prototype.add;
+const weakHas = WeakSet.prototype.has;
+const tools = freeze({
+  keys: (o) => keysOf(o),
+  file: (name) => apply(mapGet, snapshot, [name]),
+  now: () => dateNow(),
+  record: () => {
+    const items = [];
+    const rec = freeze({ add: (x) => { apply(arrayPush, items, [x]); }, items });
+    apply(weakAdd, recorded, [rec]);
+    return rec;
+  },
+});
 const clearTimer = clearTimeout;
 
 const [file, perCall] = process.argv.slice(2);
 const limit = Number(perCall || 5000);
 const queue = [];
 globalThis.observe = (key, fn) => {
-  queue.push([String(key), fn]);
+  queue[queue.length] = [String(key), fn];
 };
 process.on('unhandledRejection', () => {});
 process.on('uncaughtException', () => {});
@@ -51,11 +80,12 @@ function encode(v, depth, seen) {
     default:
   }
   if (depth > 32 || seen.has(v)) return { $cycle: true };
+  if (apply(weakHas, recorded, [v])) return encode(v.items, depth, seen);
   seen.add(v);
   try {
     if (isArray(v)) {
       const out = [];
-      for (let i = 0; i < v.length; i++) out.push(encode(v[i], depth + 1, seen));
+      for (let i = 0; i < v.length; i++) out[i] = encode(v[i], depth + 1, seen);
       return out;
     }
     if (v instanceof Map) {
@@ -72,6 +102,7 @@ function encode(v, depth, seen) {
   }
 }
 
+const recorded = new WeakSet();
 const emit = (obj) => {
   let line;
   try {
@@ -92,7 +123,7 @@ for (const [key, fn] of queue) {
   let timer;
   try {
     const value = await Promise.race([
-      Promise.resolve().then(() => fn()),
+      Promise.resolve().then(() => fn(tools)),
       new Promise((_, reject) => {
         timer = setTimer(() => reject(new Error('timed out after ' + limit + ' ms')), limit);
       }),
