@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from .agent import validate_environment
 from .generators import expand_generators
+from .includes import resolve_includes
 from .schema import PackMeta, Scenario, ScenarioFile
 from .templates import expand_templates
 from .verifiers.base import VerifierConfigError, build_verifier
@@ -185,6 +186,10 @@ def load_scenario_file(path: Path, meta: PackMeta | None = None) -> list[Scenari
 
 def _load_scenario_file(path: Path, meta: PackMeta | None) -> list[Scenario]:
     data, root = _read_yaml(path)
+    try:
+        data = resolve_includes(data, path.parent)
+    except ValueError as exc:
+        raise PackError(path, None, str(exc)) from None
     try:
         parsed = ScenarioFile.model_validate(data)
     except ValidationError as exc:
