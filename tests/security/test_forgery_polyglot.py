@@ -469,3 +469,81 @@ def test_forgery_fails_and_noise_passes(sandbox: Sandbox, case: Case) -> None:
     else:
         assert not v.passed, f"forged: {v.detail}"
         assert v.category != "sandbox_unavailable", v.detail
+
+
+@pytest.mark.bwrap
+def test_forgery_through_the_plugin(fake_server: Any, tmp_path: Path) -> None:
+    """The polyglot pack run by pytest against a server answering with tricks: the
+    forged Rust answer FAILS, the correct JavaScript answer with noise PASSES."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.fakeserver import chat_reply
+
+    answers = {
+        "fn summarize": next(c for c in CASES if c.id.startswith("rs-static-ctor")).answer(),
+        "function parseQuery": next(c for c in CASES if c.id == "js-correct-with-noise").answer(),
+    }
+
+    served: set[str] = set()
+
+    def script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        prompt = str(body["messages"][-1]["content"])
+        key = next((k for k in answers if k in prompt), None)
+        if key:
+            served.add(key)
+        return 200, chat_reply(answers[key] if key else "no idea"), {}
+
+    fake_server.script = script
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMBENCH_")}
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"--llm-endpoint={fake_server.url}",
+            "--llm-sandbox=bwrap",
+            "--llm-pack=polyglot",
+            "-k",
+            "rs-summarize or js-parse-query",
+            "-p",
+            "no:cacheprovider",
+            "-rA",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    out = res.stdout
+    if "sandbox unavailable" in out or "bwrap" in out and "not available" in out:
+        pytest.skip("bwrap sandbox unavailable")
+    assert served == set(answers), out[-3000:]
+    assert "1 failed, 1 passed" in out, out[-3000:]
+    assert re.search(r"FAILED .*rs-summarize", out), out[-3000:]
+    assert re.search(r"PASSED .*js-parse-query", out), out[-3000:]
+
+
+_FIND_PACKS = r"""
+import os
+names = {"go.yaml", "rust.yaml", "javascript.yaml", "typescript.yaml", "scenario.yaml", "pack.yaml"}
+found = []
+for top in os.listdir("/"):
+    if top in ("proc", "sys", "dev"):
+        continue
+    for root, dirs, files in os.walk("/" + top, onerror=lambda e: None):
+        for f in files:
+            if f in names or "llmbench" in f:
+                found.append(os.path.join(root, f))
+print("FOUND", found[:20])
+"""
+
+
+def test_expected_values_are_not_reachable_from_the_sandbox(sandbox: Sandbox) -> None:
+    """The scenario files hold the expected values: code in the sandbox must not be
+    able to find them (nor the package that holds the built-in packs)."""
+    res = sandbox.run(files={"find.py": _FIND_PACKS}, cmd=["python3", "find.py"], timeout_s=120)
+    assert "FOUND" in res.stdout, res.stderr
+    assert "FOUND []" in res.stdout, res.stdout[-2000:]
