@@ -5,7 +5,16 @@
 
 from __future__ import annotations
 
-from .base import FAILURE_MODES, ExecResult, Limits, Sandbox, SandboxUnavailable
+from .base import (
+    FAILURE_MODES,
+    Channel,
+    ChannelClosed,
+    ChannelTimeout,
+    ExecResult,
+    Limits,
+    Sandbox,
+    SandboxUnavailable,
+)
 
 BACKENDS = ("auto", "docker", "bwrap", "unsafe-local")
 NO_SANDBOX = (
@@ -50,6 +59,9 @@ def open_sandbox(kind: str = "auto", image: str | None = None) -> Sandbox:
 __all__ = [
     "BACKENDS",
     "FAILURE_MODES",
+    "Channel",
+    "ChannelClosed",
+    "ChannelTimeout",
     "ExecResult",
     "Limits",
     "Sandbox",

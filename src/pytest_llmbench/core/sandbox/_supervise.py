@@ -196,3 +196,206 @@ def supervise(
         "output_limit": over,
         "we_killed": killed_by_us,
     }
+
+
+# -- the container side of a channel -------------------------------------------------
+# The host frames what it sends: 4-byte big-endian length + data. Length 0 closes the
+# command's stdin (the command ends on its own, or is killed after GRACE_S); KILL_NOW
+# ends it at once. EOF on ``fd_in`` (the host went away) counts as KILL_NOW.
+
+KILL_NOW = 0xFFFFFFFF
+GRACE_S = 0.5
+_IN_BACKLOG = 1 << 20
+
+
+def serve_channel(
+    argv: list[str],
+    *,
+    cwd: str | None,
+    env: dict[str, str] | None,
+    timeout_s: float,
+    output_bytes: int,
+    fd_in: int = 0,
+    fd_out: int = 1,
+    preexec_fn: Callable[[], None] | None = None,
+    cleanup: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Run ``argv`` with its stdout on ``fd_out`` and its stdin fed from the frames read
+    on ``fd_in``; stderr is captured (capped). Returns the same dict as supervise()
+    (stdout empty: it went straight to ``fd_out``)."""
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=fd_out,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=preexec_fn,
+        )
+    except OSError as exc:
+        return {
+            "exit_code": 127,
+            "stdout": b"",
+            "stderr": f"cannot start {argv[0]!r}: {exc.strerror}\n".encode(),
+            "stdout_truncated": False,
+            "stderr_truncated": False,
+            "duration_s": time.monotonic() - t0,
+            "timed_out": False,
+            "output_limit": False,
+            "we_killed": False,
+        }
+    assert proc.stdin is not None and proc.stderr is not None
+    child_in, child_err = proc.stdin.fileno(), proc.stderr.fileno()
+    for fd in (fd_in, child_in, child_err):
+        os.set_blocking(fd, False)
+    deadline = t0 + timeout_s
+    inbuf = bytearray()
+    pending = bytearray()
+    err = bytearray()
+    err_trunc = timed_out = over = killed_by_us = cleaned = False
+    host_open = stdin_open = True
+    grace: float | None = None
+    end_t: float | None = None
+    err_open = True
+    drain_until: float | None = None
+
+    def kill() -> None:
+        nonlocal killed_by_us
+        killed_by_us = True
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            proc.kill()
+
+    def close_stdin() -> None:
+        nonlocal stdin_open, grace
+        if stdin_open:
+            stdin_open = False
+            pending.clear()
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # type: ignore[union-attr]
+            grace = time.monotonic() + GRACE_S
+
+    sel = selectors.DefaultSelector()
+    while True:
+        now = time.monotonic()
+        if end_t is None and proc.poll() is not None:
+            end_t = now
+        if end_t is not None and not cleaned:
+            cleaned = True
+            if cleanup is not None:
+                cleanup()
+            drain_until = now + 2.0
+        if end_t is not None and (not err_open or (drain_until and now >= drain_until)):
+            break
+        if end_t is None:
+            if now >= deadline and not timed_out:
+                timed_out = True
+                kill()
+            elif grace is not None and now >= grace and not killed_by_us:
+                kill()
+        # Frames from the host.
+        while len(inbuf) >= 4:
+            (n,) = struct_unpack(inbuf)
+            if n == KILL_NOW:
+                del inbuf[:4]
+                close_stdin()
+                if end_t is None:
+                    kill()
+                continue
+            if n == 0:
+                del inbuf[:4]
+                close_stdin()
+                continue
+            if len(inbuf) < 4 + n:
+                break
+            if stdin_open:
+                pending += inbuf[4 : 4 + n]
+            del inbuf[: 4 + n]
+        want = {}
+        if host_open and len(pending) < _IN_BACKLOG and len(inbuf) < _IN_BACKLOG + 8:
+            want[fd_in] = selectors.EVENT_READ
+        if stdin_open and pending:
+            want[child_in] = selectors.EVENT_WRITE
+        if err_open:
+            want[child_err] = selectors.EVENT_READ
+        for fd, ev in want.items():
+            sel.register(fd, ev)
+        wait = 0.05 if end_t is None else max((drain_until or now) - now, 0.0)
+        try:
+            events = sel.select(wait)
+        finally:
+            for fd in want:
+                sel.unregister(fd)
+        for key, _ in events:
+            fd = key.fd
+            if fd == fd_in:
+                try:
+                    data = os.read(fd, _CHUNK)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    host_open = False
+                    close_stdin()
+                    if end_t is None:
+                        kill()
+                inbuf += data
+            elif fd == child_in:
+                try:
+                    k = os.write(fd, pending[:_CHUNK])
+                    del pending[:k]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    close_stdin()  # the command closed its stdin: drop what is queued
+            else:
+                try:
+                    data = os.read(fd, _CHUNK)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    err_open = False
+                    continue
+                room = output_bytes - len(err)
+                if len(data) > room:
+                    err += data[: max(room, 0)]
+                    err_trunc = True
+                    if not over:
+                        over = True
+                        kill()
+                else:
+                    err += data
+    sel.close()
+    if proc.poll() is None:
+        kill()
+        proc.wait()
+    if end_t is None:
+        end_t = time.monotonic()
+    if not cleaned and cleanup is not None:
+        cleanup()
+    for f in (proc.stdin, proc.stderr):
+        if f is not None:
+            with contextlib.suppress(OSError):
+                f.close()
+    return {
+        "exit_code": proc.returncode,
+        "stdout": b"",
+        "stderr": bytes(err),
+        "stdout_truncated": False,
+        "stderr_truncated": err_trunc,
+        "duration_s": end_t - t0,
+        "timed_out": timed_out,
+        "output_limit": over,
+        "we_killed": killed_by_us,
+    }
+
+
+def struct_unpack(buf: bytearray) -> tuple[int]:
+    return (int.from_bytes(buf[:4], "big"),)

@@ -12,6 +12,7 @@ import signal
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 FAILURE_MODES = ("exec_timeout", "oom", "output_limit", "killed")
@@ -19,6 +20,14 @@ FAILURE_MODES = ("exec_timeout", "oom", "output_limit", "killed")
 
 class SandboxUnavailable(RuntimeError):
     """The requested backend cannot run here; the message says how to get one."""
+
+
+class ChannelTimeout(Exception):
+    """A channel read waited longer than its timeout (the process still runs)."""
+
+
+class ChannelClosed(BrokenPipeError):
+    """The channel's process is gone (or was ended: an over-long line, the deadline)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,41 @@ def write_files(root: str, files: Mapping[str, bytes]) -> None:
             fh.write(data)
 
 
+class Channel(ABC):
+    """A long-lived sandboxed process the host talks to line by line.
+
+    Opened by :meth:`Sandbox.open`; the sandbox's run lock is held until :meth:`close`.
+    Not thread-safe: one caller drives a channel."""
+
+    @abstractmethod
+    def send(self, data: bytes) -> None:
+        """Write ``data`` to the process's stdin; :class:`ChannelClosed` if it is gone."""
+
+    @abstractmethod
+    def recv_line(self, timeout_s: float, max_bytes: int = 1_000_000) -> bytes | None:
+        """The next line of stdout without its newline; None at EOF (the process ended
+        or closed stdout); :class:`ChannelTimeout` after ``timeout_s``. A line longer
+        than ``max_bytes`` ends the process and raises :class:`ChannelClosed`.
+        An unterminated last line before EOF is returned as a line."""
+
+    @abstractmethod
+    def close(self) -> ExecResult:
+        """Close stdin, kill the process after a short grace, reap it and everything it
+        started; return its exit code, the unread stdout and stderr (both capped) and the
+        failure mode. Idempotent: later calls return the same result."""
+
+    def __enter__(self) -> Channel:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 class Sandbox(ABC):
     """A place to run untrusted commands. Runs on one instance are serialised."""
 
@@ -129,6 +173,31 @@ class Sandbox(ABC):
             raise RuntimeError(f"{self.name} sandbox is closed")
         data = check_files(files or {})
         return self._execute(data, list(cmd), stdin_bytes(stdin), timeout_s, limits or Limits())
+
+    def open(
+        self,
+        files: Mapping[str, str | bytes] | None = None,
+        cmd: Sequence[str] = (),
+        timeout_s: float = 10.0,
+        limits: Limits | None = None,
+    ) -> Channel:
+        """Start ``cmd`` like :meth:`run` (fresh work dir holding only ``files``, same
+        limits and isolation) and keep it running for line-based exchange. ``timeout_s``
+        is the process's overall deadline: it is killed when it passes. The run lock is
+        held until the channel is closed."""
+        if not cmd:
+            raise ValueError("sandbox open needs a command")
+        if self._closed:
+            raise RuntimeError(f"{self.name} sandbox is closed")
+        data = check_files(files or {})
+        return self._open(data, list(cmd), timeout_s, limits or Limits())
+
+    @abstractmethod
+    def _open(
+        self, data: dict[str, bytes], cmd: list[str], timeout_s: float, lim: Limits
+    ) -> Channel:
+        """Start one channel with validated inputs (the backend's part of :meth:`open`);
+        it acquires the run lock and the channel releases it on close."""
 
     @abstractmethod
     def _execute(

@@ -13,6 +13,7 @@ import itertools
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -29,6 +30,7 @@ from ._host import (
     toolchains,
 )
 from .base import (
+    Channel,
     ExecResult,
     Limits,
     Sandbox,
@@ -36,6 +38,7 @@ from .base import (
     make_result,
     write_files,
 )
+from .channel import PipeChannel
 
 HOW_TO = "install bubblewrap (apt-get install bubblewrap)"
 
@@ -185,6 +188,74 @@ class BwrapSandbox(Sandbox):
         timeout_s: float,
         lim: Limits,
     ) -> ExecResult:
+        rundir, wrapped, cg, oom0 = self._prepare(files, cmd, timeout_s, lim)
+
+        def cleanup() -> None:
+            if cg is not None:
+                cg.kill_all()
+
+        try:
+            raw = _supervise.supervise(
+                wrapped,
+                cwd=None,
+                env={"PATH": "/usr/bin:/bin"},
+                stdin=stdin,
+                timeout_s=timeout_s,
+                output_bytes=lim.output_bytes,
+                cleanup=cleanup,
+            )
+        finally:
+            shutil.rmtree(rundir, ignore_errors=True)
+        raw["exit_code"] = exit_code_from_wrapper(int(raw["exit_code"]))
+        oom = cg is not None and cg.oom_kills() > oom0
+        return make_result(raw, oom=oom)
+
+    def _open(
+        self, data: dict[str, bytes], cmd: list[str], timeout_s: float, lim: Limits
+    ) -> Channel:
+        self._lock.acquire()
+        rundir = ""
+        try:
+            rundir, wrapped, cg, oom0 = self._prepare(data, cmd, timeout_s, lim)
+            proc = subprocess.Popen(
+                wrapped,
+                env={"PATH": "/usr/bin:/bin"},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except BaseException:
+            if rundir:
+                shutil.rmtree(rundir, ignore_errors=True)
+            self._lock.release()
+            raise
+
+        def kill() -> None:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            if cg is not None:
+                cg.kill_all()
+
+        def finish(raw: dict[str, Any]) -> ExecResult:
+            try:
+                if cg is not None:
+                    cg.kill_all()
+                shutil.rmtree(rundir, ignore_errors=True)
+                raw["exit_code"] = exit_code_from_wrapper(int(raw["exit_code"]))
+                oom = cg is not None and cg.oom_kills() > oom0
+                return make_result(raw, oom=oom)
+            finally:
+                self._lock.release()
+
+        return PipeChannel(
+            proc, timeout_s=timeout_s, output_bytes=lim.output_bytes, kill=kill, finish=finish
+        )
+
+    def _prepare(
+        self, files: dict[str, bytes], cmd: list[str], timeout_s: float, lim: Limits
+    ) -> tuple[str, list[str], Cgroup | None, int]:
+        """Make the run's work dir and cgroup; return the wrapped bwrap command line."""
         rundir = os.path.join(self.root, f"r{next(self._runs)}")
         work, tmp = os.path.join(rundir, "work"), os.path.join(rundir, "tmp")
         os.makedirs(work)
@@ -229,26 +300,7 @@ class BwrapSandbox(Sandbox):
         )
         procs = cg.procs_files() if cg is not None else []
         wrapped = ["/bin/sh", "-c", script, "llmbench-sandbox", *procs, "--", *argv]
-
-        def cleanup() -> None:
-            if cg is not None:
-                cg.kill_all()
-
-        try:
-            raw = _supervise.supervise(
-                wrapped,
-                cwd=None,
-                env={"PATH": "/usr/bin:/bin"},
-                stdin=stdin,
-                timeout_s=timeout_s,
-                output_bytes=lim.output_bytes,
-                cleanup=cleanup,
-            )
-        finally:
-            shutil.rmtree(rundir, ignore_errors=True)
-        raw["exit_code"] = exit_code_from_wrapper(int(raw["exit_code"]))
-        oom = cg is not None and cg.oom_kills() > oom0
-        return make_result(raw, oom=oom)
+        return rundir, wrapped, cg, oom0
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import secrets
+import select
 import socket
 import struct
 import threading
@@ -28,12 +29,16 @@ from typing import Any
 
 from . import _supervise
 from .base import (
+    Channel,
+    ChannelClosed,
     ExecResult,
     Limits,
     Sandbox,
     SandboxUnavailable,
+    decode,
     make_result,
 )
+from .channel import LineChannel
 
 DEFAULT_IMAGE = "llmbench-sandbox:latest"
 LABEL = "org.llmbench.sandbox"
@@ -144,9 +149,17 @@ def _main():
         set_rlimits(lim["cpu_s"], lim["disk_mb"], None, None)
 
     oom0 = _oom_kills()
-    stdin = base64.b64decode(req["stdin"]) if req["stdin"] is not None else None
-    res = supervise(req["cmd"], cwd=cwd, env=env, stdin=stdin, timeout_s=req["timeout_s"],
-                    output_bytes=lim["output_bytes"], preexec_fn=pre, cleanup=_kill_rest)
+    if req.get("channel"):
+        # stdout goes straight to the host; the reply goes on stderr once all is dead.
+        res = serve_channel(req["cmd"], cwd=cwd, env=env, timeout_s=req["timeout_s"],
+                            output_bytes=lim["output_bytes"], preexec_fn=pre,
+                            cleanup=_kill_rest)
+        reply_fd = 2
+    else:
+        stdin = base64.b64decode(req["stdin"]) if req["stdin"] is not None else None
+        res = supervise(req["cmd"], cwd=cwd, env=env, stdin=stdin, timeout_s=req["timeout_s"],
+                        output_bytes=lim["output_bytes"], preexec_fn=pre, cleanup=_kill_rest)
+        reply_fd = 1
     res["oom"] = _oom_kills() > oom0 >= 0
     shutil.rmtree(base, ignore_errors=True)
     _wipe("/tmp")
@@ -154,8 +167,10 @@ def _main():
     out, err = res.pop("stdout"), res.pop("stderr")
     res["stdout_len"], res["stderr_len"] = len(out), len(err)
     meta = json.dumps(res).encode()
-    sys.stdout.buffer.write(b"LLMBENCH" + struct.pack(">I", len(meta)) + meta + out + err)
-    sys.stdout.flush()
+    reply = memoryview(b"LLMBENCH" + struct.pack(">I", len(meta)) + meta + out + err)
+    os.set_blocking(reply_fd, True)
+    while reply:
+        reply = reply[os.write(reply_fd, reply):]
 
 _main()
 """
@@ -340,7 +355,28 @@ class DockerSandbox(Sandbox):
         timeout_s: float,
         lim: Limits,
     ) -> ExecResult:
-        req = {
+        req = self._request(data, cmd, sin, timeout_s, lim)
+        body = json.dumps(req).encode()
+        with self._lock:
+            for attempt in range(2):
+                self._ensure(lim)
+                try:
+                    return self._exec(body, timeout_s)
+                except _ContainerGone:
+                    self._discard()
+                    if attempt:
+                        raise
+        raise AssertionError("unreachable")
+
+    def _request(
+        self,
+        data: dict[str, bytes],
+        cmd: list[str],
+        sin: bytes | None,
+        timeout_s: float,
+        lim: Limits,
+    ) -> dict[str, Any]:
+        return {
             "rid": f"r{next(self._runs)}",
             "files": {k: base64.b64encode(v).decode() for k, v in data.items()},
             "cmd": list(cmd),
@@ -360,17 +396,50 @@ class DockerSandbox(Sandbox):
                 "output_bytes": lim.output_bytes,
             },
         }
+
+    def _open(
+        self, data: dict[str, bytes], cmd: list[str], timeout_s: float, lim: Limits
+    ) -> Channel:
+        req = self._request(data, cmd, None, timeout_s, lim)
+        req["channel"] = True
         body = json.dumps(req).encode()
-        with self._lock:
+        self._lock.acquire()
+        try:
             for attempt in range(2):
                 self._ensure(lim)
+                self._oom_before = self._oom_count_host()
+                sock = self._take_standby()
                 try:
-                    return self._exec(body, timeout_s)
-                except _ContainerGone:
+                    if sock is None:
+                        sock = self._spawn_runner()
+                    raw_sock: socket.socket = getattr(sock, "_sock", sock)
+                    raw_sock.settimeout(_BACKSTOP_S)
+                    raw_sock.sendall(struct.pack(">I", len(body)) + body)
+                    return DockerChannel(self, sock, raw_sock, timeout_s, lim.output_bytes)
+                except Exception:
+                    if sock is not None:
+                        with contextlib.suppress(OSError):
+                            sock.close()
                     self._discard()
                     if attempt:
                         raise
-        raise AssertionError("unreachable")
+            raise AssertionError("unreachable")
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _channel_done(self, sock: Any, report: bytes, stdout: bytes, elapsed: float) -> ExecResult:
+        """The end of a channel: parse the runner's reply, release the run lock."""
+        try:
+            with contextlib.suppress(OSError):
+                sock.close()
+            res = self._parse(report, report, elapsed)
+            res.stdout = decode(stdout)
+            if self._container is not None:
+                self._prespawn()
+            return res
+        finally:
+            self._lock.release()
 
     def _spawn_runner(self) -> Any:
         api = self.client.api
@@ -540,3 +609,145 @@ def _read_frames(sock: socket.socket, out: bytearray, err: bytearray) -> None:
                 break
             (out if stream == 1 else err).extend(buf[8 : 8 + size])
             del buf[: 8 + size]
+
+
+class DockerChannel(LineChannel):
+    """The host end of a channel runner (see ``serve_channel``): frames go in on the
+    exec's stdin; the command's stdout comes back as stream 1, the runner's reply as
+    stream 2 once everything in the container is dead."""
+
+    def __init__(
+        self, sb: DockerSandbox, sock: Any, raw: socket.socket, timeout_s: float, cap: int
+    ) -> None:
+        self._sb = sb
+        self._sock = sock
+        self._raw = raw
+        self._t0 = time.monotonic()
+        self._deadline = self._t0 + timeout_s
+        self._slack = _BACKSTOP_S
+        self._cap = cap
+        self._frames = bytearray()
+        self._out = bytearray()
+        self._rep = bytearray()
+        self._out_eof = False
+        self._over = False
+        self._result: ExecResult | None = None
+        raw.setblocking(False)
+
+    def _pump(self, until: float, want_write: bool = False) -> bool:
+        if self._out_eof:
+            return False
+        ev = 0
+        if not want_write or len(self._out) < _CH_BACKLOG:
+            ev |= select.POLLIN
+        if want_write:
+            ev |= select.POLLOUT
+        poller = select.poll()
+        poller.register(self._raw.fileno(), ev)
+        wait = max(min(until, self._deadline + self._slack) - time.monotonic(), 0.0)
+        writable = False
+        for _, got in poller.poll(wait * 1000):
+            if got & select.POLLOUT:
+                writable = True
+            if got & (select.POLLIN | select.POLLHUP | select.POLLERR):
+                self._recv()
+        return writable
+
+    def _recv(self) -> None:
+        try:
+            chunk = self._raw.recv(262144)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._out_eof = True
+            return
+        buf = self._frames
+        buf += chunk
+        while len(buf) >= 8:
+            stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
+            if len(buf) < 8 + size:
+                break
+            if stream == 1:
+                self._out += buf[8 : 8 + size]
+            elif len(self._rep) < self._cap + (1 << 20):
+                self._rep += buf[8 : 8 + size]
+            del buf[: 8 + size]
+
+    def _send_raw(self, data: bytes, until: float) -> None:
+        view = memoryview(data)
+        while view:
+            if self._out_eof:
+                raise ChannelClosed("sandboxed process is gone")
+            if time.monotonic() >= until:
+                raise ChannelClosed("sandboxed process passed its deadline")
+            if not self._pump(until, want_write=True):
+                continue
+            try:
+                n = self._raw.send(view[:262144])
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise ChannelClosed(f"sandbox channel broke: {exc}") from exc
+            view = view[n:]
+
+    def send(self, data: bytes) -> None:
+        if self._result is not None:
+            raise ChannelClosed("channel is closed")
+        view = memoryview(data)
+        while view:
+            part = view[:_FRAME]
+            self._send_raw(struct.pack(">I", len(part)) + bytes(part), self._deadline)
+            view = view[len(part) :]
+
+    def _end_over(self) -> None:
+        if not self._over:
+            self._over = True
+            with contextlib.suppress(ChannelClosed):
+                self._send_raw(struct.pack(">I", _supervise.KILL_NOW), time.monotonic() + 1.0)
+
+    def close(self) -> ExecResult:
+        if self._result is not None:
+            return self._result
+        with contextlib.suppress(ChannelClosed):
+            self._send_raw(b"\0\0\0\0", time.monotonic() + 1.0)
+        until = min(self._deadline, time.monotonic() + _supervise.GRACE_S) + _BACKSTOP_S
+        while not self._out_eof and time.monotonic() < until:
+            self._pump(until)
+            if len(self._out) > self._cap:
+                del self._out[self._cap + 1 :]
+        elapsed = time.monotonic() - self._t0
+        if not self._out_eof:
+            # The runner itself is stuck: only killing the container ends it for sure.
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._sb._discard()
+            self._sb._lock.release()
+            self._result = ExecResult(
+                exit_code=-9,
+                stdout="",
+                stderr="sandbox runner did not answer; container killed",
+                duration_s=elapsed,
+                timed_out=True,
+                killed=True,
+                failure_mode="exec_timeout",
+            )
+            return self._result
+        out = bytes(self._out[: self._cap])
+        res = self._sb._channel_done(self._sock, bytes(self._rep), out, elapsed)
+        res.stdout_truncated = len(self._out) > self._cap
+        if self._over and res.failure_mode in (None, "killed"):
+            res.failure_mode, res.killed = "output_limit", True
+        self._out.clear()
+        self._result = res
+        return res
+
+    def __del__(self) -> None:
+        if getattr(self, "_result", None) is None and hasattr(self, "_sb"):
+            with contextlib.suppress(Exception):
+                self.close()
+
+
+_CH_BACKLOG = 8 << 20  # unread stdout kept while sending; beyond it the command waits
+_FRAME = 1 << 20
