@@ -379,3 +379,60 @@ def test_javascript_that_does_not_load_is_a_build_error() -> None:
     v = check_answer(sc, None, "```javascript\nmodule.exports = {a: 1\n```", sandbox=HostRunner())
     assert v.category == "compile_error" and "SyntaxError" in v.detail, v.detail
     assert v.metrics["tests"] == [0.0, 1.0]
+
+
+RUSTC = shutil.which("rustc")
+
+
+def test_rust_observations_are_typed_and_a_panic_is_an_error() -> None:
+    if RUSTC is None:
+        pytest.skip("rustc is not installed")
+    observe = r"""fn observations() {
+    obs("text", || String::from("a\"b\\c\n\u{e9}"));
+    obs("ints", || vec![1u8, 2, 3]);
+    obs("float", || 2.5f64);
+    obs("nan", || f64::NAN);
+    obs("none", || None::<i32>);
+    obs("result", || (Ok::<i32, String>(1), Err::<i32, String>("bad".into())));
+    obs("map", || {
+        let mut m = std::collections::HashMap::new();
+        m.insert("b", 2);
+        m.insert("a", 1);
+        m
+    });
+    obs("debug", || dbg_text(Some((1, 'x'))));
+    obs("panics", || -> i32 { panic!("boom {}", 7) });
+    obs("after the panic", || true);
+}
+"""
+    expect: dict[str, Any] = {
+        "text": 'a"b\\c\né',
+        "ints": [1, 2, 3],
+        "float": 2.5,
+        "nan": {"$float": "NaN"},
+        "none": None,
+        "result": [{"ok": 1}, {"err": '"bad"'}],
+        "map": {"a": 1, "b": 2},
+        "debug": "Some((1, 'x'))",
+        "panics": {"cmp": "error", "value": "panic: boom 7"},
+        "after the panic": True,
+    }
+    sc = Scenario.model_validate(
+        {
+            "id": "rs",
+            "prompt": "x",
+            "reference": "x",
+            "counterexamples": ["a", "b"],
+            "verifier": {
+                "type": "polyglot",
+                "language": "rust",
+                "file": "lib.rs",
+                "observe": observe,
+                "expect": expect,
+            },
+        }
+    )
+    v = check_answer(sc, None, "```rust\npub fn unused() {}\n```", sandbox=HostRunner())
+    assert v.passed, v.detail
+    v = check_answer(sc, None, "```rust\npub fn broken( {}\n```", sandbox=HostRunner())
+    assert v.category == "compile_error" and v.metrics["tests"] == [0.0, 10.0]
