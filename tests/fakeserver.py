@@ -68,6 +68,8 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.gets: list[str] = []  # paths of GET requests, in arrival order
+        self.on_get: Callable[[str], None] | None = None  # called first in every GET
         self.script: Callable[[dict[str, Any]], Reply] = lambda body: (200, chat_reply(), {})
         self.models: list[str] = ["fake-model"]
         self.delay_s = 0.0
@@ -100,6 +102,9 @@ class FakeServer:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:  # noqa: N802
+                outer.gets.append(self.path)
+                if outer.on_get is not None:
+                    outer.on_get(self.path)
                 if self.path == "/props" and outer.props is not None:
                     self._send(200, outer.props, {})
                 elif self.path == "/api/version" and outer.api_version is not None:

@@ -3,6 +3,7 @@ uses llmbench; each hook is one call on the session object."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,16 @@ from .session import LLMSession
 from .xdist import is_worker
 
 
+def _collects_at_exit(config: pytest.Config) -> bool:
+    """pytest runs gc.collect() 5 times at clean-up, except in pytester's in-process
+    runs (0): there the process goes on, and frozen objects would never be freed."""
+    try:
+        from _pytest.unraisableexception import gc_collect_iterations_key
+    except ImportError:  # an older pytest: no collections to save
+        return False
+    return config.stash.get(gc_collect_iterations_key, 5) > 0
+
+
 class LLMBenchPlugin:
     def __init__(self, session: LLMSession):
         self.llm = session
@@ -22,6 +33,8 @@ class LLMBenchPlugin:
         config = session.config
         if self.llm.active and not is_worker(config):
             self.llm.start()
+        if self.llm.active and not config.pluginmanager.has_plugin("dsession"):
+            self.llm.warm_up()  # this process runs the items (not an xdist controller)
         # json-report adds its hook specs in its own configure, only when enabled.
         if getattr(config, "_json_report", None) is not None and not is_worker(config):
             from .report.jsonreport import JsonReportBridge
@@ -39,6 +52,13 @@ class LLMBenchPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         self.llm.check_selection(items)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # The items, packs and modules live until the process ends: the cyclic GC
+        # need not scan them again (pytest's clean-up alone runs gc.collect() 5 times).
+        if self.llm.active and _collects_at_exit(session.config):
+            gc.freeze()
 
     def pytest_report_header(self) -> str | None:
         return self.llm.header_line() if self.llm.active else None
@@ -69,6 +89,15 @@ class LLMBenchPlugin:
         elif self.llm.active:
             self.llm.finish(exitstatus)
             session.exitstatus = self.llm.exit_status(int(exitstatus))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        # What the run made (results, records, the run log) dies with the process:
+        # one collection now (finalizers and unraisable exceptions still surface in
+        # pytest's clean-up), then freeze, so the clean-up's collections are cheap.
+        if self.llm.active and _collects_at_exit(config):
+            gc.collect()
+            gc.freeze()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

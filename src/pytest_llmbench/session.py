@@ -6,6 +6,7 @@ and nothing touches the network until an item is set up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -21,6 +22,7 @@ from .core import runner
 from .core.endpoint import (
     SAMPLING_FIELDS,
     ChatParams,
+    ChatResult,
     Endpoint,
     EndpointError,
     HTTPEndpoint,
@@ -162,7 +164,10 @@ class LLMSession:
         self._used_endpoint: Endpoint | None = None
         self._probed: dict[int, EndpointError | None] = {}
         self.speed: dict[str, Any] | None = None
+        self._speed_known = False  # a usable tokens/s figure is in self.speed
+        self._speed_probe_sent = False
         self._lock = threading.Lock()
+        self._probe_lock = threading.Lock()  # not _lock: collection goes on meanwhile
         self._scheduler: Scheduler[ScenarioResult] | None = None
         self._index: dict[int, int] = {}
         self._cursor = 0
@@ -429,29 +434,66 @@ class LLMSession:
         """Probe each endpoint once; a dead endpoint gives the same one-line error to
         every item instead of a hundred tracebacks."""
         key = id(endpoint)
-        with self._lock:
-            if key not in self._probed:
-                try:
-                    model = endpoint.probe()
-                    self._endpoint_models[key] = model
-                    if self.model is None and model and not self.model_labels:
-                        self.model = model
-                    self._probed[key] = None
-                except EndpointError as exc:
-                    self._probed[key] = exc
-                if self._probed[key] is None and self.speed is None:
-                    self.speed = self._speed_probe(endpoint)
-                if self._probed[key] is None and self.sampling_mode == "server":
-                    self.server_settings = _server_settings(endpoint)
-            err = self._probed[key]
+        if key not in self._probed:
+            with self._probe_lock:
+                if key not in self._probed:
+                    self._probe(endpoint)
+        err = self._probed[key]
         if err is not None:
             raise InfraError(err.failure_mode, f"{err.args[0]} (detected once at first use)")
 
-    def _speed_probe(self, endpoint: Endpoint) -> dict[str, Any] | None:
-        """A short generation to measure decode speed, which sizes the per-request
-        timeouts. Failing it is not fatal: timeouts then use the client default."""
-        if endpoint.in_process or self.timeout_s or not self.config.option.llm_probe:
-            return None
+    def _probe(self, endpoint: Endpoint) -> None:
+        key = id(endpoint)
+        outcome: EndpointError | None = None
+        try:
+            model = endpoint.probe()
+            self._endpoint_models[key] = model
+            if self.model is None and model and not self.model_labels:
+                self.model = model
+        except EndpointError as exc:
+            outcome = exc
+        if outcome is None and self.sampling_mode == "server" and self.server_settings is None:
+            self.server_settings = _server_settings(endpoint)
+        self._probed[key] = outcome  # last: generate() reads the key without the lock
+
+    def warm_up(self) -> None:
+        """Probe the run's endpoint in the background while pytest collects, so the
+        first scenario does not wait for the start-up requests."""
+        if self.replay or not any(s.startswith("http") for s in self.endpoint_specs):
+            return
+
+        def probe() -> None:
+            with contextlib.suppress(BaseException):  # the first item reports it
+                self.ensure_probed(self.endpoint())
+
+        threading.Thread(target=probe, name="llmbench-probe", daemon=True).start()
+
+    def _wants_speed(self, endpoint: Endpoint) -> bool:
+        return not (endpoint.in_process or self.timeout_s or not self.config.option.llm_probe)
+
+    def note_speed(self, calls: list[ChatResult], endpoint: Endpoint) -> None:
+        """Decode speed, which sizes per-request timeouts, from the first reply that
+        gives a usable figure. Until then requests use the client's default timeout, so
+        no scenario waits for a measurement. A reply too short to measure sends one
+        dedicated probe request, in the background."""
+        if self._speed_known or not calls or calls[0].cached or not self._wants_speed(endpoint):
+            return
+        figure = speed_figure(calls[0])
+        with self._lock:
+            if self._speed_known:
+                return
+            if figure["tokens_per_s"] is not None or self.speed is None:
+                self.speed = {**figure, "source": "scenario"}
+                self._speed_known = figure["tokens_per_s"] is not None
+            if self._speed_known or self._speed_probe_sent:
+                return
+            self._speed_probe_sent = True
+        threading.Thread(
+            target=self._speed_probe, args=(endpoint,), name="llmbench-speed", daemon=True
+        ).start()
+
+    def _speed_probe(self, endpoint: Endpoint) -> None:
+        """A short generation (30 tokens or so) whose speed is measurable."""
         body = build_body(
             [{"role": "user", "content": "Count from 1 to 30, separated by spaces."}],
             None,
@@ -460,36 +502,13 @@ class LLMSession:
         )
         body["max_tokens"] = 32
         try:
-            res = endpoint.chat(body, None, 60.0)
+            out = {**speed_figure(endpoint.chat(body, None, 60.0)), "source": "probe"}
         except EndpointError as exc:
-            return {"ok": False, "error": str(exc)}
-        timings = res.timings or {}
-        n = timings.get("predicted_n")
-        if not isinstance(n, int):
-            n = res.completion_tokens
-        tps = None
-        if isinstance(n, int) and n < PROBE_MIN_TOKENS:
-            pass  # one token has no decode interval (llama.cpp then says 0 tok/s)
-        elif isinstance(timings.get("predicted_per_second"), (int, float)):
-            tps = float(timings["predicted_per_second"])
-        elif res.completion_tokens and res.latency_s > 0:
-            tps = res.completion_tokens / res.latency_s
-        if tps is not None and not 0 < tps < float("inf"):
-            tps = None
-        out: dict[str, Any] = {
-            "ok": True,
-            "tokens_per_s": None if tps is None else round(tps, 2),
-            "latency_s": round(res.latency_s, 4),
-            "tokens": n,
-        }
-        if tps is None:
-            why = (
-                "too few tokens to measure"
-                if isinstance(n, int) and n < PROBE_MIN_TOKENS
-                else "no usable speed figure"
-            )
-            out["note"] = f"{why}; timeouts use the client default"
-        return out
+            out = {"ok": False, "error": str(exc), "source": "probe"}
+        with self._lock:
+            if not self._speed_known and (out.get("tokens_per_s") or not self.speed):
+                self.speed = out
+                self._speed_known = out.get("tokens_per_s") is not None
 
     def timeout_for(self, item: ScenarioItem) -> float | None:
         """--llm-timeout, else the scenario's, else sized from the measured speed."""
@@ -551,7 +570,7 @@ class LLMSession:
         # Built for every upcoming item on every prefetch: keep it a bare closure.
         def job() -> ScenarioResult:
             params = self.params(self.model_id_for(item, endpoint))
-            return runner.generate(
+            res = runner.generate(
                 item.scenario,
                 item.pack,
                 endpoint,
@@ -559,6 +578,9 @@ class LLMSession:
                 timeout_s=self.timeout_for(item),
                 repeat=item.repeat,
             )
+            if not self._speed_known:
+                self.note_speed(res.calls, endpoint)
+            return res
 
         return job
 
@@ -918,6 +940,40 @@ def _server_settings(endpoint: Endpoint) -> dict[str, Any] | None:
 
 
 PROBE_MIN_TOKENS = 4
+
+
+def speed_figure(res: ChatResult) -> dict[str, Any]:
+    """Decode tokens/s of one reply: the server's own figure (llama.cpp ``timings``),
+    else completion tokens over latency; None when it cannot be measured."""
+    timings = res.timings or {}
+    n = timings.get("predicted_n")
+    if not isinstance(n, int):
+        n = res.completion_tokens
+    tps = None
+    if isinstance(n, int) and n < PROBE_MIN_TOKENS:
+        pass  # one token has no decode interval (llama.cpp then says 0 tok/s)
+    elif isinstance(timings.get("predicted_per_second"), (int, float)):
+        tps = float(timings["predicted_per_second"])
+    elif res.completion_tokens and res.latency_s > 0:
+        tps = res.completion_tokens / res.latency_s
+    if tps is not None and not 0 < tps < float("inf"):
+        tps = None
+    out: dict[str, Any] = {
+        "ok": True,
+        "tokens_per_s": None if tps is None else round(tps, 2),
+        "latency_s": round(res.latency_s, 4),
+        "tokens": n,
+    }
+    if tps is None:
+        why = (
+            "too few tokens to measure"
+            if isinstance(n, int) and n < PROBE_MIN_TOKENS
+            else "no usable speed figure"
+        )
+        out["note"] = f"{why}; timeouts use the client default"
+    return out
+
+
 _PROBE = Scenario(
     id="speed-probe",
     prompt="(probe)",
@@ -977,6 +1033,7 @@ class LLM:
             calls.append(exc)
             raise
         calls.append(result)
+        self._session.note_speed([result], self._endpoint)
         return Exchange(raw_turns=[result.turn], messages=list(msgs) + [result.turn.to_openai()])
 
     def ask(self, prompt: str, **kw: Any) -> str:

@@ -12,15 +12,15 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpcore
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .http1 import BodyTooLarge, Pool, Reply, TransportError
 from .junk import JUNK_KINDS, default_kind, junk_turn
 from .redact import redact, redact_bytes, redact_known, register_secret
 from .schema import AssistantTurn, Generation, Scenario, ToolCall, answer_turns
+
+if TYPE_CHECKING:  # httpx (~0.1 s to import) is loaded by the first streamed request
+    import httpx
 
 INFRA_MODES = (
     "endpoint_unreachable",
@@ -231,13 +231,18 @@ class AdaptiveLimiter:
         return self._in_flight
 
 
-TRANSPORT_ERRORS = (
-    httpx.HTTPError,
-    httpcore.ConnectError,
-    httpcore.TimeoutException,
-    httpcore.NetworkError,
-    httpcore.ProtocolError,
-)
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    import httpcore
+    import httpx
+
+    return (
+        httpx.HTTPError,
+        httpcore.ConnectError,
+        httpcore.TimeoutException,
+        httpcore.NetworkError,
+        httpcore.ProtocolError,
+    )
+
 
 RETRYABLE = ("endpoint_unreachable", "connection_error", "server_error", "rate_limited")
 
@@ -275,14 +280,11 @@ class HTTPEndpoint(Endpoint):
         key = os.environ.get(api_key_env) or ""
         register_secret(key)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        # Streams go through httpx; plain requests through the lighter stdlib pool.
-        self._client = httpx.Client(
-            base_url=self.url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(max_connections=max(concurrency, 8) + 4),
-            trust_env=False,  # never route a local benchmark through a proxy
-        )
+        # Streams go through httpx, built on the first stream; plain requests through
+        # the lighter stdlib pool.
+        self._client_args = (headers, timeout_s, connect_timeout_s, max(concurrency, 8) + 4)
+        self._httpx: httpx.Client | None = None
+        self._httpx_lock = threading.Lock()
         self._pool = Pool(
             self.url,
             headers=headers,
@@ -290,6 +292,22 @@ class HTTPEndpoint(Endpoint):
             connect_timeout_s=connect_timeout_s,
             max_idle=max(concurrency, 8) + 4,
         )
+
+    @property
+    def _client(self) -> httpx.Client:
+        with self._httpx_lock:
+            if self._httpx is None:
+                import httpx
+
+                headers, timeout_s, connect_timeout_s, max_conn = self._client_args
+                self._httpx = httpx.Client(
+                    base_url=self.url,
+                    headers=headers,
+                    timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+                    limits=httpx.Limits(max_connections=max_conn),
+                    trust_env=False,  # never route a local benchmark through a proxy
+                )
+            return self._httpx
 
     def describe(self) -> dict[str, Any]:
         d = {"name": self.name, "kind": "http", "url": self.name, "stream": self.stream}
@@ -322,6 +340,9 @@ class HTTPEndpoint(Endpoint):
         return reply
 
     def _transport_error(self, exc: BaseException, path: str) -> EndpointError:
+        import httpcore
+        import httpx
+
         # httpcore's classes too: they escape unmapped when httpx was imported twice
         if isinstance(exc, (httpx.ConnectError, httpcore.ConnectError)):
             return EndpointError("endpoint_unreachable", f"{self.url}: {exc}")
@@ -376,8 +397,15 @@ class HTTPEndpoint(Endpoint):
             resp = self._send("GET", "/v1/models", None, None)
             return self._json(resp, "/v1/models")
 
-        data = self._with_retries(once, [])
-        self.dialect = self._detect_dialect()
+        # Both start-up GETs at once: the first chat request waits for them.
+        dialect: list[str | None] = [None]
+        side = threading.Thread(target=lambda: dialect.__setitem__(0, self._detect_dialect()))
+        side.start()
+        try:
+            data = self._with_retries(once, [])
+        finally:
+            side.join()
+        self.dialect = dialect[0]
         try:
             return str(data["data"][0]["id"])
         except (KeyError, IndexError, TypeError):
@@ -429,12 +457,15 @@ class HTTPEndpoint(Endpoint):
         return res
 
     def _chat_stream(self, body: dict[str, Any], timeout_s: float | None) -> ChatResult:
+        import httpx
+
+        client = self._client
         timeout = httpx.Timeout(timeout_s) if timeout_s else httpx.USE_CLIENT_DEFAULT
         acc = StreamAccumulator()
         path = "/v1/chat/completions"
         t0 = time.perf_counter()
         try:
-            with self._client.stream("POST", path, json=body, timeout=timeout) as resp:
+            with client.stream("POST", path, json=body, timeout=timeout) as resp:
                 if resp.status_code >= 400:
                     data = resp.read()[: 64 * 1024]
                     _check_status(resp, data, path)
@@ -444,13 +475,16 @@ class HTTPEndpoint(Endpoint):
                     if size > self.max_body_bytes:
                         raise EndpointError("malformed_response", f"{path}: stream over cap")
                     acc.feed_line(line, time.perf_counter() - t0)
-        except TRANSPORT_ERRORS as exc:
+        except _transport_errors() as exc:
             raise self._transport_error(exc, path) from None
         return acc.result(body, time.perf_counter() - t0)
 
     def close(self) -> None:
         self._pool.close()
-        self._client.close()
+        with self._httpx_lock:
+            client, self._httpx = self._httpx, None
+        if client is not None:
+            client.close()
 
 
 def adapt_body(body: dict[str, Any], dialect: str | None) -> dict[str, Any]:

@@ -13,11 +13,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .agent import validate_environment
-from .generators import expand_generators
 from .includes import resolve_includes
 from .schema import PackMeta, Scenario, ScenarioFile
-from .templates import expand_templates
 from .verifiers.base import VerifierConfigError, build_verifier
 
 PACK_FILE = "pack.yaml"
@@ -198,9 +195,14 @@ def _load_scenario_file(path: Path, meta: PackMeta | None) -> list[Scenario]:
         sc.source_file = str(path)
         sc.source_line = _line_of(root, ("scenarios", i))
     scenarios = list(parsed.scenarios)
+    # templates, generators, agent environments: imported by the packs that use them
     if parsed.templates:
+        from .templates import expand_templates
+
         scenarios += expand_templates(parsed.templates, path, root)
     if parsed.generators:
+        from .generators import expand_generators
+
         scenarios += expand_generators(parsed.generators, path, root)
     seen: dict[str, int] = {}
     for sc in scenarios:
@@ -212,6 +214,8 @@ def _load_scenario_file(path: Path, meta: PackMeta | None) -> list[Scenario]:
         seen[sc.id] = line or 0
         try:
             if sc.environment is not None:
+                from .agent import validate_environment
+
                 validate_environment(sc)
             build_verifier(sc.verifier, sc, meta)
         except (VerifierConfigError, ValueError) as exc:

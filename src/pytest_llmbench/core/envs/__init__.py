@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .artifacts import ArtifactStore
@@ -285,6 +284,8 @@ class Environment:
         """Run one tool; raises ToolError with the message the model will read."""
         schema = self.schemas.get(name)
         if schema:
+            import jsonschema  # ~0.1 s: only for runs whose agents call tools
+
             err = jsonschema.Draft202012Validator(schema).iter_errors(args)
             first = min(err, key=lambda e: list(e.absolute_path), default=None)
             if first is not None:

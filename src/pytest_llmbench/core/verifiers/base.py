@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, TypeVar
@@ -168,18 +169,55 @@ def _load() -> None:
         ep.load()
 
 
+_REGISTER_LINE = re.compile(r"""^@register\(\s*["']([^"']+)["']\s*\)""", re.M)
+_index: dict[str, str] | None = None
+
+
+def _builtin_index() -> dict[str, str]:
+    """Verifier name -> the built-in module that registers it, read from the sources.
+
+    Importing every verifier family costs ~0.3 s (jsonschema, the sandbox clients,
+    the IFEval tables); a run needs the few its packs name. Where the sources are not
+    readable (a zipped install) the index is empty and every lookup loads everything."""
+    global _index
+    if _index is None:
+        index: dict[str, str] = {}
+        pkg = importlib.import_module(__package__ or "pytest_llmbench.core.verifiers")
+        for mod in pkgutil.iter_modules(pkg.__path__):
+            if mod.name == "base":
+                continue
+            for d in pkg.__path__:
+                try:
+                    with open(f"{d}/{mod.name}.py", encoding="utf-8") as fh:
+                        text = fh.read()
+                except OSError:
+                    continue
+                for name in _REGISTER_LINE.findall(text):
+                    index.setdefault(name, f"{pkg.__name__}.{mod.name}")
+                break
+        _index = index
+    return _index
+
+
 def registered() -> dict[str, type[Verifier]]:
     _load()
     return dict(_REGISTRY)
 
 
 def get_verifier(name: str) -> type[Verifier]:
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
+    cls = _REGISTRY.get(name)
+    if cls is None and not _loaded:
+        module = _builtin_index().get(name)
+        if module is not None:
+            importlib.import_module(module)
+            cls = _REGISTRY.get(name)
+    if cls is None:
+        _load()
+        cls = _REGISTRY.get(name)
+    if cls is None:
         known = ", ".join(sorted(_REGISTRY))
-        raise VerifierConfigError(f"unknown verifier type {name!r} (known: {known})") from None
+        raise VerifierConfigError(f"unknown verifier type {name!r} (known: {known})")
+    return cls
 
 
 def build_verifier(spec: VerifierSpec, scenario: Scenario, pack: PackMeta | None) -> Verifier:

@@ -7,7 +7,6 @@ import math
 import re
 from typing import Any, Literal
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..output import Output
@@ -179,6 +178,8 @@ class JsonArgs(_Args):
     @classmethod
     def _valid_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         if v is not None:
+            import jsonschema  # only packs with JSON verifiers pay for it (~0.1 s)
+
             try:
                 jsonschema.Draft202012Validator.check_schema(v)
             except jsonschema.SchemaError as exc:
@@ -224,6 +225,8 @@ class Json(Verifier):
             )
         checks = [Check("parses as JSON", True, "fenced" if fenced else "")]
         if a.schema_ is not None:
+            import jsonschema
+
             v = jsonschema.Draft202012Validator(a.schema_)
             errors = sorted(v.iter_errors(value), key=lambda e: list(e.absolute_path))
             if errors:

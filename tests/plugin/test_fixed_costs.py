@@ -1,0 +1,297 @@
+"""Fixed costs of a run: what is imported, the start-up requests, the speed measure,
+garbage collection at exit. Against real loopback servers; the figures themselves are
+measured by benchmarks/fixed_costs.py, never by timed tests."""
+
+from __future__ import annotations
+
+import gc
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import fakeserver
+from fakeserver import FakeServer, chat_reply
+from pytest_llmbench.core.endpoint import HTTPEndpoint
+
+PACK_META = "id: fc\ntitle: Fixed costs\nversion: '1'\n"
+
+
+def make_pack(pytester: pytest.Pytester, n: int) -> None:
+    d = pytester.path / "packs" / "fc"
+    d.mkdir(parents=True)
+    (d / "pack.yaml").write_text(PACK_META)
+    lines = ["scenarios:"]
+    for i in range(n):
+        lines += [
+            f"  - id: q{i}",
+            f"    prompt: 'Question {i}: reply with the word ok.'",
+            "    verifier: {type: exact, value: ok, ignore_case: true}",
+            "    reference: ok",
+            "    counterexamples: ['no', 'okay']",
+        ]
+    (d / "s.yaml").write_text("\n".join(lines) + "\n")
+
+
+def log(pytester: pytest.Pytester) -> dict[str, Any]:
+    return json.loads((pytester.path / "log.json").read_text())
+
+
+def is_probe(body: dict[str, Any]) -> bool:
+    return "Count from 1 to 30" in str(body.get("messages"))
+
+
+def test_startup_gets_run_at_once(fake_server: FakeServer) -> None:
+    """/v1/models and /api/version are in flight together: each waits for the other
+    (serial requests would break the barrier and fail the probe)."""
+    barrier = threading.Barrier(2, timeout=5)
+    fake_server.api_version = {"version": "0.12.3"}
+    fake_server.on_get = lambda path: barrier.wait()
+    ep = HTTPEndpoint(fake_server.url, retries=0)
+    try:
+        assert ep.probe() == "fake-model"
+    finally:
+        ep.close()
+    assert ep.dialect == "ollama"
+    assert sorted(fake_server.gets) == ["/api/version", "/v1/models"]
+    assert not barrier.broken
+
+
+def test_endpoint_is_probed_while_pytest_collects(
+    pytester: pytest.Pytester, fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_pack(pytester, 2)
+    monkeypatch.setattr(fakeserver, "CURRENT", fake_server, raising=False)
+    # Holds collection until the server has seen the probe (or 5 s): without a
+    # probe during collection, nothing reaches the server before the first item.
+    pytester.makeconftest(
+        """
+        import json, time, fakeserver
+        def pytest_collection_finish(session):
+            srv = fakeserver.CURRENT
+            deadline = time.monotonic() + 5
+            while "/v1/models" not in srv.gets and time.monotonic() < deadline:
+                time.sleep(0.01)
+            with open("seen.json", "w") as fh:
+                json.dump({"gets": list(srv.gets), "chats": len(srv.requests)}, fh)
+        """
+    )
+    res = pytester.runpytest_inprocess(
+        "packs", "-p", "no:cacheprovider", f"--llm-endpoint={fake_server.url}"
+    )
+    res.assert_outcomes(passed=2)
+    seen = json.loads((pytester.path / "seen.json").read_text())
+    assert "/v1/models" in seen["gets"] and seen["chats"] == 0
+    assert fake_server.gets.count("/v1/models") == 1  # once, not again for the items
+
+
+def test_scenarios_do_not_wait_for_a_speed_probe(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    """A measurable reply sizes the timeouts: no probe request at all."""
+    make_pack(pytester, 4)
+    fake_server.script = lambda b: (
+        200,
+        chat_reply("ok", timings={"predicted_n": 5, "predicted_per_second": 50.0}),
+        {},
+    )
+    res = pytester.runpytest_inprocess(
+        "packs",
+        "-p",
+        "no:cacheprovider",
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-log=log.json",
+    )
+    res.assert_outcomes(passed=4)
+    assert len(fake_server.requests) == 4
+    assert not [b for b in fake_server.requests if is_probe(b)]
+    speed = log(pytester)["speed_probe"]
+    assert speed["tokens_per_s"] == 50.0 and speed["source"] == "scenario"
+    res.stdout.fnmatch_lines(["*speed probe 50.0 tok/s*"])
+
+
+def test_replies_too_short_to_measure_send_one_probe_in_the_background(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester, 4)
+    probed = threading.Event()
+    one_token = {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}
+
+    def script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        if is_probe(body):
+            assert not probed.is_set(), "a second probe"
+            probed.set()
+            timings = {"predicted_n": 30, "predicted_per_second": 77.0}
+            return 200, chat_reply("1 2 3", timings=timings), {}
+        if "Question 0" not in str(body["messages"]):
+            # the scenarios go on meanwhile; the last waits so the probe's answer lands
+            assert probed.wait(5)
+            if "Question 3" in str(body["messages"]):
+                threading.Event().wait(0.3)
+        return 200, chat_reply("ok", usage=one_token), {}
+
+    fake_server.script = script
+    res = pytester.runpytest_inprocess(
+        "packs",
+        "-p",
+        "no:cacheprovider",
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-log=log.json",
+        "--llm-concurrency=1",
+    )
+    res.assert_outcomes(passed=4)
+    assert len([b for b in fake_server.requests if is_probe(b)]) == 1
+    speed = log(pytester)["speed_probe"]
+    assert speed["tokens_per_s"] == 77.0 and speed["source"] == "probe"
+
+
+def test_no_speed_measure_with_a_fixed_timeout(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester, 2)
+    fake_server.script = lambda b: (
+        200,
+        chat_reply("ok", usage={"completion_tokens": 1, "prompt_tokens": 1}),
+        {},
+    )
+    res = pytester.runpytest_inprocess(
+        "packs",
+        "-p",
+        "no:cacheprovider",
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-log=log.json",
+        "--llm-timeout=20",
+    )
+    res.assert_outcomes(passed=2)
+    assert len(fake_server.requests) == 2
+    assert log(pytester)["speed_probe"] is None
+
+
+def test_a_plain_pack_imports_only_what_it_needs(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    """httpx is for streams, jsonschema for JSON verifiers; agents, generators,
+    templates and the other verifier families for the packs that use them."""
+    make_pack(pytester, 2)
+    pytester.makeconftest(
+        """
+        import json, sys
+        def pytest_sessionfinish(session):
+            mods = sorted(m for m in sys.modules if m.split(".")[0] in (
+                "httpx", "httpcore", "jsonschema", "pytest_llmbench"))
+            with open("modules.json", "w") as fh:
+                json.dump(mods, fh)
+        """
+    )
+    res = pytester.runpytest_subprocess(
+        "packs", "-p", "no:cacheprovider", f"--llm-endpoint={fake_server.url}"
+    )
+    res.assert_outcomes(passed=2)
+    mods = set(json.loads((pytester.path / "modules.json").read_text()))
+    assert "pytest_llmbench.core.verifiers.generic" in mods  # the scan saw the run
+    unwanted = {
+        "httpx",
+        "httpcore",
+        "jsonschema",
+        "pytest_llmbench.core.agent",
+        "pytest_llmbench.core.envs",
+        "pytest_llmbench.core.generators",
+        "pytest_llmbench.core.templates",
+        "pytest_llmbench.core.verifiers.code",
+        "pytest_llmbench.core.verifiers.toolcall",
+        "pytest_llmbench.core.verifiers.structure",
+    }
+    assert not unwanted & mods, sorted(unwanted & mods)
+
+
+def test_streaming_still_works_with_httpx_loaded_late(fake_server: FakeServer) -> None:
+    from fakeserver import Stream, stream_chunks
+
+    fake_server.script = lambda b: (200, Stream(stream_chunks("ok there")), {})
+    ep = HTTPEndpoint(fake_server.url, stream=True)
+    try:
+        assert ep._httpx is None  # nothing built before the first stream
+        res = ep.chat({"messages": [{"role": "user", "content": "hi"}]}, None)
+        assert res.turn.content == "ok there"
+        assert ep._httpx is not None
+    finally:
+        ep.close()
+    assert ep._httpx is None
+
+
+def test_in_process_runs_leave_nothing_frozen(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    """pytester's in-process runs skip pytest's exit collections: freezing there
+    would keep every run's garbage for the rest of the process."""
+    make_pack(pytester, 2)
+    before = gc.get_freeze_count()
+    pytester.runpytest_inprocess(
+        "packs", "-p", "no:cacheprovider", f"--llm-endpoint={fake_server.url}"
+    ).assert_outcomes(passed=2)
+    assert gc.get_freeze_count() == before
+
+
+def test_a_real_run_freezes_what_lives_until_exit(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester, 2)
+    pytester.makeconftest(
+        """
+        import gc
+        def pytest_sessionfinish(session):
+            with open("frozen.txt", "w") as fh:
+                fh.write(str(gc.get_freeze_count()))
+        """
+    )
+    res = pytester.runpytest_subprocess(
+        "packs", "-p", "no:cacheprovider", f"--llm-endpoint={fake_server.url}"
+    )
+    res.assert_outcomes(passed=2)
+    # the collected items, packs and modules: tens of thousands of objects
+    assert int((pytester.path / "frozen.txt").read_text()) > 10_000
+
+
+def test_verifier_index_names_the_module_of_every_builtin() -> None:
+    from pytest_llmbench.core.verifiers.base import _builtin_index, registered
+
+    index = _builtin_index()
+    builtins = {
+        name: cls.__module__
+        for name, cls in registered().items()
+        if cls.__module__.startswith("pytest_llmbench.core.verifiers.")
+    }
+    assert len(builtins) >= 20
+    assert index == builtins
+
+
+def test_looking_up_one_verifier_loads_only_its_module(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pytest_llmbench.core.verifiers.base import get_verifier, VerifierConfigError\n"
+        "assert get_verifier('exact').__name__ == 'Exact'\n"
+        "pre = 'pytest_llmbench.core.verifiers.'\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(pre))\n"
+        "assert 'jsonschema' not in sys.modules, 'jsonschema'\n"
+        "print(loaded)\n"
+        "try:\n"
+        "    get_verifier('no-such-verifier')\n"
+        "except VerifierConfigError as exc:\n"
+        "    assert 'json_schema' in str(exc) or 'json' in str(exc), exc\n"
+        "    print('unknown ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == str(
+        [
+            "pytest_llmbench.core.verifiers._text",
+            "pytest_llmbench.core.verifiers.base",
+            "pytest_llmbench.core.verifiers.generic",
+        ]
+    )
+    assert "unknown ok" in out.stdout
