@@ -56,6 +56,8 @@ DEFAULT_CONCURRENCY = 4
 TIMEOUT_FLOOR_S = 30.0
 TIMEOUT_CEILING_S = 1800.0
 ASSUMED_MAX_TOKENS = 4096
+# Verdict categories that mean the check could not run here (an ERROR, not a FAIL).
+_UNAVAILABLE = ("sandbox_unavailable", "verifier_unavailable")
 
 
 def get_session(config: pytest.Config) -> LLMSession:
@@ -654,9 +656,10 @@ class LLMSession:
             self._store(item, res)  # a verifier crash still leaves a record
             raise
         v = res.verdict
-        if res.error is None and v is not None and v.category == "sandbox_unavailable":
-            # e.g. no Go toolchain in this sandbox: not the model's fault
-            res.error = EndpointError("sandbox_unavailable", v.detail)
+        if res.error is None and v is not None and v.category in _UNAVAILABLE:
+            # e.g. no Go toolchain in this sandbox, a verifier's extra not installed:
+            # not the model's fault
+            res.error = EndpointError(v.category, v.detail)
         self._store(item, res)
         if res.error is not None:
             raise InfraError(res.error.failure_mode, res.error.args[0])

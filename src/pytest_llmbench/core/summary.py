@@ -13,6 +13,7 @@ ERROR_MODES = frozenset(INFRA_MODES) | {
     "setup_error",
     "pack_error",
     "sandbox_unavailable",
+    "verifier_unavailable",
     "judge_unavailable",
 }
 

@@ -5,9 +5,15 @@ deterministic check on the final answer. Scoring follows IFEval: *strict* checks
 answer as given; *loose* also tries variants (first line dropped, last line dropped,
 both, and each with markdown ``*`` removed) and passes if any variant passes.
 
-An answer with no letter or digit (empty, whitespace, ".") fails every instruction,
-so that negative instructions ("no commas", "at most 50 words") are never met by
-saying nothing.
+``semantics`` chooses what a check means:
+
+- ``extended`` (default): this project's checks. Stricter than IFEval where IFEval is
+  easy to game (keywords are whole words; an answer with no letter or digit fails
+  every instruction, so "no commas" is never met by saying nothing) and with kinds
+  IFEval lacks (``starts_with``, ``numbered_list_count``, ``exactly``/``around``).
+- ``ifeval``: each kind is mapped onto its IFEval instruction id and decided exactly
+  as IFEval's own checker decides it (``ifeval_exact``; needs the ``ifeval`` extra).
+  A kind or parameter IFEval cannot express is a configuration error.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from ..output import Output
+from . import ifeval_exact
 from ._text import short, strip_fence
 from .base import Check, Verdict, Verifier, register
 
@@ -218,15 +225,23 @@ class Result:
     wanted: str
 
 
+Official = tuple[str, dict[str, Any]]
+
+
 class _Instr(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: ClassVar[str] = ""
+    kind: str
 
     def name(self) -> str:
         return self.label
 
     def evaluate(self, text: str) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def official(self) -> Official:
+        """IFEval's instruction id and keyword arguments for this instruction."""
+        raise ValueError(f"{self.kind} has no IFEval counterpart (use semantics: extended)")
 
 
 class _Counted(_Instr):
@@ -266,6 +281,33 @@ class _Counted(_Instr):
     def counted(self, found: int) -> Result:
         return Result(self.holds(found), str(found), self.wanted())
 
+    def official_relation(self) -> tuple[str, int]:
+        """IFEval has "less than" and "at least"; at_most/more_than map onto them."""
+        rel, n = self.relation, self.n
+        mapped = {
+            "at_least": ("at least", n),
+            "more_than": ("at least", n + 1),
+            "less_than": ("less than", n),
+            "at_most": ("less than", n + 1),
+        }
+        if rel not in mapped:
+            raise ValueError(
+                f"{self.kind}: IFEval has no relation {rel!r} (at_least, more_than, "
+                "less_than, at_most map onto IFEval's)"
+            )
+        return mapped[rel]
+
+    def official_exactly(self) -> int:
+        if self.relation != "exactly":
+            raise ValueError(f"{self.kind}: IFEval counts these exactly (relation: exactly)")
+        return self.n
+
+    def official_at_least(self) -> int:
+        rel, n = self.official_relation()
+        if rel != "at least":
+            raise ValueError(f"{self.kind}: IFEval only has 'at least' here")
+        return n
+
 
 def _non_blank(v: list[str]) -> list[str]:
     if not v or any(not s.strip() for s in v):
@@ -289,6 +331,9 @@ class KeywordsInclude(_Instr):
         found = f"missing {missing!r}" if missing else "all present"
         return Result(not missing, found, f"all of {self.keywords!r}")
 
+    def official(self) -> Official:
+        return "keywords:existence", {"keywords": list(self.keywords)}
+
 
 class KeywordFrequency(_Counted):
     kind: Literal["keyword_frequency"]
@@ -301,6 +346,10 @@ class KeywordFrequency(_Counted):
     def evaluate(self, text: str) -> Result:
         return self.counted(len(_word_re(self.keyword).findall(text)))
 
+    def official(self) -> Official:
+        rel, n = self.official_relation()
+        return "keywords:frequency", {"keyword": self.keyword, "frequency": n, "relation": rel}
+
 
 class ForbiddenWords(_Instr):
     kind: Literal["forbidden_words"]
@@ -311,6 +360,9 @@ class ForbiddenWords(_Instr):
     def evaluate(self, text: str) -> Result:
         hit = [w for w in self.words if _word_re(w).search(text)]
         return Result(not hit, f"used {hit!r}" if hit else "none", f"none of {self.words!r}")
+
+    def official(self) -> Official:
+        return "keywords:forbidden_words", {"forbidden_words": list(self.words)}
 
 
 class LetterFrequency(_Counted):
@@ -331,6 +383,11 @@ class LetterFrequency(_Counted):
     def evaluate(self, text: str) -> Result:
         return self.counted(text.casefold().count(self.letter.casefold()))
 
+    def official(self) -> Official:
+        rel, n = self.official_relation()
+        kw = {"letter": self.letter, "let_frequency": n, "let_relation": rel}
+        return "keywords:letter_frequency", kw
+
 
 # --------------------------------------------------------------------------- response language
 
@@ -343,13 +400,18 @@ class ResponseLanguage(_Instr):
     @field_validator("language")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in LANGUAGES:
-            raise ValueError(f"unknown language {v!r} (known: {', '.join(sorted(LANGUAGES))})")
+        # Which list applies depends on ``semantics`` (checked by InstructionsArgs).
+        if v not in LANGUAGES | ifeval_exact.LANGDETECT_LANGUAGES:
+            known = ", ".join(sorted(LANGUAGES | ifeval_exact.LANGDETECT_LANGUAGES))
+            raise ValueError(f"unknown language {v!r} (known: {known})")
         return v
 
     def evaluate(self, text: str) -> Result:
         lang, why = detect_language(text)
         return Result(lang == self.language, f"{lang} ({why})", self.language)
+
+    def official(self) -> Official:
+        return "language:response_language", {"language": self.language}
 
 
 # --------------------------------------------------------------------------- length
@@ -362,6 +424,10 @@ class SentenceCount(_Counted):
     def evaluate(self, text: str) -> Result:
         return self.counted(len(sentences(text)))
 
+    def official(self) -> Official:
+        rel, n = self.official_relation()
+        return "length_constraints:number_sentences", {"num_sentences": n, "relation": rel}
+
 
 class WordCount(_Counted):
     kind: Literal["word_count"]
@@ -369,6 +435,10 @@ class WordCount(_Counted):
 
     def evaluate(self, text: str) -> Result:
         return self.counted(len(words(text)))
+
+    def official(self) -> Official:
+        rel, n = self.official_relation()
+        return "length_constraints:number_words", {"num_words": n, "relation": rel}
 
 
 class ParagraphCount(_Counted):
@@ -385,6 +455,11 @@ class ParagraphCount(_Counted):
         if not ok:
             return Result(False, "an empty paragraph between separators", self.wanted())
         return self.counted(len(paras))
+
+    def official(self) -> Official:
+        if self.separator != "stars":
+            raise ValueError("paragraph_count: IFEval separates paragraphs by *** (stars)")
+        return "length_constraints:number_paragraphs", {"num_paragraphs": self.official_exactly()}
 
 
 class NthParagraphFirstWord(_Instr):
@@ -414,6 +489,16 @@ class NthParagraphFirstWord(_Instr):
         first = ws[0].casefold() if ws else ""
         return Result(first == self.first_word.casefold(), repr(first), want)
 
+    def official(self) -> Official:
+        if self.separator != "blank":
+            raise ValueError("nth_paragraph_first_word: IFEval separates by blank lines (blank)")
+        kw = {
+            "num_paragraphs": self.n_paragraphs,
+            "nth_paragraph": self.nth,
+            "first_word": self.first_word,
+        }
+        return "length_constraints:nth_paragraph_first_word", kw
+
 
 # --------------------------------------------------------------------------- content
 
@@ -425,6 +510,10 @@ class Placeholders(_Counted):
 
     def evaluate(self, text: str) -> Result:
         return self.counted(sum(1 for m in _PLACEHOLDER.finditer(text) if m.group(1).strip()))
+
+    def official(self) -> Official:
+        n = self.official_at_least()
+        return "detectable_content:number_placeholders", {"num_placeholders": n}
 
 
 class Postscript(_Instr):
@@ -448,6 +537,9 @@ class Postscript(_Instr):
                 return Result(True, "present", want)
         return Result(False, "marker without body or text" if seen else "none", want)
 
+    def official(self) -> Official:
+        return "detectable_content:postscript", {"postscript_marker": self.marker}
+
 
 # --------------------------------------------------------------------------- format
 
@@ -460,6 +552,10 @@ class BulletCount(_Counted):
 
     def evaluate(self, text: str) -> Result:
         return self.counted(len(_BULLET.findall(text)))
+
+    def official(self) -> Official:
+        n = self.official_exactly()
+        return "detectable_format:number_bullet_lists", {"num_bullets": n}
 
 
 class NumberedListCount(_Counted):
@@ -483,6 +579,14 @@ class ConstrainedResponse(_Instr):
         hit = [o for o in self.options if o in text]
         return Result(len(hit) == 1, repr(hit), f"exactly one of {self.options!r}")
 
+    def official(self) -> Official:
+        if tuple(self.options) != ifeval_exact.CONSTRAINED_OPTIONS:
+            raise ValueError(
+                "constrained_response: IFEval's options are fixed: "
+                f"{list(ifeval_exact.CONSTRAINED_OPTIONS)!r}"
+            )
+        return "detectable_format:constrained_response", {}
+
 
 class HighlightedSections(_Counted):
     kind: Literal["highlighted_sections"]
@@ -492,6 +596,10 @@ class HighlightedSections(_Counted):
     def evaluate(self, text: str) -> Result:
         n = sum(1 for m in _HIGHLIGHT.finditer(text) if (m.group(1) or m.group(2) or "").strip())
         return self.counted(n)
+
+    def official(self) -> Official:
+        n = self.official_at_least()
+        return "detectable_format:number_highlighted_sections", {"num_highlights": n}
 
 
 class MultipleSections(_Instr):
@@ -511,6 +619,11 @@ class MultipleSections(_Instr):
         want = f"{self.splitter} 1..{self.n} in order"
         ok = nums == list(range(1, self.n + 1))
         return Result(ok, f"{len(nums)} headers {nums}", want)
+
+    def official(self) -> Official:
+        # IFEval: at least n splits on "<splitter> <digits>" anywhere, in any order.
+        kw = {"section_spliter": self.splitter, "num_sections": self.n}
+        return "detectable_format:multiple_sections", kw
 
 
 class JsonFormat(_Instr):
@@ -536,6 +649,11 @@ class JsonFormat(_Instr):
         missing = [k for k in self.required_keys if k not in value]
         return Result(not missing, f"missing {missing!r}" if missing else "all keys", want)
 
+    def official(self) -> Official:
+        if self.required_keys:
+            raise ValueError("json_format: IFEval checks only that the answer is JSON")
+        return "detectable_format:json_format", {}
+
 
 class Title(_Instr):
     kind: Literal["title"]
@@ -544,6 +662,9 @@ class Title(_Instr):
     def evaluate(self, text: str) -> Result:
         hit = [t for t in _TITLE.findall(text) if has_content(t)]
         return Result(bool(hit), short(hit[0]) if hit else "none", "a title in <<...>>")
+
+    def official(self) -> Official:
+        return "detectable_format:title", {}
 
 
 class TwoResponses(_Instr):
@@ -563,6 +684,9 @@ class TwoResponses(_Instr):
             return Result(False, f"{len(valid)} part(s)", "2 different responses")
         same = _fold(valid[0]) == _fold(valid[1])
         return Result(not same, "2 identical" if same else "2 different", "2 different responses")
+
+    def official(self) -> Official:
+        return "combination:two_responses", {}
 
 
 class RepeatPrompt(_Instr):
@@ -592,6 +716,9 @@ class RepeatPrompt(_Instr):
             "the request, then an answer",
         )
 
+    def official(self) -> Official:
+        return "combination:repeat_prompt", {"prompt_to_repeat": self.prompt_to_repeat}
+
 
 class StartsWith(_Instr):
     kind: Literal["starts_with"]
@@ -619,6 +746,9 @@ class EndPhrase(_Instr):
         tail = text.strip()[-(len(self.phrase) + 10) :]
         return Result(ok, short(tail, 50), f"{want!r} as the last words")
 
+    def official(self) -> Official:
+        return "startend:end_checker", {"end_phrase": self.phrase}
+
 
 class Quotation(_Instr):
     kind: Literal["quotation"]
@@ -628,6 +758,9 @@ class Quotation(_Instr):
         s = text.strip()
         ok = len(s) >= 2 and s[0] in '"“' and s[-1] in '"”' and has_content(s[1:-1])
         return Result(ok, repr(s[:1] + "..." + s[-1:]), '"..."')
+
+    def official(self) -> Official:
+        return "startend:quotation", {}
 
 
 # --------------------------------------------------------------------------- case, punctuation
@@ -645,6 +778,9 @@ class AllUppercase(_Instr):
             "no lower-case letters",
         )
 
+    def official(self) -> Official:
+        return "change_case:english_capital", {}
+
 
 class AllLowercase(_Instr):
     kind: Literal["all_lowercase"]
@@ -658,6 +794,9 @@ class AllLowercase(_Instr):
             "no capital letters",
         )
 
+    def official(self) -> Official:
+        return "change_case:english_lowercase", {}
+
 
 class CapitalWordFrequency(_Counted):
     """Words of two or more letters written in capitals ("NEVER", "FAQ")."""
@@ -670,6 +809,11 @@ class CapitalWordFrequency(_Counted):
         caps = [w for w in words(text) if sum(c.isalpha() for c in w) >= 2 and w.isupper()]
         return self.counted(len(caps))
 
+    def official(self) -> Official:
+        rel, n = self.official_relation()
+        kw = {"capital_frequency": n, "capital_relation": rel}
+        return "change_case:capital_word_frequency", kw
+
 
 class NoCommas(_Instr):
     kind: Literal["no_commas"]
@@ -681,6 +825,9 @@ class NoCommas(_Instr):
             return Result(True, "0 commas", "0")
         at = min(i for i in (text.find(","), text.find("，"), text.find("、")) if i >= 0)
         return Result(False, f"{n} (first: {short(text[max(0, at - 20) : at + 5], 40)})", "0")
+
+    def official(self) -> Official:
+        return "punctuation:no_comma", {}
 
 
 Instruction = Annotated[
@@ -742,6 +889,67 @@ def evaluate(instr: _Instr, text: str) -> Result:
 class InstructionsArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     instructions: list[Instruction] = Field(min_length=1)
+    semantics: Literal["extended", "ifeval"] = "extended"
+    _official: list[Official] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _semantics(self) -> InstructionsArgs:
+        for i, ins in enumerate(self.instructions):
+            if self.semantics == "ifeval":
+                try:
+                    iid, kw = ins.official()
+                    self._official.append((iid, ifeval_exact.prepare(iid, kw)))
+                except ValueError as exc:
+                    raise ValueError(f"instructions.{i} (semantics: ifeval): {exc}") from None
+            elif isinstance(ins, ResponseLanguage) and ins.language not in LANGUAGES:
+                raise ValueError(
+                    f"instructions.{i}: the extended language detector knows only "
+                    f"{', '.join(sorted(LANGUAGES))}; semantics: ifeval uses langdetect, "
+                    f"which knows {ins.language!r}"
+                )
+        return self
+
+    @property
+    def official(self) -> list[Official]:
+        """(IFEval id, prepared arguments) per instruction; empty unless ifeval."""
+        return list(self._official)
+
+
+def official_answer(output: Output) -> str:
+    """The answer IFEval would score: the final turn as received, not stripped (the
+    loose variants depend on leading and trailing lines). With thinking in it, the
+    answer after the thinking is removed (stripped, as every verifier sees it)."""
+    raw = output.raw_turns[-1].content if output.raw_turns else None
+    if raw is None or "<think>" in raw or "</think>" in raw:
+        return output.text
+    return raw
+
+
+def _verdict(
+    a: InstructionsArgs,
+    checks: list[Check],
+    strict: list[bool],
+    loose: list[bool],
+    extra: dict[str, Any],
+) -> Verdict:
+    n = len(checks)
+    ks, kl = sum(strict), sum(loose)
+    metrics: dict[str, list[float]] = {
+        "prompt_strict": [float(ks == n), 1.0],
+        "prompt_loose": [float(kl == n), 1.0],
+        "instr_strict": [float(ks), float(n)],
+        "instr_loose": [float(kl), float(n)],
+    }
+    data = {
+        "semantics": a.semantics,
+        "kinds": [i.kind for i in a.instructions],
+        "strict": strict,
+        "loose": loose,
+        **extra,
+    }
+    return Verdict.from_checks(
+        checks, threshold=1.0, category="instruction_violated", metrics=metrics, data=data
+    )
 
 
 @register("instructions")
@@ -754,6 +962,8 @@ class Instructions(Verifier):
 
     def check(self, output: Output) -> Verdict:
         a: InstructionsArgs = self.args  # type: ignore[assignment]
+        if a.semantics == "ifeval":
+            return self._check_ifeval(a, output)
         text = output.text
         variants = loose_variants(text)
         checks: list[Check] = []
@@ -765,18 +975,31 @@ class Instructions(Verifier):
             strict.append(r.passed)
             loose.append(lo)
             checks.append(Check(ins.name(), r.passed, r.found, r.wanted))
-        n = len(checks)
-        ks, kl = sum(strict), sum(loose)
-        metrics: dict[str, list[float]] = {
-            "prompt_strict": [float(ks == n), 1.0],
-            "prompt_loose": [float(kl == n), 1.0],
-            "instr_strict": [float(ks), float(n)],
-            "instr_loose": [float(kl), float(n)],
-        }
-        data = {"kinds": [i.kind for i in a.instructions], "strict": strict, "loose": loose}
-        return Verdict.from_checks(
-            checks, threshold=1.0, category="instruction_violated", metrics=metrics, data=data
-        )
+        return _verdict(a, checks, strict, loose, {})
+
+    def _check_ifeval(self, a: InstructionsArgs, output: Output) -> Verdict:
+        text = official_answer(output)
+        checks: list[Check] = []
+        strict: list[bool] = []
+        loose: list[bool] = []
+        try:
+            for ins, (iid, kw) in zip(a.instructions, a.official, strict=True):
+                ok, found = ifeval_exact.strict(iid, kw, text)
+                strict.append(ok)
+                # The strict text is the first loose variant: strict implies loose.
+                loose.append(ok or ifeval_exact.loose(iid, kw, text))
+                want = ifeval_exact.wanted(iid, kw)
+                checks.append(Check(f"{ins.name()} [{iid}]", ok, found, want))
+        except ifeval_exact.IFEvalUnavailable as exc:
+            return Verdict.fail(str(exc), category="verifier_unavailable")
+        return _verdict(a, checks, strict, loose, {"ifeval_ids": [i for i, _ in a.official]})
 
 
-__all__ = ["Instructions", "InstructionsArgs", "detect_language", "loose_variants", "words"]
+__all__ = [
+    "Instructions",
+    "InstructionsArgs",
+    "detect_language",
+    "loose_variants",
+    "official_answer",
+    "words",
+]
