@@ -135,8 +135,9 @@ def _scenario_test(llm_endpoint: Any) -> None:  # pragma: no cover - never calle
 
 
 class ScenarioItem(pytest.Function):
-    """One scenario. Setup asks the model (endpoint failures are ERRORs there);
-    the call phase verifies the answer (a wrong answer is a FAIL)."""
+    """One scenario. Setup asks the model and verifies the answer (endpoint, sandbox,
+    judge failures are ERRORs there); the call phase reports the verdict (a wrong
+    answer is a FAIL)."""
 
     def __init__(
         self,
@@ -174,15 +175,14 @@ class ScenarioItem(pytest.Function):
                 "the llm_endpoint fixture must return a pytest_llmbench.Endpoint, "
                 f"got {type(endpoint).__name__}"
             )
-        get_session(self.config).generate(self, endpoint)
+        llm = get_session(self.config)
+        llm.generate(self, endpoint)
+        llm.judge(self)  # infrastructure problems of verifying are ERRORs too
 
     def runtest(self) -> None:
-        self.judge()
-
-    def judge(self) -> None:
         from .session import get_session
 
-        get_session(self.config).judge(self)
+        get_session(self.config).check(self)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = (self.scenario.source_line or 1) - 1

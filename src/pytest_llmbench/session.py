@@ -84,6 +84,15 @@ class LLMSession:
             raise pytest.UsageError("--llm-replay answers from a run log: drop --llm-endpoint")
         if self.replay and not Path(self.replay).exists():
             raise pytest.UsageError(f"--llm-replay: no such run log: {self.replay}")
+        self._replay_endpoint: ReplayEndpoint | None = None
+        if self.replay:
+            try:  # read once here: a wrong or corrupt file is one line, not N tracebacks
+                self._replay_endpoint = ReplayEndpoint(self.replay)
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if self.replay not in msg:
+                    msg = f"{self.replay}: not a readable run log ({msg})"
+                raise pytest.UsageError(f"--llm-replay: {msg}") from None
         in_proc = [s for s in specs if not s.startswith("http")]
         if in_proc and len(specs) > 1:
             raise pytest.UsageError(
@@ -412,8 +421,8 @@ class LLMSession:
 
     def _make_endpoint(self) -> Endpoint:
         opt = self.config.option
-        if self.replay:
-            return ReplayEndpoint(self.replay)
+        if self._replay_endpoint is not None:
+            return self._replay_endpoint
         if not self.endpoint_specs:
             pytest.skip("no --llm-endpoint given")
         eps = [
@@ -622,8 +631,22 @@ class LLMSession:
             res = sched.take(item.nodeid, endpoint, self._job(item, endpoint))
         item.stash[RESULT_KEY] = res
         if res.error is not None:
+            if res.error.failure_mode == "timeout" and "--llm-timeout" not in res.error.args[0]:
+                res.error.args = (f"{res.error.args[0]} ({self.timeout_hint(item)})",)
             self._store(item, res)
             raise InfraError(res.error.failure_mode, res.error.args[0])
+
+    def timeout_hint(self, item: ScenarioItem) -> str:
+        """Which limit a timed-out request hit, and the option that raises it."""
+        if self.timeout_s:
+            return f"limit {self.timeout_s:g} s from --llm-timeout"
+        gen = generation_for(item.pack, item.scenario)
+        if gen.timeout_s:
+            return f"limit {gen.timeout_s:g} s from the scenario's timeout_s; --llm-timeout overrides"
+        limit = self.timeout_for(item)
+        if limit is not None:
+            return f"limit {limit:.0f} s sized from the measured speed; raise it with --llm-timeout"
+        return "limit 300 s (the client default); raise it with --llm-timeout"
 
     def _upcoming(self, item: ScenarioItem, limit: int) -> list[ScenarioItem]:
         """Items to generate ahead. In pytest's own loop a cursor remembers how far
@@ -644,6 +667,9 @@ class LLMSession:
         return [it for it in ahead if isinstance(it, ScenarioItem)]
 
     def judge(self, item: ScenarioItem) -> None:
+        """The verdict, in the item's setup: whatever keeps a verdict from being
+        reached (no judge, no toolchain in the sandbox, a verifier crash) is then a
+        pytest ERROR, never the model's FAILED. :meth:`check` reports the verdict."""
         from .core.verifiers.judge import JudgeUnavailable
 
         res = item.stash[RESULT_KEY]
@@ -652,8 +678,12 @@ class LLMSession:
             runner.judge(res, item.scenario, item.pack, sandbox=self.sandbox_for(item))
         except JudgeUnavailable as exc:
             res.error = EndpointError("judge_unavailable", str(exc))
-        except BaseException:
-            self._store(item, res)  # a verifier crash still leaves a record
+        except InfraError:
+            raise
+        except Exception as exc:
+            # a verifier crash still leaves a record; the traceback shows where
+            res.error = EndpointError("verifier_error", f"{type(exc).__name__}: {exc}")
+            self._store(item, res)
             raise
         v = res.verdict
         if res.error is None and v is not None and v.category in _UNAVAILABLE:
@@ -663,6 +693,10 @@ class LLMSession:
         self._store(item, res)
         if res.error is not None:
             raise InfraError(res.error.failure_mode, res.error.args[0])
+
+    def check(self, item: ScenarioItem) -> None:
+        """The item's call phase: a wrong answer is a FAIL."""
+        res = item.stash[RESULT_KEY]
         if not res.passed:
             raise ScenarioFailed(res.verdict.detail if res.verdict else "no verdict")
 
@@ -700,7 +734,10 @@ class LLMSession:
         """Attach the scenario's record to the report that decided it, once; builtins
         only, so it survives xdist's report serialisation."""
         rec = item.stash.get(RECORD_KEY, None)
-        if rec is not None and report.when in ("setup", "call"):
+        # the verdict is reached in setup but reported by the call (unless setup failed)
+        if rec is not None and (
+            report.when == "call" or (report.when == "setup" and report.failed)
+        ):
             del item.stash[RECORD_KEY]
             rec["outcome"] = report.outcome if report.when == "call" else "error"
             report.llmbench = rec  # type: ignore[attr-defined]

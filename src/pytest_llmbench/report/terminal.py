@@ -4,7 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.summary import ERROR_MODES
 from ..session import LLMSession
+
+
+def infra_lines(failures: list[dict[str, Any]]) -> list[str]:
+    """One line per distinct infrastructure problem (e.g. no sandbox on this host),
+    however many scenarios it hit: the cause once, not once per item."""
+    groups: dict[tuple[str, str], int] = {}
+    for f in failures:
+        mode = str(f.get("failure_mode") or "")
+        if mode not in ERROR_MODES:
+            continue
+        detail = str(f.get("detail") or "").strip().splitlines()
+        text = detail[0] if detail else ""
+        text = text.removeprefix(f"{mode}: ").removesuffix(" (detected once at first use)")
+        groups[(mode, text)] = groups.get((mode, text), 0) + 1
+    return [
+        f"ERROR {mode} in {n} scenario(s): {text}"
+        for (mode, text), n in sorted(groups.items(), key=lambda kv: -kv[1])
+    ]
 
 
 def write_summary(tr: Any, llm: LLMSession) -> None:
@@ -21,6 +40,8 @@ def write_summary(tr: Any, llm: LLMSession) -> None:
             tr.write_sep("-", "models side by side")
             for line in s.model_table_lines(llm.model_sizes):
                 tr.write_line(line)
+        for line in infra_lines(s.failures):
+            tr.write_line(line, red=True)
         fails = s.failure_lines()
         if fails:
             tr.write_sep("-", "failure breakdown")
