@@ -642,7 +642,7 @@ class LLMSession:
             return f"limit {self.timeout_s:g} s from --llm-timeout"
         gen = generation_for(item.pack, item.scenario)
         if gen.timeout_s:
-            return f"limit {gen.timeout_s:g} s from the scenario's timeout_s; --llm-timeout overrides"
+            return f"limit {gen.timeout_s:g} s set by the scenario; --llm-timeout overrides it"
         limit = self.timeout_for(item)
         if limit is not None:
             return f"limit {limit:.0f} s sized from the measured speed; raise it with --llm-timeout"
