@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,64 @@ from .report.failure import format_failure
 
 if TYPE_CHECKING:
     pass
+
+
+TAG_PREFIX = "tag_"
+_MARK_WORDS = frozenset({"and", "or", "not"})
+
+
+def tag_marker(tag: str) -> str:
+    """A scenario tag's marker: prefixed, so a tag never selects another pack's
+    scenarios through a pack marker of the same name (``-m python``)."""
+    return TAG_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", tag)
+
+
+def registered_markers(config: pytest.Config) -> set[str]:
+    lines = config.getini("markers")
+    return {str(ln).split(":")[0].split("(")[0].strip() for ln in lines}
+
+
+def register_builtin_markers(config: pytest.Config) -> None:
+    """Every built-in pack's and tag's marker, for ``pytest --markers`` (no collection)."""
+    from .core.packs import builtin_packs_dir, iter_pack_dirs
+
+    tags: set[str] = set()
+    for d in iter_pack_dirs(builtin_packs_dir()):
+        try:
+            meta = load_meta(d / PACK_FILE)
+            for f in scenario_files(d):
+                tags.update(t for sc in load_scenario_file(f, meta) for t in sc.tags)
+        except PackError:
+            continue
+        config.addinivalue_line("markers", f"{meta.marker_name}: scenarios of pack {meta.id}")
+    for tag in sorted(tags):
+        config.addinivalue_line("markers", f"{tag_marker(tag)}: scenarios tagged {tag}")
+
+
+def empty_selection_warning(config: pytest.Config, items: list[pytest.Item]) -> str | None:
+    """A ``-m`` expression that selected no scenario and names a marker nobody
+    registered: say so, with the spelling that exists (``agentedit_stress``)."""
+    expr = str(getattr(config.option, "markexpr", "") or "")
+    if not expr or any(isinstance(it, ScenarioItem) for it in items):
+        return None
+    known = registered_markers(config)
+    unknown = [
+        w
+        for w in dict.fromkeys(re.findall(r"[A-Za-z_][\w\-.:]*", expr))
+        if w not in _MARK_WORDS and w not in known
+    ]
+    if not unknown:
+        return None
+    parts = []
+    for w in unknown:
+        close = difflib.get_close_matches(w.replace("-", "_"), sorted(known), n=3, cutoff=0.7)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        parts.append(f"{w!r} is not a registered marker{hint}")
+    return (
+        f"-m {expr!r} selected no llmbench scenario: {'; '.join(parts)}. Pack markers are "
+        f"the pack id with '-' written '_'; tag markers are {TAG_PREFIX}<tag>; "
+        "`pytest --markers` lists them"
+    )
 
 
 class InfraError(Exception):
@@ -158,7 +218,7 @@ class ScenarioItem(pytest.Function):
         if get_verifier(scenario.verifier.type).needs_sandbox:
             names.append("sandbox")
         cache = {} if marks is None else marks
-        for name in names + scenario.tags:
+        for name in names + [tag_marker(t) for t in scenario.tags]:
             mark = cache.get(name)
             if mark is None:
                 mark = cache[name] = getattr(pytest.mark, name)

@@ -4,6 +4,7 @@ uses llmbench; each hook is one call on the session object."""
 from __future__ import annotations
 
 import gc
+import warnings
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,15 @@ class LLMBenchPlugin:
         # need not scan them again (pytest's clean-up alone runs gc.collect() 5 times).
         if self.llm.active and _collects_at_exit(session.config):
             gc.freeze()
+
+    @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+    def pytest_collection_modifyitems_last(self, items: list[pytest.Item]) -> None:
+        # trylast: after -m deselected; on xdist workers the warning reaches the controller
+        from .collect import empty_selection_warning
+
+        msg = empty_selection_warning(self.llm.config, items)
+        if msg:
+            warnings.warn(pytest.PytestWarning(msg), stacklevel=1)
 
     def pytest_report_header(self) -> str | None:
         return self.llm.header_line() if self.llm.active else None

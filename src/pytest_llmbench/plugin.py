@@ -45,6 +45,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "llmbench(pack=None, reference=None): count this test in an llmbench pack"
     )
     config.addinivalue_line("markers", "sandbox: the scenario runs model-written code")
+    if getattr(config.option, "markers", False):  # `pytest --markers` collects nothing
+        from .collect import register_builtin_markers
+
+        register_builtin_markers(config)
     if not _used(config) and not is_worker(config):
         return
     from .hooks import LLMBenchPlugin

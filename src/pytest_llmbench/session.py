@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from . import __version__
-from .collect import BrokenPackItem, InfraError, ScenarioFailed, ScenarioItem
+from .collect import BrokenPackItem, InfraError, ScenarioFailed, ScenarioItem, tag_marker
 from .core import runner
 from .core.endpoint import (
     SAMPLING_FIELDS,
@@ -343,7 +343,9 @@ class LLMSession:
         for tag in sc.tags:
             if tag not in self._tags:
                 self._tags.add(tag)
-                self.config.addinivalue_line("markers", f"{tag}: scenario tag")
+                self.config.addinivalue_line(
+                    "markers", f"{tag_marker(tag)}: scenarios tagged {tag}"
+                )
         return None
 
     def check_selection(self, items: list[pytest.Item]) -> None:

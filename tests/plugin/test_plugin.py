@@ -162,7 +162,7 @@ def test_builtin_packs_collected_from_empty_folder(pytester: pytest.Pytester) ->
     ("args", "passed"),
     [
         (["-m", "demo"], 2),
-        (["-m", "words"], 1),
+        (["-m", "tag_words"], 1),
         (["-k", "demo and sum"], 1),
         (["--llm-pack", "demo"], 2),
         (["--llm-pack", "smoke", "-k", "capital"], 1),
