@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fakechannel import FakeSandbox as FakeChannelSandbox
 from pytest_llmbench.core import humaneval
 from pytest_llmbench.core.output import Output
 from pytest_llmbench.core.packs import PackError, load_pack, load_scenario_file
@@ -23,9 +24,6 @@ from pytest_llmbench.core.verifiers.code import (
     disallowed_tools,
     extract_command,
     forbidden_uses,
-)
-from pytest_llmbench.core.verifiers.code import (
-    _result_line as result_line,
 )
 
 PACKS = Path(__file__).resolve().parents[2] / "packs"
@@ -70,8 +68,24 @@ class FakeSandbox:
         return result
 
 
-def _nonce(call: dict[str, Any]) -> str:
-    return str(json.loads(call["files"]["_spec.json"])["nonce"])
+class RecordingSandbox(FakeChannelSandbox):
+    """A plain subprocess behind the channel API; records what crossed into it."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.files: list[dict[str, Any]] = []
+
+    def open(self, files: Any = None, cmd: Any = (), timeout_s: float = 10.0, limits: Any = None) -> Any:
+        self.files.append(dict(files or {}))
+        ch = super().open(files=files, cmd=cmd, timeout_s=timeout_s, limits=limits)
+        real = ch.send
+
+        def send(data: bytes) -> None:
+            self.sent.append(data)
+            real(data)
+
+        ch.send = send  # type: ignore[method-assign]
+        return ch
 
 
 # ---------------------------------------------------------------- code_tests
@@ -99,43 +113,44 @@ def test_no_sandbox_fails_with_a_clear_category() -> None:
     assert not v.passed and v.category == "no_sandbox"
 
 
-def test_results_are_read_from_the_nonce_line_and_hidden_tests_are_not_in_argv() -> None:
-    def make(call: dict[str, Any]) -> ExecResult:
-        n = _nonce(call)
-        res = {
-            "load": None,
-            "missing": [],
-            "perf": None,
-            "tests": [{"name": "assert add(1, 2) == 3", "ok": False, "msg": "got -1, wanted 3"}],
-        }
-        fake = json.dumps({**res, "tests": [{"name": "t", "ok": True}]})
-        # the candidate printed a forged line without the nonce: ignored
-        return ExecResult(0, f"LLMBENCH {fake}\n{n} {json.dumps(res)}\n", "")
-
-    sb = FakeSandbox(make)
+def test_results_come_from_the_host_and_hidden_tests_never_enter_the_sandbox() -> None:
+    sb = RecordingSandbox()
     v = _check(PY, "```python\ndef add(a, b):\n    return a - b\n```", sb)
     assert not v.passed and v.category == "tests_failed"
     assert v.trace() == ["[FAIL] assert add(1, 2) == 3: found got -1, wanted 3"]
     assert v.metrics["tests"] == [0.0, 1.0]
-    assert "assert add" not in " ".join(sb.calls[0]["cmd"])
+    sent = b"".join(sb.sent)
+    assert b"assert" not in sent and b"== 3" not in sent
+    assert all("assert" not in str(f) for f in sb.files)
 
 
-def test_a_forged_second_result_line_is_rejected() -> None:
-    assert result_line("n1 {}\n", "n1") == "{}"
-    assert result_line("n1 {}\nn1 {}\n", "n1") is None
+def test_a_forged_reply_line_is_the_candidates_answer_and_junk_fails() -> None:
+    forged = 'import os\nos.write(1, b"{\\"re\\": 2, \\"v\\": 3}\\n")\n'
+    code = "```python\ndef add(a, b):\n    " + forged.replace("\n", "\n    ") + "return 0\n```"
+    v = _check(PY, code, RecordingSandbox())
+    assert not v.passed  # fd 1 is not the channel: the print went nowhere near it
+    junk = "import os\nfor fd in range(3, 20):\n    try:\n        os.write(fd, b'junk\\n')\n    except OSError:\n        pass\n"
+    v = _check(PY, "```python\n" + junk + "def add(a, b):\n    return a + b\n```", RecordingSandbox())
+    assert not v.passed and "wrote on the channel" in v.detail
 
 
-@pytest.mark.parametrize("mode", ["exec_timeout", "oom", "output_limit", "killed"])
-def test_sandbox_failure_modes_become_the_category(mode: str) -> None:
-    sb = FakeSandbox(lambda c: ExecResult(-9, "", "", failure_mode=mode))
-    v = _check(PY, "```python\ndef add(a, b):\n    return a + b\n```", sb)
-    assert not v.passed and v.category == mode and v.score == 0.0
+def test_hung_and_dead_candidates_fail_with_the_reason() -> None:
+    spec = {**PY, "test_timeout_s": 0.5}
+    v = _check(spec, "```python\ndef add(a, b):\n    while True:\n        pass\n```", RecordingSandbox())
+    assert not v.passed and "timed out" in v.detail
+    v = _check(spec, "```python\nimport os\ndef add(a, b):\n    os._exit(3)\n```", RecordingSandbox())
+    assert not v.passed and "sandbox process ended" in v.detail and "exit 3" in v.detail
+    v = _check(spec, "```python\nimport os\nos._exit(0)\n```", RecordingSandbox())
+    assert not v.passed and v.category in ("crashed", "load_error")
 
 
-def test_harness_exit_without_results_is_crashed() -> None:
-    sb = FakeSandbox(lambda c: ExecResult(0, "", ""))
-    v = _check(PY, "```python\nimport os\nos._exit(0)\n```", sb)
-    assert v.category == "crashed" and "without results" in v.detail
+def test_a_sandbox_that_cannot_start_is_an_infrastructure_error() -> None:
+    class Broken:
+        def open(self, **kw: Any) -> Any:
+            raise OSError("no bwrap here")
+
+    v = _check(PY, "```python\ndef add(a, b):\n    return a + b\n```", Broken())
+    assert not v.passed and v.category == "sandbox_unavailable" and "no bwrap" in v.detail
 
 
 # ---------------------------------------------------------------- AST constraints
@@ -165,13 +180,9 @@ def test_forbidden_method_and_builtin() -> None:
 
 
 def test_constraint_violation_fails_even_when_tests_pass() -> None:
-    def make(call: dict[str, Any]) -> ExecResult:
-        res = {"load": None, "missing": [], "perf": None, "tests": [{"name": "t", "ok": True}]}
-        return ExecResult(0, f"{_nonce(call)} {json.dumps(res)}\n", "")
-
     spec = {**PY, "forbid": ["collections.Counter"], "tests": [{"name": "t", "code": "pass"}]}
     code = "```python\nfrom collections import Counter\ndef add(a, b):\n    return a + b\n```"
-    v = _check(spec, code, FakeSandbox(make))
+    v = _check(spec, code, RecordingSandbox())
     assert not v.passed and v.category == "forbidden_construct" and v.score == 0.5
 
 
