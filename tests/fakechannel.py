@@ -14,10 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_llmbench.core.sandbox import ExecResult
-
-
-class FakeTimeout(TimeoutError):
-    pass
+from pytest_llmbench.core.sandbox.base import ChannelTimeout
 
 
 class FakeChannel:
@@ -43,7 +40,7 @@ class FakeChannel:
                     self.timed_out = True
                     self.proc.kill()
                     return None
-                raise FakeTimeout("no line")
+                raise ChannelTimeout("no line")
             r, _, _ = select.select([fd], [], [], left)
             if not r:
                 continue

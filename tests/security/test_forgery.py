@@ -95,7 +95,7 @@ for _fr_info in _fi.stack():
 """,
     # builtins: the runner's later exec() calls do nothing
     "builtins_exec": r"""
-import builtins as _fb
+_fb = _fs.modules["builtins"]  # (an `import builtins` trips the forbid check)
 if _find_spec()[1] is not None:
     _fb.exec = lambda *a, **k: None
 """,

@@ -4,7 +4,6 @@ the sizes of the execution packs. Real runs are in tests/integration."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -75,7 +74,9 @@ class RecordingSandbox(FakeChannelSandbox):
         self.sent: list[bytes] = []
         self.files: list[dict[str, Any]] = []
 
-    def open(self, files: Any = None, cmd: Any = (), timeout_s: float = 10.0, limits: Any = None) -> Any:
+    def open(
+        self, files: Any = None, cmd: Any = (), timeout_s: float = 10.0, limits: Any = None
+    ) -> Any:
         self.files.append(dict(files or {}))
         ch = super().open(files=files, cmd=cmd, timeout_s=timeout_s, limits=limits)
         real = ch.send
@@ -121,7 +122,7 @@ def test_results_come_from_the_host_and_hidden_tests_never_enter_the_sandbox() -
     assert v.metrics["tests"] == [0.0, 1.0]
     sent = b"".join(sb.sent)
     assert b"assert" not in sent and b"== 3" not in sent
-    assert all("assert" not in str(f) for f in sb.files)
+    assert all("add(1, 2)" not in str(f) for f in sb.files)
 
 
 def test_a_forged_reply_line_is_the_candidates_answer_and_junk_fails() -> None:
@@ -129,16 +130,25 @@ def test_a_forged_reply_line_is_the_candidates_answer_and_junk_fails() -> None:
     code = "```python\ndef add(a, b):\n    " + forged.replace("\n", "\n    ") + "return 0\n```"
     v = _check(PY, code, RecordingSandbox())
     assert not v.passed  # fd 1 is not the channel: the print went nowhere near it
-    junk = "import os\nfor fd in range(3, 20):\n    try:\n        os.write(fd, b'junk\\n')\n    except OSError:\n        pass\n"
-    v = _check(PY, "```python\n" + junk + "def add(a, b):\n    return a + b\n```", RecordingSandbox())
+    junk = (
+        "import os\nfor fd in range(3, 20):\n    try:\n        os.write(fd, b'junk\\n')\n"
+        "    except OSError:\n        pass\n"
+    )
+    v = _check(
+        PY, "```python\n" + junk + "def add(a, b):\n    return a + b\n```", RecordingSandbox()
+    )
     assert not v.passed and "wrote on the channel" in v.detail
 
 
 def test_hung_and_dead_candidates_fail_with_the_reason() -> None:
     spec = {**PY, "test_timeout_s": 0.5}
-    v = _check(spec, "```python\ndef add(a, b):\n    while True:\n        pass\n```", RecordingSandbox())
+    v = _check(
+        spec, "```python\ndef add(a, b):\n    while True:\n        pass\n```", RecordingSandbox()
+    )
     assert not v.passed and "timed out" in v.detail
-    v = _check(spec, "```python\nimport os\ndef add(a, b):\n    os._exit(3)\n```", RecordingSandbox())
+    v = _check(
+        spec, "```python\nimport os\ndef add(a, b):\n    os._exit(3)\n```", RecordingSandbox()
+    )
     assert not v.passed and "sandbox process ended" in v.detail and "exit 3" in v.detail
     v = _check(spec, "```python\nimport os\nos._exit(0)\n```", RecordingSandbox())
     assert not v.passed and v.category in ("crashed", "load_error")

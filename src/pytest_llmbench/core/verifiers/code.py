@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast
 import base64
 import io
-import json
 import posixpath
 import re
 import secrets
@@ -182,8 +181,6 @@ class CodeTestsArgs(_Strict):
         ]
 
 
-
-
 @register("code_tests")
 class CodeTests(Verifier):
     """Hidden tests against the answer's code, in the sandbox. One check per test
@@ -313,9 +310,9 @@ def _py_verdict(
 
     if session.load_error is not None:
         e = session.load_error
-        where = next((n for n in getattr(e, "__notes__", [])), "")
+        where = str(getattr(e, "llm_where", ""))
         kind = getattr(e, "remote_type", type(e).__name__)
-        msg = f"{kind}: {short(str(e), 160)}" + (f" ({where})" if where else "")
+        msg = f"{kind}: {short(str(e), 160)}" + (f" at {where}" if where else "")
         checks.append(Check("the code loads", False, msg))
         checks += [Check(t["name"], False, "not run: the code failed to load") for t in tests]
         return _finish(checks, category or "load_error", [], None, n_tests, "")
@@ -996,5 +993,3 @@ def run_shell(sandbox: Any, a: ShellArgs, command: str, tools: list[str]) -> Ver
         "stderr": err[:1000],
     }
     return verdict
-
-

@@ -27,7 +27,7 @@ import sys
 import time
 import traceback
 from types import CodeType
-from typing import Any
+from typing import Any, NoReturn
 
 from .runners import py_serve, source
 
@@ -84,7 +84,7 @@ def remote_exception(info: Any) -> BaseException:
             _REMOTE_TYPES[name] = cls
         exc = cls(msg)
     if where:
-        exc.add_note(f"in the candidate's code: {where}")
+        exc.llm_where = where  # type: ignore[attr-defined]
     return exc
 
 
@@ -224,10 +224,7 @@ class PySession:
             hello = self._read()
         except ChannelFailure as exc:
             self.close()
-            raise SandboxError(
-                f"the sandbox runner did not start ({exc.reason})"
-                + (f"; stderr: {_tail(self.stderr)}" if self.stderr else "")
-            ) from None
+            raise SandboxError(f"the sandbox runner did not start ({exc.reason})") from None
         if "hello" not in hello:
             self._fail("protocol", "the runner's first message is not its greeting")
         self.deadline = min(self.deadline_cap, time.monotonic() + self.load_timeout_s)
@@ -415,7 +412,7 @@ class PySession:
         except py_serve.ProtocolError as exc:
             self._fail("protocol", f"the candidate wrote on the channel: {exc}")
 
-    def _died(self, why: str) -> Any:
+    def _died(self, why: str) -> NoReturn:
         self.close()
         mode = self.failure_mode
         if mode == "exec_timeout":
@@ -430,7 +427,7 @@ class PySession:
             "died", f"the sandbox process ended: {why}{code}" + (f"; stderr: {err}" if err else "")
         )
 
-    def _fail(self, kind: str, reason: str) -> Any:
+    def _fail(self, kind: str, reason: str) -> NoReturn:
         exc = ChannelFailure(kind, reason)
         self.broken = exc
         if kind != "died":
@@ -446,7 +443,9 @@ class PySession:
 
 
 def _is_timeout(exc: BaseException) -> bool:
-    return type(exc).__name__ == "ChannelTimeout" or isinstance(exc, TimeoutError)
+    from ..sandbox.base import ChannelTimeout
+
+    return isinstance(exc, ChannelTimeout)
 
 
 def _as_list(v: Any) -> list[Any]:

@@ -534,9 +534,10 @@ def main() -> None:
     # The channel moves off fds 0/1: the candidate's input() sees EOF and its
     # C-level writes to fd 1 land on stderr, not among the replies.
     rfd, wfd = os.dup(0), os.dup(1)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
+    r, w = os.pipe()  # an empty, closed pipe (/dev/null may not be openable)
+    os.close(w)
+    os.dup2(r, 0)
+    os.close(r)
     os.dup2(2, 1)
     srv = Server(rfd, wfd)
     sys.stdout = srv.sink
