@@ -48,8 +48,12 @@ def _pack_dirs(root: Path) -> list[Path]:
     return dirs
 
 
+FETCH_NOTE = "data not fetched: llmbench datasets fetch"
+
+
 def cmd_packs(args: argparse.Namespace) -> int:
-    from .core.packs import PackError, builtin_packs_dir, load_pack
+    from .core.bfcl import DataMissing
+    from .core.packs import PACK_FILE, PackError, builtin_packs_dir, load_meta, load_pack
 
     if args.path:  # for scripts: collect the built-in packs and nothing else
         print(builtin_packs_dir())
@@ -61,6 +65,10 @@ def cmd_packs(args: argparse.Namespace) -> int:
             try:
                 p = load_pack(d)
             except PackError as exc:
+                if isinstance(exc.__cause__, DataMissing):  # not broken: not fetched yet
+                    meta = load_meta(d / PACK_FILE)
+                    rows.append([meta.id, meta.version, "-", f"{meta.title} ({FETCH_NOTE})"])
+                    continue
                 print(f"BROKEN {d}: {exc}")
                 bad += 1
                 continue
@@ -92,6 +100,24 @@ def cmd_check(args: argparse.Namespace) -> int:
             bad += len(problems)
             print(f"{pack.meta.id}: {len(pack.scenarios)} scenarios, {len(problems)} problem(s)")
     return 1 if bad else 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .core import bfcl
+
+    root = Path(args.dir).expanduser() if args.dir else None
+    if args.action == "status":
+        path = bfcl.wheel_path(root)
+        print(f"bfcl: {path}" if path else f"bfcl: not fetched ({bfcl.FETCH_HINT})")
+        return 0 if path else 1
+    try:
+        path = bfcl.fetch(root, version=args.version or bfcl.BFCL_VERSION)
+        data = bfcl.load(root)
+    except bfcl.DataMissing as exc:
+        raise CLIError(str(exc)) from None
+    sizes = ", ".join(f"{c} {len(data[c][0])}" for c in bfcl.CATEGORIES)
+    print(f"bfcl: {path}\n  {sizes}")
+    return 0
 
 
 # -- run logs ------------------------------------------------------------------------
@@ -236,6 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check", help="self-check packs: references pass, counterexamples fail")
     s.add_argument("pack_dirs", nargs="+", metavar="PACK_DIR")
     s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("datasets", help="fetch benchmark data some packs are built from")
+    s.add_argument("action", choices=["fetch", "status"])
+    s.add_argument("name", choices=["bfcl"])
+    s.add_argument(
+        "--dir", metavar="DIR", help="data cache (default: $LLMBENCH_DATA_DIR or ~/.cache)"
+    )
+    s.add_argument("--version", default=None, metavar="V", help="bfcl-eval release to fetch")
+    s.set_defaults(func=cmd_datasets)
 
     s = sub.add_parser("inspect", help="summary, failures or one exchange of a run log")
     s.add_argument("runlog", metavar="RUNLOG")

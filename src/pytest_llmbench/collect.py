@@ -147,7 +147,10 @@ class PackDir(pytest.Directory):
             try:
                 scenarios = load_scenario_file(f, meta)
             except PackError as exc:
-                yield BrokenPackItem.from_parent(self, name=rel, path=f, error=str(exc))
+                # The pack's marker too, so `-m <pack>` shows the error (missing data).
+                yield BrokenPackItem.from_parent(
+                    self, name=rel, path=f, error=str(exc), marker=meta.marker_name
+                )
                 continue
             clash = next(
                 (
@@ -276,10 +279,12 @@ class BrokenPackItem(pytest.Item):
     """Stands in for a pack file that does not load, so it ERRORs on its own while
     every other pack still runs (a collection error would stop the whole session)."""
 
-    def __init__(self, *, error: str, **kw: Any):
+    def __init__(self, *, error: str, marker: str | None = None, **kw: Any):
         super().__init__(**kw)
         self.error = error
         self.add_marker("llmbench")
+        if marker:
+            self.add_marker(marker)
 
     def runtest(self) -> None:  # pragma: no cover - setup raises first
         raise PackFileError(self.error)

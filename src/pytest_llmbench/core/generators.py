@@ -1,6 +1,7 @@
 """Scenario generators, expanded at load time from a top-level ``generators:`` list.
 
-Kinds: ``humaneval`` (core.humaneval: one scenario per HumanEval problem) and
+Kinds: ``humaneval`` (core.humaneval: one scenario per HumanEval problem), ``bfcl``
+(core.bfcl: BFCL's single-turn categories from the fetched bfcl-eval wheel) and
 ``needle`` (needle in a haystack)::
 
     generators:
@@ -40,6 +41,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .bfcl import BfclSpec, DataMissing, expand_bfcl
 from .humaneval import HumanEvalSpec, expand_humaneval
 from .output import Output
 from .schema import ID_RE, Generation, Scenario
@@ -341,6 +343,7 @@ Expander = Callable[[Any], list[Scenario]]
 GENERATORS: dict[str, tuple[type[BaseModel], Expander]] = {
     "needle": (NeedleSpec, _expand_needle),
     "humaneval": (HumanEvalSpec, expand_humaneval),
+    "bfcl": (BfclSpec, expand_bfcl),
 }
 
 
@@ -369,6 +372,8 @@ def expand_generators(
             raise PackError(path, _line_of(root, loc), f"{where}: {first['msg']}") from None
         try:
             made = expand(spec)
+        except DataMissing as exc:
+            raise PackError(path, line, str(exc)) from exc
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])

@@ -360,14 +360,18 @@ class Summary:
                     f"pass^k {rs['pass_hat_k_pct']:.1f}%, mean {rs['mean_pct']:.1f}% "
                     f"± {rs['std_pct']:.1f} (CV {cv})"
                 )
-            if p.metrics:
+            # BFCL's per-category figures get a table of their own (core.bfcl)
+            plain = {n: v for n, v in p.metrics.items() if not n.startswith("bfcl")}
+            if plain:
                 shown = ", ".join(
                     f"{name} {100 * v[0] / v[1]:.1f}% ({v[0]:g}/{v[1]:g})"
                     if v[1]
                     else f"{name} n/a"
-                    for name, v in p.metrics.items()
+                    for name, v in plain.items()
                 )
                 lines.append(f"{k}: {shown}")
+            if len(plain) < len(p.metrics):
+                lines += bfcl_summary_lines(k, p.metrics)
         return lines
 
     def failure_lines(self, limit: int = 50) -> list[str]:
@@ -383,6 +387,12 @@ class Summary:
         if len(self.failures) > limit:
             out.append(f"... and {len(self.failures) - limit} more (see the run log)")
         return out
+
+
+def bfcl_summary_lines(pack: str, metrics: dict[str, list[float]]) -> list[str]:
+    from .bfcl import summary_lines
+
+    return summary_lines(pack, metrics)
 
 
 def _fmt_s(v: Any) -> str:

@@ -10,7 +10,16 @@ Expected calls are written per parameter as a list of acceptable values::
 Inside an expected object (at any depth) each key again maps to a list of
 acceptable values; array values are compared element by element. ``steps`` are
 ordered groups (a chain, each step in a later turn); calls inside one group match
-in any order. ``calls: []`` with ``final_contains`` (and ``ask``) checks restraint.
+in any order. ``calls: []`` with ``final_contains`` (and ``ask``) checks restraint;
+``abstain: true`` accepts any text without a call.
+
+``match: bfcl`` judges as BFCL's AST checker does (core.verifiers._bfcl: its string
+normalisation, type rules, ``""`` = may be omitted, greedy parallel pairing,
+Java/JavaScript values as strings in that language). ``bfcl.category`` picks the
+checker (simple, multiple, parallel, irrelevance: no call, relevance: some call) and
+the language; ``bfcl.functions`` gives each tool's required parameters and BFCL types
+(taken from the tool's JSON schema when absent). The default matcher is stricter:
+the whole exchange, schema validation, optimal parallel pairing.
 
 Failure categories (per call in ``data["calls"]``, the first one as
 ``Verdict.category``): not_emitted, invalid_json, truncated, wrong_tool,
@@ -34,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..junk import REFUSAL
 from ..output import Output
 from ..schema import ToolCall
+from . import _bfcl
 from ._text import normalize
 from .base import Check, Verdict, Verifier, register
 
@@ -101,6 +111,45 @@ class ExpectedCall(_Args):
         return f"{self.name}({', '.join(parts)})"
 
 
+class BfclFunction(_Args):
+    required: list[str] = Field(default_factory=list)
+    # parameter -> [BFCL type] or [BFCL type, item type]
+    types: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("types")
+    @classmethod
+    def _pairs(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for k, t in v.items():
+            if not 1 <= len(t) <= 2:
+                raise ValueError(f"{k}: give [type] or [type, item type]")
+        return v
+
+
+class BfclOptions(_Args):
+    # BFCL's category name (simple_python, live_multiple, irrelevance, ...): picks the
+    # checker and the language, and names the per-category score.
+    category: str = "simple"
+    language: Literal["python", "java", "javascript"] | None = None
+    functions: dict[str, BfclFunction] = Field(default_factory=dict)
+
+    @property
+    def checker(self) -> _bfcl.Checker:
+        return _bfcl.checker_for(self.category)
+
+    @property
+    def lang(self) -> _bfcl.Language:
+        return self.language or _bfcl.language_for(self.category)
+
+
+class BfclCall(_Args):
+    """An expected call under ``match: bfcl``: BFCL's possible answers verbatim (a
+    nested dict's keys need not list their values)."""
+
+    name: str
+    args: dict[str, list[Any]] = Field(default_factory=dict)
+    optional: list[str] = Field(default_factory=list)
+
+
 # A fact the final text must contain: one string, or a list of alternatives.
 Fact = Union[str, list[str]]  # noqa: UP007 - pydantic needs a runtime union on 3.10
 
@@ -127,6 +176,24 @@ class ToolcallArgs(_Args):
     unordered_arrays: bool = False
     allow_extra_args: bool = False
     validate_schema: bool = True
+    # ``calls: []``: no tool call, any text (BFCL's irrelevance).
+    abstain: bool = False
+    match: Literal["default", "bfcl"] = "default"
+    bfcl: BfclOptions | None = None
+    bfcl_calls: list[BfclCall] = Field(default_factory=list, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bfcl_calls(cls, data: Any) -> Any:
+        # Under match: bfcl, `calls` are BFCL's possible answers verbatim (held apart:
+        # the default matcher's shape rules do not apply to them).
+        if isinstance(data, dict):
+            if "bfcl_calls" in data:
+                raise ValueError("unknown field 'bfcl_calls' (write 'calls')")
+            calls = data.get("calls")
+            if data.get("match") == "bfcl" and isinstance(calls, list):
+                data = {**data, "calls": [], "bfcl_calls": calls}
+        return data
 
     @field_validator("final_contains")
     @classmethod
@@ -143,10 +210,30 @@ class ToolcallArgs(_Args):
             raise ValueError("give exactly one of 'calls' or 'steps'")
         if self.steps is not None and any(not s for s in self.steps):
             raise ValueError("a step needs at least one call")
-        if not self.groups() and not self.final_contains:
-            raise ValueError("'calls: []' needs a text check ('final_contains')")
+        if self.match == "bfcl":
+            return self._valid_bfcl()
+        if self.bfcl is not None:
+            raise ValueError("'bfcl' options need 'match: bfcl'")
+        if self.abstain and self.groups():
+            raise ValueError("'abstain' needs 'calls: []'")
+        if not self.groups() and not self.final_contains and not self.abstain:
+            raise ValueError("'calls: []' needs a text check ('final_contains') or 'abstain: true'")
         if self.ask and not self.final_contains:
             raise ValueError("'ask' needs 'final_contains' keywords absent from the prompt")
+        return self
+
+    def _valid_bfcl(self) -> ToolcallArgs:
+        if self.steps is not None:
+            raise ValueError("'match: bfcl' judges one turn: give 'calls', not 'steps'")
+        opts = self.bfcl or BfclOptions()
+        calls = self.bfcl_calls
+        if opts.checker in ("irrelevance", "relevance"):
+            if calls:
+                raise ValueError(f"category {opts.category!r} takes 'calls: []'")
+        elif not calls:
+            raise ValueError(f"category {opts.category!r} needs the expected calls")
+        elif opts.checker == "simple" and len(calls) != 1:
+            raise ValueError(f"category {opts.category!r} expects exactly one call")
         return self
 
     def groups(self) -> list[list[ExpectedCall]]:
@@ -276,8 +363,10 @@ class Toolcall(Verifier):
             ignore_case=a.ignore_case,
             collapse_ws=a.collapse_ws,
             strip_accents=a.strip_accents,
-            strip_punct=a.strip_punct,
         )
+        if a.strip_punct:
+            # '#', '+' and ':' carry meaning in values (C#, C++, 10:30)
+            out = re.sub(r"[^\w\s#+:]", "", out)
         return out.strip() if a.trim else out
 
     def _value_issues(self, path: str, got: Any, want: Any) -> list[Issue]:
@@ -540,6 +629,8 @@ class Toolcall(Verifier):
 
     def check(self, output: Output) -> Verdict:
         a = self.a
+        if a.match == "bfcl":
+            return self._check_bfcl(output)
         problem = self._config_error(output)
         if problem:
             return Verdict.fail(problem, "config")
@@ -670,6 +761,70 @@ class Toolcall(Verifier):
         )
         return verdict
 
+    # ---- match: bfcl
+
+    def _signature(self, name: str, opts: BfclOptions) -> _bfcl.Signature | None:
+        fn = opts.functions.get(name)
+        if fn is not None:
+            types = {p: (t[0], t[1] if len(t) > 1 else None) for p, t in fn.types.items()}
+            return _bfcl.Signature(tuple(fn.required), types)
+        schema = self._tool_schema(name)
+        if schema is None:
+            return None
+        props = schema.get("properties") or {}
+        return _bfcl.Signature(
+            tuple(schema.get("required") or []),
+            {p: _bfcl_type(d) for p, d in props.items() if isinstance(d, dict)},
+        )
+
+    def _check_bfcl(self, output: Output) -> Verdict:
+        opts = self.a.bfcl or BfclOptions()
+        expected: list[tuple[str, dict[str, list[Any]]]] = []
+        sigs: dict[str, _bfcl.Signature] = {}
+        for exp in self.a.bfcl_calls:
+            sig = self._signature(exp.name, opts)
+            if sig is None:
+                problem = f"expected tool {exp.name!r} is not among the scenario's tools"
+                return Verdict.fail(problem, "config")
+            sigs[exp.name] = sig
+            # values verbatim (BFCL's "" = may be omitted); `optional` adds that ""
+            args = {
+                k: [*v, ""] if k in exp.optional and "" not in v else list(v)
+                for k, v in exp.args.items()
+            }
+            unknown = [p for p in exp.optional if p not in exp.args]
+            if unknown:
+                return Verdict.fail(f"{exp.name}: optional names unknown {unknown}", "config")
+            expected.append((exp.name, args))
+        emitted = [(c.name, c.arguments) for t in output.turns for c in t.tool_calls]
+        try:
+            res = _bfcl.check(opts.checker, emitted, expected, sigs, opts.lang)
+        except _bfcl.Unsupported as exc:
+            return Verdict.fail(f"BFCL's checker cannot judge this: {exc}", "config")
+        checker = opts.checker
+        wanted = {
+            "irrelevance": "no tool call (any text)",
+            "relevance": "at least one tool call",
+        }.get(checker, " + ".join(f"{n}(...)" for n, _ in expected))
+        shown = ", ".join(f"{n}({_fmt(_raw(a), 50)})" for n, a in emitted) or "no call"
+        check = Check(f"bfcl {opts.category}", res.valid, res.error or shown, wanted)
+        metrics = {f"bfcl:{opts.category}": [float(res.valid), 1.0]}
+        if checker == "irrelevance" and res.valid:
+            metrics["bfcl_no_call_pass"] = [1.0, 1.0]
+        if checker == "relevance" and res.valid:
+            metrics["bfcl_any_call_pass"] = [1.0, 1.0]
+        return Verdict.from_checks(
+            [check],
+            threshold=1.0,
+            category=None
+            if res.valid
+            else "not_emitted"
+            if not emitted
+            else _BFCL_CATEGORY.get(res.kind, "wrong_value"),
+            metrics=metrics,
+            data={"bfcl_error_type": res.kind, "emitted_calls": len(emitted)},
+        )
+
     @staticmethod
     def _entry(act: Actual, step: int | None, status: str, detail: str) -> dict[str, Any]:
         return {
@@ -680,6 +835,46 @@ class Toolcall(Verifier):
             "status": status,
             "detail": detail,
         }
+
+
+# BFCL's error types in this verifier's failure vocabulary.
+_BFCL_CATEGORY = {
+    "wrong_func_name": "wrong_tool",
+    "missing_required": "empty_object",
+    "missing_optional": "empty_object",
+    "unexpected_param": "wrong_value",
+    "type_error": "schema_violation",
+    "type_error:java": "schema_violation",
+    "type_error:js": "schema_violation",
+    "decoder_failed": "invalid_json",
+    "wrong_count": "unexpected_call",
+    "cannot_find_match": "wrong_value",
+    "irrelevance": "unexpected_call",
+    "relevance": "not_emitted",
+}
+_JSON_TO_BFCL = {
+    "string": "string",
+    "integer": "integer",
+    "number": "float",
+    "boolean": "boolean",
+    "array": "array",
+    "object": "dict",
+}
+
+
+def _bfcl_type(schema: dict[str, Any]) -> tuple[str, str | None]:
+    """A JSON-schema property as BFCL types it (for scenarios without ``bfcl.functions``)."""
+    t = schema.get("type")
+    name = _JSON_TO_BFCL.get(t, "any") if isinstance(t, str) else "any"
+    if name != "array":
+        return name, None
+    items = schema.get("items")
+    it = items.get("type") if isinstance(items, dict) else None
+    return name, _JSON_TO_BFCL.get(it, "any") if isinstance(it, str) else "any"
+
+
+def _raw(args: Any) -> str:
+    return args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
 
 
 # Schemas are checked once per distinct text: check_schema is slow.
