@@ -90,7 +90,10 @@ def _run(
     return res, json.loads((pytester.path / "log.json").read_text())
 
 
-SUBSET = "bfcl and (simple_javascript or live_parallel or live_relevance or irrelevance)"
+SUBSET = (
+    "bfcl and (tag_simple_javascript or tag_live_parallel or tag_live_relevance"
+    " or tag_irrelevance)"
+)
 
 
 def test_reference_run_prints_the_category_table(
