@@ -118,6 +118,12 @@ class LLMSession:
             self.model_labels = labels
             self._model_urls = dict(models)
         self.model_sizes: dict[str, float] = dict(opt.llm_model_size)
+        unknown_sizes = sorted(set(self.model_sizes) - set(self.model_labels))
+        if unknown_sizes and self.model_labels:
+            raise pytest.UsageError(
+                f"--llm-model-size: {', '.join(unknown_sizes)} is not one of the --llm-model "
+                f"names ({', '.join(self.model_labels)})"
+            )
         self.oracle: str | None = opt.llm_oracle
         if self.oracle and self.oracle not in self.model_labels:
             raise pytest.UsageError(
@@ -182,7 +188,8 @@ class LLMSession:
         self._scheduler: Scheduler[ScenarioResult] | None = None
         self._index: dict[int, int] = {}
         self._cursor = 0
-        self.summary = Summary()
+        self.summary = Summary(model_sizes=dict(self.model_sizes))
+        self.gate_notes: list[str] = []
         self.started = time.time()
         self.writer: RunLogWriter | None = None
         self.active_log = True  # False when another run holds --llm-log
@@ -230,6 +237,7 @@ class LLMSession:
             "plugin_version": __version__,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
             "endpoint": self._describe_endpoint(),
+            "model_endpoints": self._model_endpoints_record(),
             "model": self.model,
             "models": self.model_labels or None,
             "model_sizes_gb": self.model_sizes or None,
@@ -247,6 +255,19 @@ class LLMSession:
             "resumed_from": self.resume,
             "packs": self.packs,
         }
+
+    def _model_endpoints_record(self) -> dict[str, Any] | None:
+        """Multi-model runs: each model's own server (or the shared one), never a key."""
+        if not self.model_labels:
+            return None
+        out: dict[str, Any] = {}
+        for label in self.model_labels:
+            ep = self._model_endpoints.get(label)
+            if ep is not None:
+                out[label] = ep.describe()
+            else:
+                out[label] = {"name": self._model_urls.get(label) or self.endpoint_label}
+        return out
 
     def _describe_endpoint(self) -> dict[str, Any]:
         if self._used_endpoint is None and self._worker_facts.get("endpoint"):
@@ -873,7 +894,15 @@ class LLMSession:
         self.writer.header.update(
             {
                 k: fresh[k]
-                for k in ("endpoint", "model", "packs", "speed_probe", "sandbox", "sampling")
+                for k in (
+                    "endpoint",
+                    "model_endpoints",
+                    "model",
+                    "packs",
+                    "speed_probe",
+                    "sandbox",
+                    "sampling",
+                )
             }
         )
         self.writer.finish(
@@ -904,6 +933,9 @@ class LLMSession:
         if self.writer.kept_aside is not None and self._resumes_own_log():
             self.writer.kept_aside.unlink(missing_ok=True)  # every record is in the new log
         self.gate_messages = self.gates()
+        from .core.workflows.gates import gate_notes
+
+        self.gate_notes = gate_notes(self.baseline, self.writer.header)
         return self.gate_messages
 
     def gates(self) -> list[str]:

@@ -175,6 +175,7 @@ class Summary:
     retries: int = 0
     # multi-model runs: label -> totals for the side-by-side table
     models: dict[str, dict[str, float]] = field(default_factory=dict)
+    model_sizes: dict[str, float] = field(default_factory=dict)  # GB, for score per GB
 
     def add(self, rec: dict[str, Any]) -> None:
         label = rec.get("model_label")
@@ -249,7 +250,8 @@ class Summary:
             "quality": self.quality_line(),
             "thinking_leaks": sorted(self.thinking_leaks),
             "retries": self.retries,
-            "models": {k: self.model_row(k) for k in sorted(self.models)} or None,
+            "models": {k: self.model_row(k, self.model_sizes.get(k)) for k in sorted(self.models)}
+            or None,
         }
 
     def model_row(self, label: str, size_gb: float | None = None) -> dict[str, Any]:

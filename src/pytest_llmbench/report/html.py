@@ -54,7 +54,9 @@ def _series(runs: list[tuple[str, dict[str, Any]]]) -> list[Series]:
             groups = [(data.get("model"), results)]
         ep = data.get("endpoint") or {}
         ep_name = ep.get("name") if isinstance(ep, dict) else ep
-        for model, recs in groups:
+        for model, group in groups:
+            # a series is one model: its records count under their pack, not "pack [model]"
+            recs = [{k: v for k, v in r.items() if k != "model_label"} for r in group]
             label = str(model or ep_name or "run")
             if data.get("thinking") not in (None, "pack"):
                 label += f" (thinking {data['thinking']})"

@@ -79,5 +79,7 @@ def write_summary(tr: Any, llm: LLMSession) -> None:
         tr.write_sep("!", "llmbench gates failed")
         for msg in llm.gate_messages:
             tr.write_line(msg, red=True)
+    for note in llm.gate_notes:
+        tr.write_line(f"llmbench baseline: {note}", yellow=True)
     if llm.exit_reason:
         tr.write_line(f"llmbench {llm.exit_reason}", bold=True)

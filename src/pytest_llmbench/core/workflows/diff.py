@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .records import Key, is_error, key_of, label_of, pack_versions, run_title
+from .records import (
+    Key,
+    is_error,
+    is_multi_model,
+    key_of,
+    label_of,
+    models_label,
+    pack_versions,
+    run_title,
+)
 
 
 @dataclass
@@ -188,10 +197,11 @@ def _state(recs: list[dict[str, Any]]) -> str:
     return "passed" if sum(bool(r.get("passed")) for r in scored) * 2 > len(scored) else "failed"
 
 
-def _group(results: list[dict[str, Any]]) -> dict[Key, list[dict[str, Any]]]:
+def _group(run: dict[str, Any]) -> dict[Key, list[dict[str, Any]]]:
     out: dict[Key, list[dict[str, Any]]] = {}
-    for rec in results:
-        out.setdefault(key_of(rec), []).append(rec)
+    multi = is_multi_model(run)
+    for rec in run.get("results") or []:
+        out.setdefault(key_of(rec, multi), []).append(rec)
     return out
 
 
@@ -207,7 +217,7 @@ def _detail(recs: list[dict[str, Any]]) -> str:
 
 def diff_runs(a: dict[str, Any], b: dict[str, Any]) -> DiffResult:
     res = DiffResult(run_title(a), run_title(b))
-    ga, gb = _group(a.get("results") or []), _group(b.get("results") or [])
+    ga, gb = _group(a), _group(b)
     va, vb = pack_versions(a), pack_versions(b)
     packs: dict[tuple[str, str], PackDelta] = {}
 
@@ -269,6 +279,10 @@ def diff_runs(a: dict[str, Any], b: dict[str, Any]) -> DiffResult:
     ta, tb = str(a.get("thinking") or "pack"), str(b.get("thinking") or "pack")
     if ta != tb:
         res.thinking = (ta, tb)
-    if (a.get("model") or None) != (b.get("model") or None):
-        res.notes.append(f"models differ: {a.get('model')} (A) vs {b.get('model')} (B)")
+    ma, mb = models_label(a), models_label(b)
+    if ma != mb:
+        res.notes.insert(
+            0,
+            f"models differ: {ma} (A) vs {mb} (B); scenarios are compared by pack::scenario",
+        )
     return res

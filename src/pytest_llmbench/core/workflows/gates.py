@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .baseline import baseline_is_canonical, load_baseline
-from .records import is_canonical, is_error
+from .records import is_canonical, is_error, models_label
 
 __all__ = [
     "EXIT_GATE_FAILED",
@@ -26,6 +26,7 @@ __all__ = [
     "decide_exit",
     "evaluate_gates",
     "exit_mode",
+    "gate_notes",
     "load_baseline",
 ]
 
@@ -36,6 +37,17 @@ MAX_NAMED = 10
 # pytest owns 0-5; these two say which gate failed.
 EXIT_GATE_FAILED = 6
 EXIT_TOO_MANY_ERRORS = 7
+
+
+def gate_notes(baseline: dict[str, Any] | None, run: dict[str, Any]) -> list[str]:
+    """What the user should know about a comparison that is not a violation: a
+    baseline measured on another model (Q4 against Q8 is a fair question)."""
+    if baseline is None:
+        return []
+    bm, rm = str(baseline.get("model") or "?"), models_label(run)
+    if bm != rm:
+        return [f"models differ: the baseline measured {bm}, this run {rm}"]
+    return []
 
 
 def exit_mode(explicit: str | None, *, has_gates: bool) -> str:

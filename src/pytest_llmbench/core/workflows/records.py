@@ -15,9 +15,26 @@ class WorkflowError(ValueError):
 Key = tuple[str, str, str]  # (model or "", pack, scenario)
 
 
-def key_of(rec: dict[str, Any]) -> Key:
-    """Identity of a scenario across runs. Multi-model runs carry ``model`` per record."""
-    return (str(rec.get("model") or ""), str(rec.get("pack")), str(rec.get("scenario")))
+def key_of(rec: dict[str, Any], multi: bool = False) -> Key:
+    """Identity of a scenario across runs: ``pack::scenario``, plus the model's label
+    in a multi-model run (``multi``). Not a single model's id: llama.cpp reports the
+    .gguf path as the id, so Q4 and Q8 of one model would otherwise share no scenario."""
+    label = rec.get("model_label") or (rec.get("model") if multi else None)
+    return (str(label or ""), str(rec.get("pack")), str(rec.get("scenario")))
+
+
+def is_multi_model(run: dict[str, Any]) -> bool:
+    if run.get("models"):
+        return True
+    return len({r.get("model") for r in run.get("results") or [] if r.get("model")}) > 1
+
+
+def models_label(run: dict[str, Any]) -> str:
+    """The model (or side-by-side models) a run log measured, for messages."""
+    models = run.get("models")
+    if isinstance(models, list) and models:
+        return ", ".join(str(m) for m in models)
+    return str(run.get("model") or "?")
 
 
 def label_of(key: Key) -> str:
