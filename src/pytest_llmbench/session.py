@@ -184,6 +184,7 @@ class LLMSession:
         self._speed_known = False  # a usable tokens/s figure is in self.speed
         self._speed_probe_sent = False
         self._lock = threading.Lock()
+        self._warmed = False
         self._probe_lock = threading.Lock()  # not _lock: collection goes on meanwhile
         self._scheduler: Scheduler[ScenarioResult] | None = None
         self._index: dict[int, int] = {}
@@ -624,7 +625,21 @@ class LLMSession:
                 self._scheduler = Scheduler(self.concurrency())
             return self._scheduler
 
+    def warm_up_verifiers(self, items: list[pytest.Item]) -> None:
+        """Once per process, before the first request: a verifier's start-up cost
+        (loading the language detector takes seconds) then never lands in the latency
+        of requests in flight while the first item is verified."""
+        if self._warmed:
+            return
+        self._warmed = True
+        from .core.verifiers.base import get_verifier
+
+        kinds = {it.scenario.verifier.type for it in items if isinstance(it, ScenarioItem)}
+        for kind in sorted(kinds):
+            get_verifier(kind).warm_up()
+
     def generate(self, item: ScenarioItem, endpoint: Endpoint) -> None:
+        self.warm_up_verifiers(item.session.items)
         endpoint = self.endpoint_for(item, endpoint)
         if self._used_endpoint is None:
             self._used_endpoint = endpoint  # a conftest may have overridden the fixture

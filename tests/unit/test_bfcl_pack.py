@@ -91,8 +91,7 @@ def _run(
 
 
 SUBSET = (
-    "bfcl and (tag_simple_javascript or tag_live_parallel or tag_live_relevance"
-    " or tag_irrelevance)"
+    "bfcl and (tag_simple_javascript or tag_live_parallel or tag_live_relevance or tag_irrelevance)"
 )
 
 

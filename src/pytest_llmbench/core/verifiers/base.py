@@ -128,6 +128,11 @@ class Verifier:
     def threshold(self) -> float:
         return self.pack.pass_threshold if self.pack is not None else 1.0
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Load what the first check would load (models, tables) before any request is
+        timed; a no-op unless the verifier has such a start-up cost."""
+
     def check(self, output: Output) -> Verdict:  # pragma: no cover - abstract
         raise NotImplementedError
 

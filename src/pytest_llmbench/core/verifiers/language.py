@@ -218,6 +218,11 @@ class Language(Verifier):
 
     Args = LanguageArgs
 
+    @classmethod
+    def warm_up(cls) -> None:
+        if detector_name() == "lingua":
+            _lingua("warm up: the first detection loads every language model (seconds)")
+
     def check(self, output: Output) -> Verdict:
         a: LanguageArgs = self.args  # type: ignore[assignment]
         text = output.text
