@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ from pytest_llmbench.core.junk import REFUSAL
 from pytest_llmbench.core.output import Output
 from pytest_llmbench.core.packs import load_pack
 from pytest_llmbench.core.schema import AssistantTurn, Scenario, VerifierSpec
-from pytest_llmbench.core.verifiers import VerifierConfigError, build_verifier
+from pytest_llmbench.core.verifiers import VerifierConfigError, build_verifier, ifeval_exact
 from pytest_llmbench.core.verifiers.base import Verdict
 from pytest_llmbench.core.verifiers.ifeval import (
     InstructionsArgs,
@@ -524,3 +527,197 @@ def test_bad_config_is_rejected(bad: list[dict[str, Any]]) -> None:
 def test_args_model_forbids_extra_top_level_keys() -> None:
     with pytest.raises(ValueError):
         InstructionsArgs.model_validate({"instructions": [{"kind": "title"}], "mode": "x"})
+
+
+# --------------------------------------------------------------------------- semantics: ifeval
+
+needs_extra = pytest.mark.skipif(
+    not all(importlib.util.find_spec(m) for m in ("nltk", "langdetect", "punkt")),
+    reason="needs the ifeval extra",
+)
+
+
+def run_ifeval(instructions: list[dict[str, Any]] | dict[str, Any], text: str | None) -> Verdict:
+    ins = instructions if isinstance(instructions, list) else [instructions]
+    spec = {"type": "instructions", "semantics": "ifeval", "instructions": ins}
+    sc = Scenario(
+        id="t", prompt="p", verifier=VerifierSpec(**spec), reference="x", counterexamples=["a", "b"]
+    )
+    verifier = build_verifier(sc.verifier, sc, None)
+    return verifier.check(Output.from_turns([AssistantTurn(content=text)]))
+
+
+def official_of(ins: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = InstructionsArgs.model_validate({"instructions": [ins], "semantics": "ifeval"})
+    return args.official[0]
+
+
+def test_all_25_ifeval_ids_are_reachable_from_kinds() -> None:
+    configs: list[dict[str, Any]] = [ins for ins, _ in KIND_EXAMPLES] + [
+        {"kind": "paragraph_count", "n": 2, "separator": "stars"},
+        {"kind": "bullet_count", "n": 3},
+        {"kind": "nth_paragraph_first_word", "n_paragraphs": 1, "nth": 1, "first_word": "so"},
+        {"kind": "constrained_response", "options": list(ifeval_exact.CONSTRAINED_OPTIONS)},
+    ]
+    ids = set()
+    for ins in configs:
+        with contextlib.suppress(ValueError):
+            ids.add(official_of(ins)[0])
+    assert ids == set(ifeval_exact.IDS)
+
+
+@pytest.mark.parametrize(
+    ("ins", "expected"),
+    [
+        (
+            {"kind": "word_count", "relation": "at_most", "n": 50},
+            ("length_constraints:number_words", {"num_words": 51, "relation": "less than"}),
+        ),
+        (
+            {"kind": "sentence_count", "relation": "more_than", "n": 3},
+            ("length_constraints:number_sentences", {"num_sentences": 4, "relation": "at least"}),
+        ),
+        (
+            {"kind": "letter_frequency", "letter": "Q", "relation": "less_than", "n": 2},
+            (
+                "keywords:letter_frequency",
+                {"letter": "q", "let_frequency": 2, "let_relation": "less than"},
+            ),
+        ),
+        (
+            {"kind": "end_phrase", "phrase": " Bye. "},
+            ("startend:end_checker", {"end_phrase": "Bye."}),
+        ),
+        (
+            {"kind": "capital_word_frequency", "relation": "at_least", "n": 3},
+            (
+                "change_case:capital_word_frequency",
+                {"capital_frequency": 3, "capital_relation": "at least"},
+            ),
+        ),
+    ],
+)
+def test_relations_map_onto_ifeval_exactly(
+    ins: dict[str, Any], expected: tuple[str, dict[str, Any]]
+) -> None:
+    assert official_of(ins) == expected
+
+
+@pytest.mark.parametrize(
+    ("ins", "why"),
+    [
+        ({"kind": "starts_with", "phrase": "Hi"}, "no IFEval counterpart"),
+        ({"kind": "numbered_list_count", "n": 2}, "no IFEval counterpart"),
+        ({"kind": "word_count", "relation": "exactly", "n": 5}, "no relation 'exactly'"),
+        ({"kind": "word_count", "relation": "around", "n": 50}, "no relation 'around'"),
+        ({"kind": "bullet_count", "relation": "at_least", "n": 2}, "exactly"),
+        ({"kind": "placeholders", "relation": "less_than", "n": 2}, "at least"),
+        ({"kind": "paragraph_count", "n": 2, "separator": "blank"}, "***"),
+        ({"kind": "paragraph_count", "n": 0}, "non-empty 'num_paragraphs'"),
+        (
+            {
+                "kind": "nth_paragraph_first_word",
+                "n_paragraphs": 2,
+                "nth": 1,
+                "first_word": "a",
+                "separator": "stars",
+            },
+            "blank lines",
+        ),
+        ({"kind": "json_format", "required_keys": ["a"]}, "only that the answer is JSON"),
+        ({"kind": "constrained_response", "options": ["Yes.", "No."]}, "fixed"),
+        ({"kind": "letter_frequency", "letter": "é", "n": 1}, "ASCII letter"),
+        ({"kind": "keywords_include", "keywords": ["f(og"]}, "regular expression"),
+        ({"kind": "response_language", "language": "zh"}, "langdetect knows no language"),
+    ],
+)
+def test_what_ifeval_cannot_express_is_a_config_error(ins: dict[str, Any], why: str) -> None:
+    with pytest.raises(VerifierConfigError, match=re.escape(why)):
+        run_ifeval(ins, "x")
+
+
+def test_every_langdetect_language_is_accepted_under_ifeval_only() -> None:
+    for lang in ("pl", "fi", "sw", "zh-cn"):
+        official_of({"kind": "response_language", "language": lang})
+    with pytest.raises(VerifierConfigError, match="semantics: ifeval uses langdetect"):
+        run({"kind": "response_language", "language": "pl"}, "x")
+
+
+@needs_extra
+def test_ifeval_semantics_on_the_quirks_it_has() -> None:
+    # Keywords are substrings (regexes): "fog" is in "foggy".
+    assert run_ifeval({"kind": "keywords_include", "keywords": ["fog"]}, "A foggy night.").passed
+    # A dot is an answer: "no commas" holds for it. A blank answer fails everything.
+    assert run_ifeval({"kind": "no_commas"}, ".").passed
+    assert not run_ifeval({"kind": "no_commas"}, "  \n").passed
+    # Capital words are nltk tokens for which isupper() holds: "I" and "A" count.
+    caps = {"kind": "capital_word_frequency", "relation": "at_least", "n": 2}
+    assert run_ifeval(caps, "I saw A cat.").passed
+    assert not run(caps, "I saw A cat.").passed  # extended: two letters at least
+    # Sentences are nltk Punkt's: abbreviations it knows do not end one.
+    three = {"kind": "sentence_count", "relation": "less_than", "n": 3}
+    assert run_ifeval(three, "Dr. Smith came at 5 p.m. today. It rained.").passed
+    # Upper-case English only: a French answer in capitals fails.
+    up = {"kind": "all_uppercase"}
+    assert run_ifeval(up, "PLEASE BRING YOUR GLOVES TO THE GARDEN ON SATURDAY.").passed
+    assert not run_ifeval(up, "DAS WETTER IST AM MORGEN SONNIG UND AM ABEND REGNERISCH.").passed
+    # ...but langdetect calls much upper-case Latin text English, French included.
+    assert run_ifeval(up, "LE TEMPS SERA ENSOLEILLÉ LE MATIN ET PLUVIEUX LE SOIR.").passed
+    # Languages langdetect knows and the extended detector does not.
+    pl = {"kind": "response_language", "language": "pl"}
+    assert run_ifeval(pl, "Dzisiaj pogoda jest bardzo ładna, świeci słońce i wieje wiatr.").passed
+    # Multiple sections: at least n splits, any order, as IFEval counts them.
+    secs = {"kind": "multiple_sections", "n": 2, "splitter": "SECTION"}
+    assert run_ifeval(secs, "SECTION 3\nA\nSECTION 1\nB").passed
+
+
+@needs_extra
+def test_ifeval_loose_variants_use_the_unstripped_answer() -> None:
+    # Official loose drops the first line; with a leading newline the first line is
+    # empty, so "Sure!" stays and the answer does not start with the request.
+    ins = {"kind": "repeat_prompt", "prompt_to_repeat": "Say hi."}
+    assert run_ifeval(ins, "Sure!\nSay hi. Hi!").metrics["prompt_loose"] == [1.0, 1.0]
+    v = run_ifeval(ins, "\nSure!\nSay hi. Hi!")
+    assert v.metrics["prompt_loose"] == [0.0, 1.0]
+    assert ifeval_exact.loose_variants("\nA\nB")[2] == "A\nB"
+
+
+@needs_extra
+def test_ifeval_verdict_trace_and_metrics() -> None:
+    ins: list[dict[str, Any]] = [
+        {"kind": "no_commas"},
+        {"kind": "word_count", "relation": "at_least", "n": 5},
+        {"kind": "title"},
+    ]
+    v = run_ifeval(ins, "Sure!\n<<Tides>>\nThe tide came in, slowly.")
+    assert not v.passed
+    assert v.data["semantics"] == "ifeval"
+    assert v.data["ifeval_ids"] == [
+        "punctuation:no_comma",
+        "length_constraints:number_words",
+        "detectable_format:title",
+    ]
+    assert v.metrics["instr_strict"] == [2.0, 3.0]
+    assert (
+        v.trace()[0] == "[FAIL] no commas [punctuation:no_comma]: found 1 comma(s), wanted 0 commas"
+    )
+
+
+def test_missing_extra_is_an_unavailable_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> Any:
+        raise ifeval_exact.IFEvalUnavailable("IFEval semantics need nltk: install the extra")
+
+    monkeypatch.setattr(ifeval_exact, "_tokenizers", missing)
+    v = run_ifeval({"kind": "sentence_count", "relation": "at_least", "n": 1}, "One.")
+    assert not v.passed
+    assert v.category == "verifier_unavailable"
+    assert "install the extra" in v.detail
+
+
+def test_the_pack_says_which_semantics_each_scenario_uses() -> None:
+    modes = {sc.id: sc.verifier.args.get("semantics") for sc in PACK.scenarios}
+    assert set(modes.values()) == {"ifeval", "extended"}
+    for sc in PACK.scenarios:
+        assert (modes[sc.id] == "extended") == ("extended" in sc.tags), sc.id
+    assert sum(m == "ifeval" for m in modes.values()) >= 25
+    assert "semantics: ifeval" in PACK.meta.description.replace("`", "")
