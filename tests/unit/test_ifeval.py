@@ -721,3 +721,33 @@ def test_the_pack_says_which_semantics_each_scenario_uses() -> None:
         assert (modes[sc.id] == "extended") == ("extended" in sc.tags), sc.id
     assert sum(m == "ifeval" for m in modes.values()) >= 25
     assert "semantics: ifeval" in PACK.meta.description.replace("`", "")
+
+
+def test_missing_extra_is_an_error_item_not_a_failure(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing() -> Any:
+        raise ifeval_exact.IFEvalUnavailable("IFEval semantics need nltk: install the extra")
+
+    monkeypatch.setattr(ifeval_exact, "_tokenizers", missing)
+    d = pytester.path / "packs" / "ife"
+    d.mkdir(parents=True)
+    (d / "pack.yaml").write_text("id: ife\ntitle: IFE\nversion: '1'\n")
+    (d / "s.yaml").write_text(
+        "scenarios:\n"
+        "  - id: two-sentences\n"
+        "    prompt: Write at least two sentences about a missing-extra walrus.\n"
+        "    verifier:\n"
+        "      type: instructions\n"
+        "      semantics: ifeval\n"
+        "      instructions: [{kind: sentence_count, relation: at_least, n: 2}]\n"
+        "    reference: The missing-extra walrus sleeps. It snores.\n"
+        "    counterexamples: [A walrus., Walrus]\n"
+    )
+    res = pytester.runpytest_inprocess(
+        "--llm-endpoint=reference", "packs", "-p", "no:cacheprovider"
+    )
+    res.assert_outcomes(errors=1)
+    out = res.stdout.str()
+    assert "verifier_unavailable" in out and "install the extra" in out
+    assert "Traceback" not in out and "INTERNALERROR" not in out
