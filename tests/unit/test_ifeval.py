@@ -751,3 +751,19 @@ def test_missing_extra_is_an_error_item_not_a_failure(
     out = res.stdout.str()
     assert "verifier_unavailable" in out and "install the extra" in out
     assert "Traceback" not in out and "INTERNALERROR" not in out
+
+
+def test_warm_up_loads_the_models_and_tolerates_a_missing_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_llmbench.core.verifiers.ifeval import Instructions
+
+    calls: list[str] = []
+
+    def missing() -> Any:
+        calls.append("tokenizers")
+        raise ifeval_exact.IFEvalUnavailable("no nltk")
+
+    monkeypatch.setattr(ifeval_exact, "_tokenizers", missing)
+    Instructions.warm_up()  # no exception: the scenarios report it when checked
+    assert calls == ["tokenizers"]

@@ -18,6 +18,7 @@ both, and each with markdown ``*`` removed) and passes if any variant passes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -959,6 +960,13 @@ class Instructions(Verifier):
     strict and loose accuracy."""
 
     Args = InstructionsArgs
+
+    @classmethod
+    def warm_up(cls) -> None:
+        # nltk's Punkt model and langdetect's profiles take seconds to load; without
+        # the extra, the scenarios that need it say so when checked.
+        with contextlib.suppress(ifeval_exact.IFEvalUnavailable):
+            ifeval_exact.warm_up()
 
     def check(self, output: Output) -> Verdict:
         a: InstructionsArgs = self.args  # type: ignore[assignment]

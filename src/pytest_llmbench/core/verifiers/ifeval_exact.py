@@ -197,6 +197,13 @@ def detect(text: str) -> str | None:
     return lang
 
 
+def warm_up() -> None:
+    """Load the Punkt model and langdetect's profiles now (seconds), not at the first
+    check. Raises IFEvalUnavailable without the extra."""
+    _tokenizers()
+    _language_factory()
+
+
 # --------------------------------------------------------------------------- checks
 # Each check takes the answer and prepared keyword arguments and returns (passed, found).
 
@@ -627,4 +634,5 @@ __all__ = [
     "prepare",
     "strict",
     "wanted",
+    "warm_up",
 ]
