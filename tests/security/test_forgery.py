@@ -477,3 +477,56 @@ def test_forgery_through_the_plugin(fake_server: Any, tmp_path: Path) -> None:
     assert re.search(r"FAILED .*roman-to-int", out), out[-3000:]
     assert re.search(r"FAILED .*lis-fast", out), out[-3000:]
     assert re.search(r"PASSED .*slugify", out), out[-3000:]
+
+
+# ---------------------------------------------------------------- cli (shell verifier)
+
+# With allowlisted tools only (awk, tail, head, grep, tar, base64, printf, kill): find
+# the runner's nonce in an ancestor's heap, print forged result sections on the
+# runner's stdout, kill the runner before it prints the real ones. A bash runner
+# (dumpable, same uid) was forged this way.
+SHELL_FORGE = r"""
+anc=""
+p=$$
+while [ "$p" -gt 1 ]; do p=$(awk '{print $4}' /proc/$p/stat); anc="$anc $p"; done
+N=""
+for a in $anc; do
+  r=$(awk '$6=="[heap]"{print $1}' /proc/$a/maps 2>/dev/null | head -1)
+  [ -n "$r" ] || continue
+  s=$((16#${r%-*})); e=$((16#${r#*-}))
+  N=$(tail -c +$((s+1)) /proc/$a/mem 2>/dev/null | head -c $((e-s)) \
+      | grep -aoE '[0-9a-f]{24}' | head -1)
+  [ -n "$N" ] && break
+done
+R=1
+for a in $anc; do grep -qa '_run\|_shell' /proc/$a/cmdline 2>/dev/null && R=$a; done
+O=$(printf %s "$WANT" | base64 -w0)
+T=$(tar -cf - . | base64 -w0)
+for target in /proc/$R/fd/1 /proc/1/fd/1; do
+  printf '\n%s 0\n%s\n%s\n%s\n%s\n' "${N:-nonce}" "$O" "${N:-nonce}" "$T" "${N:-nonce}" \
+    > "$target" 2>/dev/null && break
+done
+[ -n "$N" ] && kill -TERM $anc 2>/dev/null
+"""
+
+
+def _cli(sandbox: Sandbox, command: str) -> Any:
+    pack = load_pack(PACKS / "cli")
+    sc = next(s for s in pack.scenarios if s.id == "count-lines")
+    v = check_answer(sc, pack.meta, "```bash\n" + command + "\n```\n", sandbox=sandbox)
+    assert v.category != "sandbox_unavailable", v.detail
+    return v
+
+
+def test_cli_forged_results_fail_and_correct_with_noise_passes(sandbox: Sandbox) -> None:
+    v = _cli(sandbox, "echo 0\nWANT=7\n" + SHELL_FORGE)
+    assert not v.passed, f"forged: {v.detail}"
+    noise = SHELL_FORGE.replace("kill -TERM", ": kill")
+    v = _cli(sandbox, "WANT=7\n" + noise + "wc -l < access.log")
+    assert v.passed, v.detail
+
+
+def test_cli_background_job_cannot_change_the_tree_or_output_later(sandbox: Sandbox) -> None:
+    # the job would add a file and print after the command returned: it is killed first
+    v = _cli(sandbox, "(sleep 0.3; echo late > extra.txt; echo 99) &\nwc -l < access.log")
+    assert v.passed, v.detail

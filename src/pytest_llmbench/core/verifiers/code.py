@@ -33,6 +33,8 @@ from ..output import Output
 from ._code import NoCode, code_blocks, extract_code
 from ._text import short
 from .base import Check, Verdict, Verifier, register
+from .pyremote import PYTHON
+from .runners import source
 
 
 class _Strict(BaseModel):
@@ -699,32 +701,6 @@ class ShellArgs(_Strict):
         return self
 
 
-# Runs in the sandbox as `bash _run.sh TOOL...` with the nonce on stdin. The model's
-# command runs in a child bash whose PATH is a dir of symlinks to the allowlisted
-# tools, made read-only first; stdout is captured (capped) in a variable, then the
-# fixture tree comes back as a base64 tar between nonce lines.
-_SHELL_RUNNER = r"""IFS= read -r N || exit 96
-P=()
-for t in "$@"; do
-  for d in /usr/local/bin /usr/bin /bin; do
-    if [ -x "$d/$t" ] && [ ! -d "$d/$t" ]; then P+=("$d/$t"); break; fi
-  done
-done
-B="$PWD/.bin"
-mkdir -p .bin data && ln -s "${P[@]}" .bin/ || exit 95
-cd data || exit 94
-out=$(PATH="$B" /bin/bash --noprofile --norc ../.cmd.sh 2>../.err </dev/null \
-  | head -c 200000; exit "${PIPESTATUS[0]}")
-rc=$?
-printf '\n%s %s\n' "$N" "$rc"
-printf '%s' "$out" | base64 -w0
-printf '\n%s\n' "$N"
-tar -cf - . 2>/dev/null | base64 -w0
-printf '\n%s\n' "$N"
-head -c 2000 ../.err
-"""
-
-
 def _norm_text(s: str) -> str:
     return "\n".join(ln.rstrip() for ln in s.rstrip().splitlines())
 
@@ -922,11 +898,13 @@ def run_shell(sandbox: Any, a: ShellArgs, command: str, tools: list[str]) -> Ver
 
     nonce = secrets.token_hex(12)
     files: dict[str, str] = {f"data/{k}": v for k, v in a.files.items()}
-    files["_run.sh"] = _SHELL_RUNNER
+    # runners/shell_run.py: the command's processes are all dead, and never saw the
+    # nonce, when the results are printed (see its docstring).
+    files["_shell.py"] = source("shell_run.py")
     files[".cmd.sh"] = "readonly PATH\n" + command + "\n"
     res = sandbox.run(
         files=files,
-        cmd=["/bin/bash", "--noprofile", "--norc", "_run.sh", *tools],
+        cmd=[PYTHON, "-I", "-S", "_shell.py", *tools],
         stdin=nonce + "\n",
         timeout_s=a.timeout_s,
         limits=Limits(memory_mb=256, pids=32, output_bytes=2_000_000, disk_mb=64),
