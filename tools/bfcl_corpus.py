@@ -309,6 +309,9 @@ def build(seed: int) -> list[dict[str, Any]]:
     for cat, n in SAMPLE.items():
         entries, answers = data[cat]
         picked = entries if len(entries) <= n else rng.sample(entries, n)
+        # the entries the pack leaves out as unanswerable: the corpus shows BFCL agrees
+        forced = set(bfcl.UNSATISFIABLE.get(cat, ())) - {e["id"] for e in picked}
+        picked += [e for e in entries if e["id"] in forced]
         for e in sorted(picked, key=lambda e: e["id"]):
             truth = answers.get(e["id"])
             try:

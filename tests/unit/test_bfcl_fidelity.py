@@ -94,3 +94,18 @@ def test_corpus_has_passes_and_fails_in_every_category() -> None:
         for cand in case["candidates"]:
             seen.setdefault(case["category"], set()).add(cand["official"])
     assert all(v == {True, False} for v in seen.values()), seen
+
+
+def test_entries_left_out_of_the_pack_fail_in_bfcl_too() -> None:
+    """The pack leaves out the entries no answer can pass; BFCL's checker rejects every
+    answer the corpus has for them, the reference built from the possible answers too."""
+    cases = {c["id"]: c for c in _corpus()["cases"]}
+    for cat, ids in bfcl.UNSATISFIABLE.items():
+        for i in ids:
+            case = cases[i]
+            assert case["category"] == cat
+            assert any(c["id"].endswith("/ref") for c in case["candidates"])
+            assert not any(c["official"] for c in case["candidates"]), i
+            entry = {"id": i, "function": case["functions"], "question": [[]]}
+            spec = bfcl.BfclSpec(kind="bfcl")
+            assert bfcl.scenario_data(spec, cat, entry, case["ground_truth"]) is None

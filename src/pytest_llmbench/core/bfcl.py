@@ -80,14 +80,15 @@ Category = Literal[
 ]
 
 
-# Entries of BFCL_VERSION no answer can pass, in BFCL's checker as in ours (a required
+# Entries of BFCL_VERSION for which no answer built from the possible answers passes,
+# in BFCL's checker as in ours, nor any of the corpus's near misses (a required
 # parameter whose only possible answer is "omit" or an empty list, a parameter the
-# function does not declare, a list of Java strings holding numbers, a dict value that
-# is not a list of options). The pack leaves them out; BFCL's aggregates in the
-# summary count them as failed, as the leaderboard does. tests/unit/test_bfcl_pack.py
-# checks this list against the data, the corpus against the official checker.
+# function does not declare, a list of Java strings holding numbers or booleans). The
+# pack leaves them out; BFCL's aggregates in the summary count them as failed, as the
+# leaderboard does. tests/unit/test_bfcl_pack.py checks this list against the data,
+# tests/unit/test_bfcl_fidelity.py against the official verdicts.
 UNSATISFIABLE: dict[str, tuple[str, ...]] = {
-    "simple_java": ("simple_java_36", "simple_java_64", "simple_java_65"),
+    "simple_java": ("simple_java_36", "simple_java_65"),
     "live_simple": ("live_simple_106-63-0", "live_simple_112-68-0"),
     "live_multiple": (
         "live_multiple_507-149-4",
@@ -490,9 +491,12 @@ def reference_calls(
     sigs: dict[str, Any],
     language: _bfcl.Language,
     omit_optional: bool = False,
+    empty_dicts: bool = False,
 ) -> list[tuple[str, dict[str, Any]]]:
     """Each call with the first accepted value of each parameter (or, with
-    ``omit_optional``, without the parameters that may be omitted)."""
+    ``omit_optional``, without the parameters that may be omitted; with
+    ``empty_dicts``, dict values left empty: BFCL accepts one whose possible answer
+    lists no options for its keys)."""
     out = []
     for c in calls:
         types = sigs[c["name"]]["types"]
@@ -500,7 +504,8 @@ def reference_calls(
         for p, possible in c["args"].items():
             has, v = _first(possible)
             if has and not (omit_optional and "" in possible):
-                args[p] = encode(_plain(v), types.get(p, ["any"]), language)
+                value = {} if empty_dicts and isinstance(v, dict) else _plain(v)
+                args[p] = encode(value, types.get(p, ["any"]), language)
         out.append((c["name"], args))
     return out
 
@@ -620,7 +625,10 @@ def scenario_data(
         if not isinstance(truth, list) or not truth:
             return None
         calls, sigs = _expected(cat, functions, truth)
-        refs = [reference_calls(calls, sigs, language, omit) for omit in (False, True)]
+        refs = [
+            reference_calls(calls, sigs, language, omit, empty)
+            for omit, empty in ((False, False), (True, False), (False, True))
+        ]
         ref = next((r for r in refs if _judge(checker, r, calls, sigs, language)), None)
         if ref is None:
             return None

@@ -724,6 +724,8 @@ class Toolcall(Verifier):
             )
             data_calls.append(self._entry(act, None, "unexpected_call", f"wanted {wanted}"))
 
+        if a.abstain:  # any text, and the extra calls above already failed
+            add(Check("answered without a tool call", not actuals), "unexpected_call")
         text = output.text
         for fact in a.final_contains:
             alts = [fact] if isinstance(fact, str) else fact
