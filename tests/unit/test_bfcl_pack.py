@@ -176,3 +176,28 @@ def test_aggregates_as_bfcl_computes_them() -> None:
     assert agg["live"] == pytest.approx(15 / 60)  # weighted by size
     assert agg["irrelevance"] == pytest.approx(0.75)
     assert agg["relevance"] is None
+
+
+def test_datasets_command_and_packs_listing_without_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_llmbench.cli import main
+
+    monkeypatch.setenv(bfcl.ENV_DIR, str(tmp_path / "none"))
+    assert main(["datasets", "status", "bfcl"]) == 1
+    assert "not fetched (llmbench datasets fetch bfcl)" in capsys.readouterr().out
+    assert main(["packs"]) == 0  # not fetched is not broken
+    row = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("bfcl "))
+    assert row.split()[:3] == ["bfcl", "1.0.0", "-"] and "data not fetched" in row
+    (tmp_path / "bad" / "bfcl").mkdir(parents=True)
+    (tmp_path / "bad" / "bfcl" / "bfcl_eval-1.0-py3-none-any.whl").write_text("not a zip")
+    monkeypatch.setenv(bfcl.ENV_DIR, str(tmp_path / "bad"))
+    with pytest.raises(bfcl.DataMissing, match="unreadable"):
+        bfcl.load()
+
+
+def test_datasets_status_with_data(pack: Pack, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_llmbench.cli import main
+
+    assert main(["datasets", "status", "bfcl", "--dir", str(DATA_DIR)]) == 0
+    assert f"bfcl_eval-{bfcl.BFCL_VERSION}" in capsys.readouterr().out
