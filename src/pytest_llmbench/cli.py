@@ -29,9 +29,27 @@ def _load(path: str) -> dict[str, Any]:
 
 # -- packs -------------------------------------------------------------------------
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .core.schema import json_schema
+    from .core.verifier_docs import full_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    print(json.dumps(full_schema(), indent=2))
+    return 0
+
+
+def cmd_verifiers(args: argparse.Namespace) -> int:
+    from .core import verifier_docs
+
+    if args.markdown:
+        sys.stdout.write(verifier_docs.render_markdown())
+        return 0
+    if args.json:
+        print(json.dumps(verifier_docs.rows(), indent=1))
+        return 0
+    for r in verifier_docs.rows():
+        sandbox = " [sandbox]" if r["sandbox"] else ""
+        print(f"{r['type']}{sandbox}: {r['summary']}")
+        req = ", ".join(r["required"]) or "-"
+        print(f"    required: {req}; arguments: {', '.join(r['arguments']) or '-'}")
+    print("(`llmbench schema` has the typed arguments; docs/verifiers.md has examples)")
     return 0
 
 
@@ -94,11 +112,16 @@ def cmd_check(args: argparse.Namespace) -> int:
                 print(f"BROKEN {exc}")
                 bad += 1
                 continue
-            problems = check_pack(pack)
-            for p in problems:
+            found = check_pack(pack)
+            for p in found:
                 print(p)
+            problems = [p for p in found if not p.skipped]
+            skipped = len(found) - len(problems)
             bad += len(problems)
-            print(f"{pack.meta.id}: {len(pack.scenarios)} scenarios, {len(problems)} problem(s)")
+            print(
+                f"{pack.meta.id}: {len(pack.scenarios)} scenarios, {len(problems)} problem(s)"
+                + (f", {skipped} not checked (no judge)" if skipped else "")
+            )
     return 1 if bad else 0
 
 
@@ -251,8 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    s = sub.add_parser("schema", help="print the JSON Schema of pack files")
+    s = sub.add_parser("schema", help="print the JSON Schema of pack files (typed verifiers)")
     s.set_defaults(func=cmd_schema)
+
+    s = sub.add_parser("verifiers", help="list the verifier types and their arguments")
+    s.add_argument("--markdown", action="store_true", help="print docs/verifiers.md")
+    s.add_argument("--json", action="store_true", help="machine-readable list")
+    s.set_defaults(func=cmd_verifiers)
 
     s = sub.add_parser("packs", help="list built-in packs (or those under --dir)")
     s.add_argument("--dir", action="append", default=[], metavar="DIR")

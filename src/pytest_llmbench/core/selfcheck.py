@@ -22,12 +22,22 @@ class Problem:
     scenario: str
     what: str
     detail: str
+    skipped: bool = False  # not checkable here (e.g. judged, no judge): not a problem
 
     def __str__(self) -> str:
         return f"{self.pack}::{self.scenario}: {self.what}: {self.detail}"
 
 
 def check_scenario(pack: Pack, sc: Scenario, sandbox: Any = None) -> list[Problem]:
+    from .verifiers.judge import JudgeUnavailable
+
+    try:
+        return _check_scenario(pack, sc, sandbox)
+    except JudgeUnavailable as exc:
+        return [Problem(pack.meta.id, sc.id, "not checked", str(exc), skipped=True)]
+
+
+def _check_scenario(pack: Pack, sc: Scenario, sandbox: Any = None) -> list[Problem]:
     out: list[Problem] = []
     v = check_answer(sc, pack.meta, sc.reference, sandbox=sandbox)
     if not v.passed:
@@ -64,9 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     bad = 0
     for d in args:
         pack = load_pack(Path(d))
-        problems = check_pack(pack, sandbox)
-        for p in problems:
+        found = check_pack(pack, sandbox)
+        for p in found:
             print(p)
+        problems = [p for p in found if not p.skipped]
         bad += len(problems)
         print(f"{pack.meta.id}: {len(pack.scenarios)} scenarios, {len(problems)} problem(s)")
     return 1 if bad else 0
