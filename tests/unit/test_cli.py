@@ -39,7 +39,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_schema(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "schema")
     assert code == 0
-    assert set(json.loads(out)["$defs"]) == {"PackMeta", "ScenarioFile"}
+    defs = set(json.loads(out)["$defs"])
+    assert {"PackMeta", "ScenarioFile", "VerifierSpec", "verifier.exact"} <= defs
 
 
 def test_packs_and_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
