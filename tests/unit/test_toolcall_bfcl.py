@@ -244,3 +244,22 @@ def test_bfcl_options_are_checked() -> None:
     # BFCL's possible answers are taken verbatim: a nested dict need not list options
     a = args(match="bfcl", calls=[{"name": "f", "args": {"d": [{"k": 1}]}}])
     assert a.bfcl_calls[0].args == {"d": [{"k": 1}]}
+
+
+def test_hostile_shapes_fail_without_crashing() -> None:
+    props = {"items": {"type": "array", "items": {"type": "object"}}}
+    sc = scenario(
+        {
+            "match": "bfcl",
+            "calls": [{"name": "f", "args": {"items": ["", [{"k": ["v"]}]]}}],
+            "bfcl": {"functions": {"f": {"types": {"items": ["array", "dict"]}}}},
+        },
+        [tool("f", props, [])],
+    )
+    assert passes(sc, calls(("f", {"items": [{"k": "v"}]})))
+    # "" among the possible answers skips BFCL's item type check: a string reaches
+    # its dict comparison, where BFCL's checker raises
+    v = check_answer(sc, None, calls(("f", {"items": ["x"]})))
+    assert not v.passed and "raises" in v.detail
+    deep = "[" * 100_000 + "]" * 100_000
+    assert not passes(sc, calls(("f", '{"items": ' + deep + "}")))

@@ -803,6 +803,11 @@ class Toolcall(Verifier):
             res = _bfcl.check(opts.checker, emitted, expected, sigs, opts.lang)
         except _bfcl.Unsupported as exc:
             return Verdict.fail(f"BFCL's checker cannot judge this: {exc}", "config")
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as e:
+            # An answer shaped so that BFCL's checker raises (a string where the possible
+            # answers hold dicts, ...): BFCL gives it no pass, neither do we.
+            detail = f"BFCL's checker raises on this answer ({type(e).__name__}: {e})"
+            return Verdict.fail(detail[:300], "wrong_value")
         checker = opts.checker
         wanted = {
             "irrelevance": "no tool call (any text)",
