@@ -149,17 +149,18 @@ def _tokenizers() -> tuple[Any, Any]:
 
 
 # The tokenisers and langdetect (seeded) are deterministic, so results are cached:
-# the loose protocol and several instructions look at the same texts.
+# the loose protocol and several instructions look at the same texts. Small caches:
+# the texts are model answers of any size.
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def sentences(text: str) -> tuple[str, ...]:
     """nltk's English Punkt sentences (``count_sentences`` in IFEval)."""
     punkt, _ = _tokenizers()
     return tuple(punkt.tokenize(text))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def word_tokens(text: str) -> tuple[str, ...]:
     """``nltk.word_tokenize(text)``: Punkt sentences, then nltk's word tokenizer."""
     punkt, words = _tokenizers()
@@ -183,7 +184,7 @@ def _language_factory() -> Any:
     return factory
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def detect(text: str) -> str | None:
     """langdetect's language code, None where langdetect raises (no features)."""
     from langdetect.lang_detect_exception import LangDetectException
