@@ -889,8 +889,17 @@ def evaluate(instr: _Instr, text: str) -> Result:
 
 class InstructionsArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    instructions: list[Instruction] = Field(min_length=1)
-    semantics: Literal["extended", "ifeval"] = "extended"
+    instructions: list[Instruction] = Field(
+        min_length=1, description="the instructions, each `{kind: ..., **params}`"
+    )
+    semantics: Literal["extended", "ifeval"] = Field(
+        default="extended",
+        description=(
+            "`ifeval`: decide each instruction exactly as IFEval's checker does (needs the "
+            "`ifeval` extra; docs/fidelity.md); `extended`: this project's stricter checks "
+            "and kinds IFEval lacks"
+        ),
+    )
     _official: list[Official] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
