@@ -28,6 +28,66 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(k)
 
 
+ENGINE_DIR = REPO / "tests" / "engine"
+
+
+def engine_tests_selected(config: pytest.Config) -> bool:
+    """Would this run reach tests/engine (by its paths, and not `-m "not engine"`)?"""
+    if "not engine" in str(config.option.markexpr or ""):
+        return False
+    for arg in config.args:
+        p = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if p == ENGINE_DIR or ENGINE_DIR in p.parents or p in ENGINE_DIR.parents:
+            return True
+    return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A cold machine builds llama.cpp's server for the engine tests (minutes): say so
+    first and show the build's progress, in the controller (xdist workers print
+    nothing), instead of a silent first test."""
+    config = session.config
+    if hasattr(config, "workerinput") or os.environ.get("LLMBENCH_LLAMA_BUILD") == "0":
+        return
+    if not engine_tests_selected(config):
+        return
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.spec_from_file_location(
+        "llmbench_llama_server", REPO / "tools" / "llama_server.py"
+    )
+    assert spec is not None and spec.loader is not None
+    tools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tools)
+    if tools.find() is not None or not (shutil.which("cmake") and shutil.which("c++")):
+        return  # built already, or the engine tests skip (and say why, -rs)
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    msg = (
+        "WARNING: llama-server is not built: building it from the llama.cpp sources for the "
+        "engine tests (several minutes on 2 cores, cached afterwards). To skip those tests "
+        'instead: LLMBENCH_LLAMA_BUILD=0, or -m "not engine".'
+    )
+    with capman.global_and_fixture_disabled() if capman else _null():
+        if tr is not None:
+            tr.write_line(msg, yellow=True, bold=True)
+        else:
+            print(msg, file=sys.stderr)
+        try:
+            tools.build()  # prints each step; cmake prints its own progress
+        except Exception as exc:  # noqa: BLE001 - the engine tests then skip with the reason
+            print(f"llama-server build failed: {exc}", file=sys.stderr)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     """In CI (LLMBENCH_STRICT_BACKENDS=1) every skip is a failure: the skips in this

@@ -32,8 +32,8 @@ class LLMBenchPlugin:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         config = session.config
-        if self.llm.active and not is_worker(config):
-            self.llm.start()
+        if self.llm.active and not is_worker(config) and not config.option.collectonly:
+            self.llm.start()  # --collect-only runs nothing and writes no run log
         if self.llm.active and not config.pluginmanager.has_plugin("dsession"):
             self.llm.warm_up()  # this process runs the items (not an xdist controller)
         # json-report adds its hook specs in its own configure, only when enabled.

@@ -894,12 +894,12 @@ class LLMSession:
         if opt:
             p = Path(opt)
             return p if p.is_absolute() else self.config.invocation_params.dir / p
-        return default_log_path(self.config.rootpath)
+        return default_log_path(self.config.invocation_params.dir)  # where the user ran it
 
     def finish(self, exitstatus: int) -> list[str]:
         """Write the run log (and Markdown report); return gate violations."""
-        if not self.active:
-            return []
+        if not self.active or self.config.option.collectonly:
+            return []  # --collect-only ran nothing: no run log
         self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         if not self.active_log:
             return []  # another run holds the log: write nothing
