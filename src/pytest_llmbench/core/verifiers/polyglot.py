@@ -134,11 +134,22 @@ class PolyglotArgs(BaseModel):
     file: str
     # The file before the edit; default: the first code block of the prompt.
     original: str | None = None
-    # Python test module (test_* functions with asserts).
-    tests: str | None = None
-    # An observation program (no expected values in it) and the expected values.
-    observe: str | None = None
-    expect: dict[str, Any] = Field(default_factory=dict)
+    tests: str | None = Field(
+        default=None,
+        description="Python only: a test module of test_* functions with plain asserts.",
+    )
+    observe: str | None = Field(
+        default=None,
+        description="JavaScript/TypeScript/Go/Rust: the observation program that calls the "
+        "answer's code and prints what it returns, one key per value (no expected values).",
+    )
+    expect: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Expected value per observed key, compared on the host: a plain value, "
+        "or {cmp, value, tol, pattern} with cmp one of equal, approx, set, unordered, "
+        "contains, regex, at_most, error. Keys group into tests by the part before the "
+        "first '/'.",
+    )
     tests_language: Language | None = None
     test_file: str | None = None
     # Fixed files beside the solution (helpers, fixtures); the model cannot change them.
@@ -482,7 +493,8 @@ def score_tests(
 
 @register("polyglot")
 class PolyglotVerifier(Verifier):
-    """Apply the model's edit, run the hidden tests, score the weighted share passed."""
+    """Apply the model's edit, run the hidden checks (compared on the host), score the
+    weighted share of tests passed."""
 
     Args = PolyglotArgs
     needs_sandbox = True
