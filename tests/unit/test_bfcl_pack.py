@@ -117,6 +117,12 @@ def test_reference_run_prints_the_category_table(
         ]
     )
     assert log["summary"]["packs"]["bfcl"]["passed"] == n
+    assert log["summary"]["packs"]["bfcl"]["bfcl_aggregates"] == {
+        "non_live": None,
+        "live": None,
+        "irrelevance": None,
+        "relevance": 100.0,
+    }
 
 
 def test_junk_run_passes_only_what_bfcl_passes(
@@ -201,3 +207,16 @@ def test_datasets_status_with_data(pack: Pack, capsys: pytest.CaptureFixture[str
 
     assert main(["datasets", "status", "bfcl", "--dir", str(DATA_DIR)]) == 0
     assert f"bfcl_eval-{bfcl.BFCL_VERSION}" in capsys.readouterr().out
+
+
+def test_selfcheck_excuses_only_what_bfcl_passes_by_rule(pack: Pack) -> None:
+    from pytest_llmbench.core.selfcheck import check_scenario
+
+    picked = [sc for sc in pack.scenarios if sc.id.startswith(("irrelevance_1", "live_relevance"))]
+    picked += [sc for sc in pack.scenarios if sc.id.startswith("simple_javascript")]
+    assert {_category(sc) for sc in picked} == {
+        "irrelevance",
+        "live_relevance",
+        "simple_javascript",
+    }
+    assert [p for sc in picked for p in check_scenario(pack, sc)] == []

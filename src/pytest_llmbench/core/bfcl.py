@@ -724,6 +724,18 @@ def aggregates(per_cat: dict[str, tuple[float, float]]) -> dict[str, float | Non
     }
 
 
+def _per_category(metrics: dict[str, list[float]]) -> dict[str, tuple[float, float]]:
+    return {k.split(":", 1)[1]: (v[0], v[1]) for k, v in metrics.items() if k.startswith("bfcl:")}
+
+
+def aggregates_as_bfcl(metrics: dict[str, list[float]]) -> dict[str, float | None]:
+    """BFCL's aggregates in %, the unanswerable entries counted as failed."""
+    per = {
+        c: (p, n + len(UNSATISFIABLE.get(c, ()))) for c, (p, n) in _per_category(metrics).items()
+    }
+    return {k: None if v is None else round(100 * v, 3) for k, v in aggregates(per).items()}
+
+
 def summary_lines(pack: str, metrics: dict[str, list[float]]) -> list[str]:
     """The per-category table and BFCL's aggregates for one pack's metrics."""
     per_cat = {

@@ -128,6 +128,14 @@ class PackStats:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._to_dict()
+        if any(k.startswith("bfcl:") for k in self.metrics):
+            from .bfcl import aggregates_as_bfcl
+
+            out["bfcl_aggregates"] = aggregates_as_bfcl(self.metrics)
+        return out
+
+    def _to_dict(self) -> dict[str, Any]:
         return {
             "repeat_stats": self.repeat_stats(),
             "pack": self.pack,

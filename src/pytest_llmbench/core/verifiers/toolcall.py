@@ -829,7 +829,12 @@ class Toolcall(Verifier):
             if not emitted
             else _BFCL_CATEGORY.get(res.kind, "wrong_value"),
             metrics=metrics,
-            data={"bfcl_error_type": res.kind, "emitted_calls": len(emitted)},
+            data={
+                "bfcl_error_type": res.kind,
+                "emitted_calls": len(emitted),
+                # BFCL passes these on the call/no-call alone: junk can pass them too
+                "passes_by_rule": checker in ("irrelevance", "relevance") and res.valid,
+            },
         )
 
     @staticmethod
