@@ -25,7 +25,10 @@ def llm(request: pytest.FixtureRequest, llm_endpoint: Endpoint) -> LLM:
     """A chat helper: ``llm.ask("prompt") -> str``, ``llm.chat(messages, tools=...)``."""
     from .session import LLM, get_session
 
-    return LLM(get_session(request.config), llm_endpoint, request.node)
+    session = get_session(request.config)
+    # a dead server is the test's ERROR (at setup, one line), not its FAILED
+    session.ensure_probed(llm_endpoint)
+    return LLM(session, llm_endpoint, request.node)
 
 
 @pytest.fixture(scope="session")

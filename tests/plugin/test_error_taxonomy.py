@@ -151,3 +151,31 @@ def test_replay_of_a_wrong_or_corrupt_file_is_one_line(
     assert len(err) == 1 and err[0].startswith("ERROR: --llm-replay: "), err
     assert says in err[0] and "bad.json" in err[0]
     assert not res.stdout.lines or "Traceback" not in res.stdout.str()
+
+
+def test_a_dead_server_errors_a_test_function(pytester: pytest.Pytester) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    pytester.makepyfile(
+        test_fn="""
+import pytest
+
+@pytest.mark.llmbench(pack="geo")
+def test_capital(llm):
+    assert llm.ask("Capital of France?").strip() == "Paris"
+"""
+    )
+    res = pytester.runpytest_subprocess(
+        "test_fn.py",
+        "-p",
+        "no:cacheprovider",
+        f"--llm-endpoint=http://127.0.0.1:{port}",
+        "--llm-retries=0",
+        "--llm-log=log.json",
+    )
+    res.assert_outcomes(errors=1)
+    data = json.loads((pytester.path / "log.json").read_text())
+    assert data["summary"]["errors"] == 1
