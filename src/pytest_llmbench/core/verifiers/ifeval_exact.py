@@ -173,27 +173,30 @@ def count_words(text: str) -> int:
 
 
 @lru_cache(maxsize=1)
-def _language_factory() -> Any:
+def _language_factory() -> tuple[Any, type[Exception]]:
+    """langdetect's detector factory (seeded) and its exception class, imported
+    together: a module imported again later (pytester restores sys.modules) would
+    bring a different class that would not catch what the cached factory raises."""
     try:
         from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+        from langdetect.lang_detect_exception import LangDetectException
     except ImportError as exc:
         raise IFEvalUnavailable(f"IFEval semantics need langdetect: {EXTRA_HINT}") from exc
     factory = DetectorFactory()
     factory.load_profile(PROFILES_DIRECTORY)
     factory.seed = 0
-    return factory
+    return factory, LangDetectException
 
 
 @lru_cache(maxsize=256)
 def detect(text: str) -> str | None:
     """langdetect's language code, None where langdetect raises (no features)."""
-    from langdetect.lang_detect_exception import LangDetectException
-
-    detector = _language_factory().create()
+    factory, no_features = _language_factory()
+    detector = factory.create()
     detector.append(text)
     try:
         lang: str = detector.detect()
-    except LangDetectException:
+    except no_features:
         return None
     return lang
 
