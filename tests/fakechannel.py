@@ -24,6 +24,12 @@ class FakeChannel:
         self.buf = b""
         self.timed_out = False
 
+    def __enter__(self) -> FakeChannel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def send(self, data: bytes) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write(data)

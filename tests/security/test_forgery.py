@@ -530,3 +530,72 @@ def test_cli_background_job_cannot_change_the_tree_or_output_later(sandbox: Sand
     # the job would add a file and print after the command returned: it is killed first
     v = _cli(sandbox, "(sleep 0.3; echo late > extra.txt; echo 99) &\nwc -l < access.log")
     assert v.passed, v.detail
+
+
+# ---------------------------------------------------------------- testgen
+
+# Tests that tell a mutant from the original by its bytecode or source (known from
+# the prompt), not by its behaviour: each mutant "killed" without a single
+# behavioural assertion. ``{orig}`` is the original code; ``{fn}`` its function.
+TESTGEN_TRICK = r"""
+import os, sys
+ORIGINAL = {orig!r}
+
+def _looks_mutated():
+    import solution
+    ref = {{}}
+    exec(compile(ORIGINAL, "solution.py", "exec"), ref)
+    try:
+        got = solution.{fn}.__code__
+        want = ref["{fn}"].__code__
+        return (got.co_code, got.co_consts) != (want.co_code, want.co_consts)
+    except Exception:
+        pass
+    for path in ("variants", "."):
+        try:
+            for name in os.listdir(path):
+                if name.endswith(".py") and not name.startswith(("test", "_", "solution")):
+                    text = open(os.path.join(path, name)).read()
+                    if "def {fn}" in text and text != ORIGINAL:
+                        return True
+        except OSError:
+            pass
+    return False
+
+def test_detects_mutants():
+    assert not _looks_mutated()
+"""
+
+
+def _testgen(sandbox: Sandbox, answer: str) -> Any:
+    pack = load_pack(PACKS / "testgen")
+    sc = next(s for s in pack.scenarios if s.id == "tg-clamp")
+    v = check_answer(sc, pack.meta, "```python\n" + answer + "\n```\n", sandbox=sandbox)
+    assert v.category != "sandbox_unavailable", v.detail
+    return v
+
+
+def _clamp_source() -> str:
+    pack = load_pack(PACKS / "testgen")
+    sc = next(s for s in pack.scenarios if s.id == "tg-clamp")
+    return extract_code(sc.user_text(), "python") + "\n"
+
+
+def test_testgen_tests_that_read_the_code_fail(sandbox: Sandbox) -> None:
+    trick = TESTGEN_TRICK.format(orig=_clamp_source(), fn="clamp")
+    v = _testgen(sandbox, "from solution import clamp\n" + trick)
+    assert not v.passed, f"forged a mutation score: {v.detail}"
+    assert v.category == "mutants_survive", v.detail
+
+
+def test_testgen_real_tests_with_the_same_noise_pass(sandbox: Sandbox) -> None:
+    pack = load_pack(PACKS / "testgen")
+    sc = next(s for s in pack.scenarios if s.id == "tg-clamp")
+    assert sc.reference
+    real = extract_code(sc.reference, "python")
+    noise = TESTGEN_TRICK.format(orig=_clamp_source(), fn="clamp").replace(
+        "def test_detects_mutants():\n    assert not _looks_mutated()",
+        "def test_noise():\n    _looks_mutated()",
+    )
+    v = _testgen(sandbox, real + "\n" + noise)
+    assert v.passed, v.detail

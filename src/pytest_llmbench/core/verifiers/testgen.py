@@ -12,9 +12,13 @@ host with :mod:`ast`, deterministically (same code -> same mutants, same order):
 - ``constant``: an int ``n -> n + 1``, ``True <-> False``;
 - ``off_by_one``: the stop of ``range(...)`` and the bounds of a slice ``+ 1``.
 
-One sandbox run executes the tests against the original and then against each mutant
-(a forked child each, with a time limit, so a mutant that loops forever is just
-"killed by timeout"). Score = killed / mutants, reported as ``metrics["mutation"]``;
+Each variant (the original twice, each mutant once, in a random order) gets a fresh
+sandbox process for the model's tests (``runners/py_tests.py``) and a fresh host
+process serving the implementation (``runners/py_serve.py``, restricted): the tests
+reach the code only through calls relayed by the host, with plain data, so they can
+tell a mutant from the original only by its behaviour, never by its source or
+bytecode, and no state crosses from one variant's run to the next. A variant that
+loops forever is "killed by timeout". Score = killed / mutants, ``metrics["mutation"]``;
 tests that fail on the original score 0 (category ``tests_fail_on_original``).
 Equivalent mutants exist, so a scenario's ``min_score`` sits below 1.
 """
@@ -22,10 +26,19 @@ Equivalent mutants exist, so a scenario's ``min_score`` sits below 1.
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
-import secrets
+import json
+import os
+import random
+import select
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +46,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..output import Output
 from ._code import NoCode, code_blocks, extract_code
 from .base import Check, Verdict, Verifier, register
+from .pyremote import PYTHON
+from .runners import py_serve
+from .runners import source as runner_source
 
 
 @dataclass(frozen=True)
@@ -243,63 +259,6 @@ def mutants(source: str, *, limit: int = 200) -> list[Mutant]:
     return [Mutant(f"m{i:03d}", m.operator, m.line, m.change, m.source) for i, m in enumerate(out)]
 
 
-MUTATION_HARNESS = r"""
-import importlib, os, signal, sys, traceback, types
-nonce, test_mod, module, per_s = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-variants = sys.argv[5:]
-sys.path.insert(0, ".")
-real = os.dup(1)
-def out(s):
-    os.write(real, ("@@" + nonce + " " + s.replace("\n", " | ")[:400] + "\n").encode())
-def why(e):
-    msg = (type(e).__name__ + ": " + str(e)).strip().rstrip(":")
-    if isinstance(e, AssertionError) and not str(e):
-        tb = traceback.extract_tb(e.__traceback__)
-        fr = [f for f in tb if f.filename.endswith(test_mod + ".py")]
-        if fr:
-            msg = "AssertionError: " + (fr[-1].line or "").strip()
-    return msg
-def child(v):
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.setitimer(signal.ITIMER_REAL, per_s)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    try:
-        src = open(os.path.join("variants", v + ".py")).read()
-        mod = types.ModuleType(module)
-        mod.__file__ = module + ".py"
-        sys.modules[module] = mod
-        exec(compile(src, module + ".py", "exec"), mod.__dict__)
-    except BaseException as e:
-        out("LOAD " + v + " " + why(e))
-        os._exit(0)
-    try:
-        tests = importlib.import_module(test_mod)
-    except BaseException as e:
-        out("TESTLOAD " + v + " " + why(e))
-        os._exit(0)
-    fns = [(n, f) for n, f in list(vars(tests).items())
-           if n.startswith("test") and callable(f)
-           and getattr(f, "__module__", None) == tests.__name__]
-    for n, f in fns:
-        try:
-            f()
-            out("PASS " + v + " " + n)
-        except BaseException as e:
-            out("FAIL " + v + " " + n + " " + why(e))
-    out("DONE " + v)
-    os._exit(0)
-for v in variants:
-    pid = os.fork()
-    if pid == 0:
-        child(v)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        out("KILLED " + v + " signal " + str(os.WTERMSIG(status)))
-"""
-
-
 class TestgenArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -321,6 +280,7 @@ class VariantResult:
     load_error: str | None = None
     done: bool = False
     signal: str | None = None
+    infra: bool = False
 
     @property
     def killed(self) -> bool:
@@ -377,6 +337,9 @@ class TestgenVerifier(Verifier):
         code = self.code()
         muts = mutants(code, limit=a.max_mutants)
         results = self._run(a, code, tests, muts)
+        infra = next((r for r in results.values() if r.infra), None)
+        if infra is not None:
+            return Verdict.fail(str(infra.signal), category="sandbox_unavailable")
         orig = results.get("original")
         if orig is None or orig.load_error or not orig.done:
             why = (
@@ -441,53 +404,177 @@ class TestgenVerifier(Verifier):
     def _run(
         self, a: TestgenArgs, code: str, tests: str, muts: list[Mutant]
     ) -> dict[str, VariantResult]:
-        from ..sandbox.base import Limits
-
-        nonce = secrets.token_hex(8)
-        files = {
-            f"{a.test_module}.py": tests,
-            "_llmbench_mutate.py": MUTATION_HARNESS,
-            f"{a.module}.py": code,
-            "variants/original.py": code,
-        }
-        for m in muts:
-            files[f"variants/{m.id}.py"] = m.source
-        variants = ["original", *[m.id for m in muts]]
-        res = self.sandbox.run(
-            files=files,
-            cmd=[
-                "python3",
-                "_llmbench_mutate.py",
-                nonce,
-                a.test_module,
-                a.module,
-                str(a.per_variant_s),
-                *variants,
-            ],
-            timeout_s=a.timeout_s,
-            limits=Limits(memory_mb=512, pids=64),
-        )
+        """Each variant in a fresh sandbox process for the tests and a fresh host
+        process for the implementation, in a random order; the original runs twice
+        (both must pass), so tests that fail at random rarely look like killers."""
+        order = [("original", code), ("original", code)] + [(m.id, m.source) for m in muts]
+        random.SystemRandom().shuffle(order)
         out: dict[str, VariantResult] = {}
-        tag = f"@@{nonce} "
-        for line in res.stdout.splitlines():
-            if not line.startswith(tag):
-                continue
-            verb, _, rest = line[len(tag) :].partition(" ")
-            v, _, tail = rest.partition(" ")
-            r = out.setdefault(v, VariantResult([], []))
-            if verb == "PASS":
-                r.passed.append(tail)
-            elif verb == "FAIL":
-                name, _, msg = tail.partition(" ")
-                r.failed.append((name, msg))
-            elif verb in ("LOAD", "TESTLOAD"):
-                r.load_error = tail
-            elif verb == "DONE":
-                r.done = True
-            elif verb == "KILLED":
-                r.signal = tail
-        if "original" not in out and (res.stderr or res.failure_mode):
-            out["original"] = VariantResult(
-                [], [], load_error=(res.failure_mode or "") + " " + res.stderr.strip()[-300:]
-            )
+        deadline = time.monotonic() + a.timeout_s
+        for vid, src in order:
+            if time.monotonic() > deadline:
+                r = VariantResult([], [], signal="the overall time limit passed")
+            else:
+                r = run_variant(self.sandbox, a, src, tests)
+            prev = out.get(vid)
+            if prev is None or (r.killed and not prev.killed):
+                out[vid] = r
         return out
+
+
+# What the tests may ask of the code under test (relayed, never interpreted here).
+_RELAYED = {"getattr", "setattr", "call", "iter", "next", "len", "getitem", "setitem", "repr"}
+_SERVE = Path(__file__).parent / "runners" / "py_serve.py"
+
+
+class _Impl:
+    """The implementation (original or mutant: trusted code) in a plain host
+    subprocess with limits, served by ``py_serve`` in restricted mode: plain data in,
+    no private attributes, code objects, modules or source out."""
+
+    def __init__(self, source: str, module: str, per_s: float) -> None:
+        import resource
+
+        def limits() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+            cpu = int(per_s) + 2
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(_SERVE)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=limits,
+            cwd=tempfile.gettempdir(),
+            env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        self.buf = b""
+        self.load_error: str | None = None
+        self.source, self.module = source, module
+
+    def start(self, deadline: float) -> None:
+        hello = self.read(deadline)
+        if hello is None or "hello" not in hello:
+            raise RuntimeError("the implementation server did not start")
+        msg = {"op": "load", "id": 0, "code": self.source, "name": self.module}
+        reply = self.ask({**msg, "restricted": True}, deadline)
+        if reply is None:
+            self.load_error = "the implementation did not load in time"
+        elif "err" in reply:
+            err = reply["err"] if isinstance(reply["err"], dict) else {}
+            self.load_error = f"{err.get('type')}: {err.get('msg')}"
+
+    def ask(self, msg: dict[str, Any], deadline: float) -> dict[str, Any] | None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(py_serve.dumps(msg))
+            self.proc.stdin.flush()
+        except OSError:
+            return None
+        return self.read(deadline)
+
+    def read(self, deadline: float) -> dict[str, Any] | None:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        try:
+            return py_serve.loads(line)
+        except py_serve.ProtocolError:
+            return None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                if f is not None:
+                    f.close()
+
+
+def run_variant(sandbox: Any, a: TestgenArgs, source: str, tests: str) -> VariantResult:
+    """The model's tests (in the sandbox) against one implementation (on the host)."""
+    from ..sandbox.base import ChannelTimeout, Limits
+
+    r = VariantResult([], [])
+    deadline = time.monotonic() + a.per_variant_s
+    impl = _Impl(source, a.module, a.per_variant_s)
+    try:
+        impl.start(time.monotonic() + 10.0)
+        if impl.load_error:
+            r.load_error = impl.load_error
+            return r
+        files = {
+            "_tests.py": runner_source("py_tests.py"),
+            "_serve.py": runner_source("py_serve.py"),
+            f"{a.test_module}.py": tests,
+        }
+        with sandbox.open(
+            files=files,
+            cmd=[PYTHON, "-I", "-S", "_tests.py"],
+            timeout_s=a.per_variant_s + 10.0,
+            limits=Limits(memory_mb=512, pids=32),
+        ) as ch:
+            cfg = {"module": a.module, "test_module": a.test_module}
+            try:
+                ch.send(json.dumps(cfg).encode() + b"\n")
+            except OSError:
+                r.signal = "the test process exited early"
+                return r
+            while True:
+                try:
+                    line = ch.recv_line(max(deadline - time.monotonic(), 0.001), 16_000_000)
+                except ChannelTimeout:
+                    r.signal = f"timed out after {a.per_variant_s:g} s"
+                    break
+                if line is None:
+                    r.signal = "the test process exited early"
+                    break
+                try:
+                    msg = py_serve.loads(line)
+                except py_serve.ProtocolError as exc:
+                    r.signal = f"unreadable output: {exc}"
+                    break
+                if msg.get("done") is True:
+                    r.done = True
+                    break
+                if "r" in msg:
+                    name = str(msg["r"])[:200]
+                    if msg.get("ok") is True:
+                        r.passed.append(name)
+                    else:
+                        r.failed.append((name, str(msg.get("msg", ""))[:300]))
+                elif "load" in msg:
+                    r.load_error = str(msg["load"])[:300]
+                elif msg.get("op") in _RELAYED:
+                    reply = impl.ask(msg, deadline)
+                    if reply is None:
+                        r.signal = f"the code under test did not answer in {a.per_variant_s:g} s"
+                        break
+                    reply["re"] = msg.get("id")
+                    try:
+                        ch.send(py_serve.dumps(reply))
+                    except OSError:
+                        r.signal = "the test process exited early"
+                        break
+                else:
+                    r.signal = "a request the tests may not make"
+                    break
+    except Exception as exc:  # the sandbox could not run the tests at all
+        r.signal = f"sandbox error: {exc}"
+        r.infra = True
+    finally:
+        impl.close()
+    return r

@@ -357,6 +357,8 @@ class Server:
         return {"$": "ref", "id": n}
 
     def deref(self, kind: str, n: int) -> object:
+        if kind == "host" and self.restricted:
+            raise ProtocolError("only plain data can be passed here")
         if kind == "host":
             h = self.hosts.get(n)
             if h is None:
