@@ -261,7 +261,7 @@ def run_py_tests(
             preamble=a.preamble,
             timeout_s=a.timeout_s,
             memory_mb=a.memory_mb,
-            load_timeout_s=a.test_timeout_s,
+            load_timeout_s=max(a.test_timeout_s, 5.0),  # the module body, under load too
         )
         session.start()
     except pr.SandboxError as exc:
@@ -269,7 +269,7 @@ def run_py_tests(
     except pr.ChannelFailure as exc:
         why = f"loading the solution: {exc.reason}"
         if exc.kind == "timeout":
-            why = f"loading the solution timed out after {a.test_timeout_s:g} s"
+            why = f"loading the solution timed out after {max(a.test_timeout_s, 5.0):g} s"
         checks.append(Check("the code loads", False, why))
         return _session_failed(a, tests, checks, why, _MODES.get(exc.kind, "crashed"))
     try:
