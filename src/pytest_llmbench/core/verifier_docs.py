@@ -160,12 +160,18 @@ def full_schema() -> dict[str, Any]:
     return schema
 
 
+# Built-in packs generated from data outside the repository (llmbench datasets fetch).
+FETCHED_DATA_PACKS = {"bfcl"}
+
+
 def _first_uses(packs_dir: Path) -> dict[str, tuple[str, dict[str, Any]]]:
     """Verifier type -> (where, verifier block) of its first use in the built-in packs."""
     from .packs import PackError, iter_pack_dirs, load_pack
 
     found: dict[str, tuple[str, dict[str, Any]]] = {}
     for d in iter_pack_dirs(packs_dir):
+        if d.name in FETCHED_DATA_PACKS:  # absent until fetched: the docs would vary
+            continue
         try:
             pack = load_pack(d)
         except PackError:

@@ -39,6 +39,7 @@ from typing import Any, Literal, Union
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ..junk import REFUSAL
 from ..output import Output
@@ -176,11 +177,20 @@ class ToolcallArgs(_Args):
     unordered_arrays: bool = False
     allow_extra_args: bool = False
     validate_schema: bool = True
-    # ``calls: []``: no tool call, any text (BFCL's irrelevance).
-    abstain: bool = False
-    match: Literal["default", "bfcl"] = "default"
-    bfcl: BfclOptions | None = None
-    bfcl_calls: list[BfclCall] = Field(default_factory=list, exclude=True)
+    abstain: bool = Field(
+        default=False, description="with `calls: []`: no tool call, any text passes"
+    )
+    match: Literal["default", "bfcl"] = Field(
+        default="default",
+        description="`bfcl`: judge one turn as BFCL's AST checker does (docs/fidelity.md)",
+    )
+    bfcl: BfclOptions | None = Field(
+        default=None,
+        description="with `match: bfcl`: `category` (BFCL's name: picks checker and "
+        "language), `functions` (required parameters and BFCL types per tool)",
+    )
+    # `calls` under match: bfcl, moved here by _bfcl_calls (not an author's field)
+    bfcl_calls: SkipJsonSchema[list[BfclCall]] = Field(default_factory=list, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
