@@ -405,13 +405,19 @@ class TestgenVerifier(Verifier):
         self, a: TestgenArgs, code: str, tests: str, muts: list[Mutant]
     ) -> dict[str, VariantResult]:
         """Each variant in a fresh sandbox process for the tests and a fresh host
-        process for the implementation, in a random order; the original runs twice
-        (both must pass), so tests that fail at random rarely look like killers."""
-        order = [("original", code), ("original", code)] + [(m.id, m.source) for m in muts]
+        process for the implementation (so no run knows about another, and the order
+        tells the tests nothing; mutants still go in a random order). The original runs
+        twice, first: both must pass, so tests that fail at random rarely look like
+        killers, and tests that fail on it cost no mutant runs."""
+        order = [(m.id, m.source) for m in muts]
         random.SystemRandom().shuffle(order)
+        order = [("original", code), ("original", code), *order]
         out: dict[str, VariantResult] = {}
         deadline = time.monotonic() + a.timeout_s
         for vid, src in order:
+            orig = out.get("original")
+            if orig is not None and vid != "original" and (orig.killed or orig.infra):
+                break
             if time.monotonic() > deadline:
                 r = VariantResult([], [], signal="the overall time limit passed")
             else:
