@@ -385,11 +385,50 @@ class LRUCache:
 """
 
 
+_PY_ALWAYS_EQUAL = """
+import gc, sys
+
+
+class _Any(int):
+    def __eq__(self, other):
+        return True
+
+    __ne__ = lambda self, other: False
+    __hash__ = int.__hash__
+    __bool__ = lambda self: True
+    __len__ = lambda self: 0
+
+
+for _o in gc.get_objects():  # nothing of the tests' is in this process to rewrite
+    if isinstance(_o, dict) and "test_basic" in _o:
+        _o["test_basic"] = lambda: None
+sys.modules.pop("__main__", None)
+
+
+class LRUCache:
+    def __init__(self, capacity):
+        pass
+
+    def get(self, key, default=None):
+        return _Any(0)
+
+    def put(self, key, value):
+        pass
+
+    def delete(self, key):
+        return _Any(1)
+
+    def __len__(self):
+        return 0
+"""
+
+
 def _py_cases() -> list[Case]:
     ref = _reference_code("polyglot", "py-lru-refresh-delete")
     forge = _PY_FORGE.replace("EXIT", "True")
     cases = [
         ("py-argv-nonce-lookalike-lines-and-exit", forge + _PY_WRONG, False),
+        ("py-always-equal-objects-and-gc-walk", _PY_ALWAYS_EQUAL, False),
         ("py-correct-with-noise", _PY_FORGE.replace("EXIT", "False") + ref, True),
     ]
     return [Case(i, "polyglot", "py-lru-refresh-delete", "python", c, ok) for i, c, ok in cases]
@@ -442,9 +481,7 @@ def _bugfind_cases() -> list[Case]:
 CASES = _rust_cases() + _go_cases() + _js_cases() + _ts_cases() + _py_cases() + _bugfind_cases()
 # Verifier paths still deciding inside the sandbox: their forgeries are known to pass
 # (strict: the mark fails the suite once they are fixed, so it must then be removed).
-OPEN = {
-    "py-argv-nonce-lookalike-lines-and-exit",
-}
+OPEN: set[str] = set()
 
 
 def _param(c: Case) -> Any:

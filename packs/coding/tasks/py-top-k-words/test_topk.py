@@ -1,8 +1,9 @@
 import ast
-import builtins
-import pathlib
 
 import topk
+
+# source(name): the answer's file as edited (given by the verifier; these tests run
+# outside the sandbox, against the answer's functions served from inside it).
 
 
 def test_basic():
@@ -23,7 +24,7 @@ def test_k_zero_and_empty():
 
 
 def test_no_counter():
-    tree = ast.parse(pathlib.Path("topk.py").read_text())
+    tree = ast.parse(source("topk.py"))
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     attrs = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     aliases = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
@@ -32,21 +33,22 @@ def test_no_counter():
 
 
 def test_does_not_sort_everything():
-    tree = ast.parse(pathlib.Path("topk.py").read_text())
+    tree = ast.parse(source("topk.py"))
     sorts = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "sort"]
     assert not sorts, "list.sort() over all words is O(n log n)"
-    real = builtins.sorted
-    sizes = []
 
-    def spy(it, *a, **kw):
-        items = list(it)
-        sizes.append(len(items))
-        return real(items, *a, **kw)
+    def kept_by_heapq(node):
+        f = node.func if isinstance(node, ast.Call) else None
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        return name in ("nsmallest", "nlargest")
 
-    builtins.sorted = spy
-    try:
-        words = [f"w{i % 5000}" for i in range(20000)] + ["top"] * 50
-        assert topk.top_k_words(words, 3)[0] == "top"
-    finally:
-        builtins.sorted = real
-    assert all(s <= 100 for s in sizes), f"sorted() called on {max(sizes)} items"
+    full = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and getattr(n.func, "id", "") == "sorted"
+        and not (n.args and kept_by_heapq(n.args[0]))
+    ]
+    assert not full, "sorted() over all the distinct words is O(n log n): sort only the k kept"
+    words = [f"w{i % 5000}" for i in range(20000)] + ["top"] * 50
+    assert topk.top_k_words(words, 3)[0] == "top"

@@ -25,9 +25,9 @@ standard library only):
   ``fn observations()`` calling ``obs(key, || value)``; built with ``rustc --test``.
   With ``tests_language: python`` the file is built into ``./app`` and a Python
   observation program drives it (``from llmbench_observe import observe``).
-- Python (``tests:``, a module of ``test_*`` functions): run one by one by a small
-  harness; results carry a per-run nonce. (Kept until the Python engine moves to
-  host-side verdicts.)
+- Python (``tests:``, a module of ``test_*`` functions with plain asserts): the answer's
+  module runs alone in the sandbox and the tests run on the host against proxies of
+  its names (:mod:`.pyhost`), so they too are decided outside the sandbox.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import secrets
 import weakref
 from dataclasses import dataclass, field
 from importlib import resources
@@ -48,6 +47,7 @@ from ..output import Output
 from ._code import NoCode, code_blocks
 from .base import Check, Verdict, Verifier, register
 from .observe import Expect, groups, judge, parse_expect, read_observations
+from .pyhost import run_python_tests, test_names
 from .ts_erase import TypeEraseError, TypeEraseUnsupported, erase_types
 
 __all__ = [
@@ -77,52 +77,10 @@ def _observer(name: str) -> str:
     return (resources.files(__package__) / "observers" / name).read_text(encoding="utf-8")
 
 
-PY_HARNESS = r"""
-import importlib, sys, traceback
-nonce, modname = sys.argv[1], sys.argv[2]
-sys.path.insert(0, ".")
-real_out = sys.stdout
-def out(s):
-    real_out.write("@@" + nonce + " " + s.replace("\n", " | ")[:400] + "\n")
-    real_out.flush()
-def why(e, fname):
-    msg = (type(e).__name__ + ": " + str(e)).strip().rstrip(":")
-    if isinstance(e, AssertionError) and not str(e):
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.endswith(fname)]
-        if frames:
-            msg = "AssertionError: " + (frames[-1].line or "").strip()
-    return msg
-try:
-    mod = importlib.import_module(modname)
-except BaseException as e:
-    last = traceback.format_exc().splitlines()[-2:][0].strip()
-    out("LOADERROR " + why(e, modname + ".py") + " " + last)
-    sys.exit(3)
-tests = [(n, f) for n, f in list(vars(mod).items())
-         if n.startswith("test") and callable(f) and getattr(f, "__module__", None) == mod.__name__]
-for n, f in tests:
-    try:
-        f()
-        out("PASS " + n)
-    except BaseException as e:
-        out("FAIL " + n + " " + why(e, modname + ".py"))
-sys.exit(0)
-"""
-
 GO_MOD = "module solution\n\ngo 1.19\n"
 BUILD_FAILED = 97
 
-_TEST_NAMES = {
-    "python": re.compile(r"^def (test\w*)\s*\(", re.M),
-}
 _GO_PACKAGE = re.compile(r"^package\s+(\w+)", re.M)
-
-
-def test_names(source: str, language: str) -> list[str]:
-    """The tests a hidden Python test module defines, in order (duplicates kept once)."""
-    rx = _TEST_NAMES[language]
-    names = [m.group(m.lastindex or 0) for m in rx.finditer(source)]
-    return list(dict.fromkeys(names))
 
 
 class PolyglotArgs(BaseModel):
@@ -191,7 +149,7 @@ class PolyglotArgs(BaseModel):
     def test_list(self) -> list[str]:
         if self.observe is not None:
             return groups(self.expectations())
-        return test_names(self.tests or "", self.runner_language())
+        return test_names(self.tests or "")
 
 
 @dataclass
@@ -203,6 +161,7 @@ class TestRun:
     build_error: str | None = None
     failure_mode: str | None = None
     needs_tool: str | None = None  # the code is fine; this sandbox cannot build it
+    infra_error: str | None = None  # the sandbox could not run it at all
     stderr: str = ""
     duration_s: float = 0.0
     ran: bool = False  # anything at all came back from the program
@@ -244,7 +203,6 @@ class Runner:
         self.sandbox = sandbox
         self.tests_lang: str = args.runner_language()
         self.observed = args.observe is not None
-        self.nonce = secrets.token_hex(8)
 
     def test_file(self) -> str:
         if self.a.test_file:
@@ -256,7 +214,7 @@ class Runner:
                 "llmbench_observe.mjs" if self.a.language == "typescript" else "llmbench_observe.js"
             )
         return {
-            "python": "llmbench_observations.py" if self.observed else "test_solution.py",
+            "python": "llmbench_observations.py",
             "go": "llmbench_observe_test.go",
             "rust": "",
         }[self.tests_lang]
@@ -293,12 +251,6 @@ class Runner:
             files[self.test_file()] = a.observe or ""
             files["llmbench_observe.py"] = _observer("helpers.py")
             run = f"python3 -E -s -S {self.test_file()}"
-        elif tl == "python":
-            tf = self.test_file()
-            files[tf] = a.tests or ""
-            files["_llmbench_run.py"] = PY_HARNESS
-            mod = posixpath.splitext(tf)[0].replace("/", ".")
-            run = f"python3 _llmbench_run.py {self.nonce} {mod}"
         elif tl == "javascript":
             tf = self.test_file()
             files[tf] = a.observe or ""
@@ -337,6 +289,9 @@ class Runner:
         from ..sandbox.base import Limits
 
         tr = TestRun(self.a.test_list())
+        if not self.observed:  # Python: tests run here against the answer in the sandbox
+            run_python_tests(self.sandbox, self.a, files, tr)
+            return tr
         try:
             sb_files, cmd = self.plan(files)
         except _BuildError as exc:
@@ -355,10 +310,7 @@ class Runner:
         if res.exit_code == BUILD_FAILED:
             tr.build_error = res.stderr.strip() or "build failed"
             return tr
-        if self.observed:
-            self._read_observations(res.stdout, res.stderr, res.exit_code, tr)
-        else:
-            self._read_nonce_lines(res.stdout, tr)
+        self._read_observations(res.stdout, res.stderr, res.exit_code, tr)
         if (
             not tr.ran
             and tr.build_error is None
@@ -390,19 +342,6 @@ class Runner:
             for name, (ok, why) in tr.results.items():
                 if not ok and "not observed" in why:
                     tr.results[name] = (False, f"{why} (run ended: {end}; {err})")
-
-    def _read_nonce_lines(self, stdout: str, tr: TestRun) -> None:
-        tag = f"@@{self.nonce} "
-        for line in stdout.splitlines():
-            if not line.startswith(tag):
-                continue
-            verb, _, rest = line[len(tag) :].partition(" ")
-            if verb == "LOADERROR":
-                tr.build_error = "the tests could not load the code: " + rest
-            elif verb in ("PASS", "FAIL"):
-                name, _, msg = rest.partition(" ")
-                tr.results[name] = (verb == "PASS", msg)
-                tr.ran = True
 
 
 class _BuildError(Exception):
@@ -553,6 +492,8 @@ def run_hidden_tests(
             f"needs ({tr.needs_tool}); use a sandbox that has it (--llm-sandbox docker)",
             category="sandbox_unavailable",
         )
+    if tr.infra_error:
+        return Verdict.fail(tr.infra_error, category="sandbox_unavailable")
     if not tr.ran and not tr.failure_mode:
         # Nothing ran: tell a missing toolchain (the sandbox's fault) from bad code.
         tool = TOOLS[a.language]
