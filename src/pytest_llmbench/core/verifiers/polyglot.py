@@ -128,6 +128,10 @@ class PolyglotArgs(BaseModel):
                 raise ValueError("Python code is checked with tests:, not observe:")
         elif self.tests is None:
             raise ValueError("hidden checks missing: give observe + expect (or tests for Python)")
+        elif self.files and self.language == "python":
+            raise ValueError(
+                "files: is not supported for python (the answer's module is served alone)"
+            )
         elif self.language in OBSERVED or tl in OBSERVED:
             raise ValueError(
                 f"{self.language} scenarios give an observation program (observe:) and the "
