@@ -156,6 +156,10 @@ def _scenario(verifier: dict[str, Any]) -> Scenario:
             "observation program",
         ),
         ({"language": "go"}, "hidden checks missing"),
+        (
+            {"language": "python", "tests": "def test_a(): pass", "files": {"h.py": "x = 1"}},
+            "files: is not supported",
+        ),
         ({"language": "go", "observe": "package solution"}, "at least one"),
         (
             {"language": "python", "tests": "def test_a(): pass", "expect": {"a": 1}},
