@@ -94,7 +94,8 @@ class PolyglotArgs(BaseModel):
     original: str | None = None
     tests: str | None = Field(
         default=None,
-        description="Python only: a test module of test_* functions with plain asserts.",
+        description="Python only: a test module of test_* functions with plain asserts, "
+        "run on the host against the answer's module served from the sandbox.",
     )
     observe: str | None = Field(
         default=None,
