@@ -366,32 +366,36 @@ def _perf_run(
     ref_s = min(ref[0])
     allowed = max(a.perf.max_ratio * ref_s, a.perf.min_s)
     out: dict[str, Any] = {"ref_s": ref_s, "allowed_s": allowed, "max_ratio": a.perf.max_ratio}
-    if session.broken is not None:
+    # Each repeat is the first call in a fresh process: no cache of the candidate's
+    # can serve a repeat, so the fastest repeat is an honest (and noise-robust) time.
+    times: list[float] = []
+    for _ in range(a.perf.repeat):
         try:
             session.restart()
+            base = pr.host_namespace(session, a.preamble, a.entry)
+            t, result = pr.time_call(
+                session, base, a.perf.setup, a.perf.call, 1, allowed * 2 + 0.05
+            )
         except pr.ChannelFailure as exc:
-            return {**out, "ok": False, "cand_s": None, "msg": exc.reason}
-        base = pr.host_namespace(session, a.preamble, a.entry)
-    try:
-        times, result = pr.time_call(
-            session, base, a.perf.setup, a.perf.call, a.perf.repeat, allowed * 2 + 0.05, allowed
-        )
-    except pr.ChannelFailure as exc:
-        msg = f"still running after {allowed * 2:.3f} s" if exc.kind == "timeout" else exc.reason
-        return {**out, "ok": False, "cand_s": None, "msg": msg}
-    except Exception as exc:
-        kind = getattr(exc, "remote_type", type(exc).__name__)
-        return {**out, "ok": False, "cand_s": None, "msg": f"{kind}: {short(str(exc), 160)}"}
-    # The slowest repeat: a cache keyed on the input cannot make a later, faster
-    # repeat the measured one (the reference is timed by its fastest).
-    cand = max(times)
-    if not _same(result, ref[1]):
-        return {
-            **out,
-            "ok": False,
-            "cand_s": None,
-            "msg": f"wrong result on the timed input: {short(repr(result), 80)}",
-        }
+            msg = (
+                f"still running after {allowed * 2:.3f} s" if exc.kind == "timeout" else exc.reason
+            )
+            return {**out, "ok": False, "cand_s": None, "msg": msg}
+        except Exception as exc:
+            kind = getattr(exc, "remote_type", type(exc).__name__)
+            msg = f"{kind}: {short(str(exc), 160)}"
+            return {**out, "ok": False, "cand_s": None, "msg": msg}
+        if not _same(result, ref[1]):
+            return {
+                **out,
+                "ok": False,
+                "cand_s": None,
+                "msg": f"wrong result on the timed input: {short(repr(result), 80)}",
+            }
+        times.append(t[0])
+        if min(times) <= allowed:
+            break  # within budget: more repeats cannot change the verdict
+    cand = min(times)
     return {**out, "ok": cand <= allowed, "cand_s": cand}
 
 

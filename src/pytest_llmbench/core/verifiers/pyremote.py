@@ -637,30 +637,28 @@ def time_call(
     call: str,
     repeat: int,
     limit: float,
-    stop_over: float | None = None,
 ) -> tuple[list[float], Any]:
-    """Wall time, measured here, of ``call`` evaluated against the session's names
-    after ``setup`` (run here). The names ``call`` uses that hold data are stored in
-    the sandbox first (untimed), so the clock sees the computation, not the
-    transfer. Each repeat may take ``limit`` s; repeats stop after one slower than
-    ``stop_over``. Returns the times and the last result."""
+    """Wall time, measured here, of the expression ``call`` evaluated in the sandbox
+    in the candidate's module, over the data ``setup`` (run here) built. The data is
+    stored there first (untimed); each repeat is one request, so the clock sees the
+    computation, not round trips. Returns the times and the last result."""
     ns = dict(base)
     exec(compile(setup, "<setup>", "exec"), ns)
-    expr = compile(call, "<perf>", "eval")
     used = {n.id for n in ast.walk(ast.parse(call, mode="eval")) if isinstance(n, ast.Name)}
     session.deadline = min(session.deadline_cap, time.monotonic() + 60.0)
+    names: dict[str, Any] = {}
     for k in sorted(used):
-        data = _as_data(ns[k]) if k in ns and k not in base else None
-        if data is not None:
-            # a proxy of the stored value: the call receives the value itself
-            ns[k] = session.request({"op": "put", "v": data})
+        if k not in ns or k in base:
+            continue
+        data = _as_data(ns[k])
+        if data is None:
+            raise ValueError(f"perf: {k!r} from setup is not plain data")
+        names[k] = session.enc(session.request({"op": "put", "v": data}))
     times: list[float] = []
     result: Any = None
     for _ in range(repeat):
         session.deadline = min(session.deadline_cap, time.monotonic() + limit)
         t0 = time.perf_counter()
-        result = eval(expr, ns)
+        result = session.request({"op": "eval", "expr": call, "names": names})
         times.append(time.perf_counter() - t0)
-        if stop_over is not None and times[-1] > stop_over:
-            break
     return times, result
