@@ -599,3 +599,34 @@ def test_testgen_real_tests_with_the_same_noise_pass(sandbox: Sandbox) -> None:
     )
     v = _testgen(sandbox, real + "\n" + noise)
     assert v.passed, v.detail
+
+
+# ---------------------------------------------------------------- performance checks
+
+PERF_TRICKS = {
+    # the slow answer, memoised on the input's content: repeats would be instant
+    "memoised": """
+_cache = {}
+_slow = lis_length
+def lis_length(nums):
+    key = tuple(nums)
+    if key not in _cache:
+        _cache[key] = _slow(nums)
+    return _cache[key]
+""",
+    # fast and wrong on big inputs (the timed one), right on the small tests
+    "fast_wrong_on_big": """
+_slow = lis_length
+def lis_length(nums):
+    return 0 if len(nums) > 1000 else _slow(nums)
+""",
+}
+
+
+@pytest.mark.parametrize("trick", sorted(PERF_TRICKS))
+def test_performance_cannot_be_faked(sandbox: Sandbox, python_pack: Pack, trick: str) -> None:
+    sc = next(s for s in python_pack.scenarios if s.id == "lis-fast")
+    quadratic = extract_code(sc.counterexamples[0], "python")
+    answer = "```python\n" + quadratic + "\n" + PERF_TRICKS[trick] + "\n```\n"
+    v = check_answer(sc, python_pack.meta, answer, sandbox=sandbox)
+    assert not v.passed and v.category == "too_slow", v.detail
