@@ -13,7 +13,7 @@ import pytest
 
 from .collect import PackDir, is_pack_dir
 from .session import LLMSession
-from .xdist import is_worker
+from .xdist import is_worker, prefetch_scheduling
 
 
 def _collects_at_exit(config: pytest.Config) -> bool:
@@ -34,8 +34,8 @@ class LLMBenchPlugin:
         config = session.config
         if self.llm.active and not is_worker(config) and not config.option.collectonly:
             self.llm.start()  # --collect-only runs nothing and writes no run log
-        if self.llm.active and not config.pluginmanager.has_plugin("dsession"):
-            self.llm.warm_up()  # this process runs the items (not an xdist controller)
+        if self.llm.active and not config.option.collectonly:
+            self.llm.warm_up()  # an xdist controller shares its findings with the workers
         # json-report adds its hook specs in its own configure, only when enabled.
         if getattr(config, "_json_report", None) is not None and not is_worker(config):
             from .report.jsonreport import JsonReportBridge
@@ -108,6 +108,19 @@ class LLMBenchPlugin:
         if self.llm.active and _collects_at_exit(config):
             gc.collect()
             gc.freeze()
+
+    @pytest.hookimpl(optionalhook=True, tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        # xdist's default for -n (and --dist load): our work stealing, see xdist.py
+        if not self.llm.active or config.getvalue("dist") != "load":
+            return None
+        return prefetch_scheduling(config, log, self.llm.prefetch_reserve())
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        facts = self.llm.probe_facts() if self.llm.active else None
+        if facts is not None:
+            node.workerinput["llmbench_probe"] = facts
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

@@ -186,6 +186,7 @@ class LLMSession:
         self._lock = threading.Lock()
         self._warmed = False
         self._probe_lock = threading.Lock()  # not _lock: collection goes on meanwhile
+        self._warm: threading.Thread | None = None
         self._scheduler: Scheduler[ScenarioResult] | None = None
         self._index: dict[int, int] = {}
         self._cursor = 0
@@ -232,6 +233,11 @@ class LLMSession:
     def concurrency(self) -> int:
         c = self.config.option.llm_concurrency
         return int(c) if c else DEFAULT_CONCURRENCY
+
+    def prefetch_reserve(self) -> int:
+        """Items at the head of a worker's queue that it may have sent to the server
+        (the prefetch window, the item running, one in transit): never stolen."""
+        return Scheduler(self.concurrency()).window + self.concurrency() + 2
 
     def header(self) -> dict[str, Any]:
         return {
@@ -496,12 +502,51 @@ class LLMSession:
         first scenario does not wait for the start-up requests."""
         if self.replay or not any(s.startswith("http") for s in self.endpoint_specs):
             return
+        shared = getattr(self.config, "workerinput", {}).get("llmbench_probe")
+        if isinstance(shared, dict) and self._adopt_probe(shared):
+            return
 
         def probe() -> None:
             with contextlib.suppress(BaseException):  # the first item reports it
                 self.ensure_probed(self.endpoint())
 
-        threading.Thread(target=probe, name="llmbench-probe", daemon=True).start()
+        self._warm = threading.Thread(target=probe, name="llmbench-probe", daemon=True)
+        self._warm.start()
+
+    # xdist: the controller probes once and hands the findings to every worker.
+    def probe_facts(self) -> dict[str, Any] | None:
+        """Controller: the probe's findings for the workers; None when it failed (each
+        worker then probes and reports the error itself)."""
+        if self._warm is None:
+            return None
+        self._warm.join(120.0)
+        ep = self._endpoint
+        if not isinstance(ep, HTTPEndpoint) or id(ep) not in self._probed:
+            return None
+        if self._probed[id(ep)] is not None:
+            return None
+        return {
+            "url": ep.url,
+            "dialect": ep.dialect,
+            "model": self._endpoint_models.get(id(ep)),
+            "server_settings": self.server_settings,
+        }
+
+    def _adopt_probe(self, facts: dict[str, Any]) -> bool:
+        ep = self.endpoint()
+        if not isinstance(ep, HTTPEndpoint) or facts.get("url") != ep.url:
+            return False
+        with self._probe_lock:
+            if id(ep) not in self._probed:
+                ep.dialect = facts.get("dialect")
+                model = facts.get("model")
+                self._endpoint_models[id(ep)] = model
+                if self.model is None and model and not self.model_labels:
+                    self.model = model
+                if self.server_settings is None:
+                    self.server_settings = facts.get("server_settings")
+                self._probed[id(ep)] = None
+        return True
 
     def _wants_speed(self, endpoint: Endpoint) -> bool:
         return not (endpoint.in_process or self.timeout_s or not self.config.option.llm_probe)

@@ -45,3 +45,41 @@ def upcoming_items(
         return [item] + [items[i] for i in indices[: limit - 1]]
     except Exception:  # noqa: BLE001 - private API of xdist; never break the run for it
         return [item]
+
+
+def prefetch_scheduling(config: pytest.Config, log: Any, reserve: int) -> Any:
+    """xdist's work stealing, for ``-n N`` runs of llmbench (xdist's default ``load``
+    hands a worker two items at a time, so it can prefetch two: 8 server slots stay
+    half empty). Each worker gets its share at the start and keeps ``reserve`` items
+    (what it may have prefetched, see ``LLMSession.prefetch_reserve``) when another
+    worker runs dry and steals from it: a stolen item was never sent to the server,
+    so nothing is generated twice."""
+    from xdist.scheduler.worksteal import MIN_PENDING, WorkStealingScheduling
+
+    class PrefetchScheduling(WorkStealingScheduling):  # type: ignore[misc]
+        def check_schedule(self) -> None:
+            nodes = [(n, p) for n, p in self.node2pending.items() if not n.shutting_down]
+
+            def idle() -> list[Any]:
+                return [n for n, p in nodes if len(p) < MIN_PENDING]
+
+            if not idle():
+                return
+            if self.pending:  # the start: an equal share each
+                todo = idle()
+                for i, node in enumerate(todo):
+                    self._send_tests(node, len(self.pending) // (len(todo) - i))
+                if not idle():
+                    return
+            if getattr(self, "steal_requested_from_node", None) is not None:
+                return
+            victim, pending = max(nodes, key=lambda np: len(np[1]), default=(None, []))
+            num = min(len(pending) // 2, len(pending) - reserve)
+            if victim is None or num <= 0:
+                for node in idle():
+                    node.shutdown()
+                return
+            victim.send_steal(pending[-num:])
+            self.steal_requested_from_node = victim
+
+    return PrefetchScheduling(config, log)

@@ -26,7 +26,7 @@ def make_pack(pytester: pytest.Pytester, n: int) -> None:
     lines = ["scenarios:"]
     for i in range(n):
         lines += [
-            f"  - id: q{i}",
+            f"  - id: q{i:02d}",
             f"    prompt: 'Question {i}: reply with the word ok.'",
             "    verifier: {type: exact, value: ok, ignore_case: true}",
             "    reference: ok",
@@ -295,3 +295,101 @@ def test_looking_up_one_verifier_loads_only_its_module(tmp_path: Path) -> None:
         ]
     )
     assert "unknown ok" in out.stdout
+
+
+# -- xdist ----------------------------------------------------------------------------
+
+
+def question(body: dict[str, Any]) -> int:
+    text = str(body["messages"])
+    return int(text.split("Question ", 1)[1].split(":", 1)[0])
+
+
+def test_xdist_workers_fill_the_server_at_once_and_share_one_probe(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    """Two workers x 4 in flight: the first 8 requests wait for each other (with
+    xdist's default scheduling a worker holds two items at a time, and the barrier
+    breaks). The controller probes the endpoint once for everyone."""
+    make_pack(pytester, 16)
+    barrier = threading.Barrier(8, timeout=10)
+    fake_server.api_version = {"version": "0.12.3"}
+
+    def script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        if question(body) >= 0 and len(fake_server.requests) <= 8:
+            barrier.wait()
+        return 200, chat_reply("ok"), {}
+
+    fake_server.script = script
+    res = pytester.runpytest_inprocess(
+        "packs",
+        "-p",
+        "no:cacheprovider",
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-concurrency=4",
+        "-n",
+        "2",
+        "--llm-log=log.json",
+    )
+    res.assert_outcomes(passed=16)
+    assert not barrier.broken
+    assert sorted(question(b) for b in fake_server.requests) == list(range(16))
+    assert fake_server.gets.count("/v1/models") == 1
+    assert fake_server.gets.count("/api/version") == 1
+    head = log(pytester)
+    assert head["model"] == "fake-model" and head["endpoint"]["dialect"] == "ollama"
+
+
+def test_xdist_steals_only_items_never_sent(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    """One worker's share is slow: the other runs dry and takes part of it, from the
+    far end of the queue, so no scenario is generated twice."""
+    make_pack(pytester, 60)
+
+    def script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        if question(body) < 30:
+            threading.Event().wait(0.1)
+        return 200, chat_reply("ok"), {}
+
+    fake_server.script = script
+    res = pytester.runpytest_inprocess(
+        "packs",
+        "-p",
+        "no:cacheprovider",
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-concurrency=2",
+        "-n",
+        "2",
+        "-v",
+    )
+    res.assert_outcomes(passed=60)
+    assert sorted(question(b) for b in fake_server.requests) == list(range(60))
+    ran_on: dict[int, str] = {}
+    for line in res.stdout.lines:
+        if "PASSED fc::q" in line:
+            ran_on[int(line.split("fc::q")[1].split()[0])] = line.split("]")[0]
+    assert len(ran_on) == 60
+    slow_worker = ran_on[0]
+    stolen = [q for q in range(30) if ran_on[q] != slow_worker]
+    assert stolen and min(stolen) >= 10  # from the end, beyond what was prefetched
+
+
+def test_an_explicit_dist_mode_is_left_to_xdist(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester, 6)
+    res = pytester.runpytest_inprocess(
+        "packs",
+        "-p",
+        "no:cacheprovider",
+        f"--llm-endpoint={fake_server.url}",
+        "-n",
+        "2",
+        "--dist",
+        "loadfile",
+        "-v",
+    )
+    res.assert_outcomes(passed=6)
+    workers = {ln.split("]")[0] for ln in res.stdout.lines if "PASSED fc::q" in ln}
+    assert len(workers) == 1  # loadfile: the one scenario file goes to one worker
