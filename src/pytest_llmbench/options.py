@@ -239,7 +239,7 @@ def addoption(parser: pytest.Parser) -> None:
         type=yes_no,
         default=True,
         metavar="yes|no",
-        help="measure decode speed at start to size per-request timeouts",
+        help="measure decode speed (from the first replies) to size per-request timeouts",
     )
     g.addoption(
         "--llm-sandbox",
