@@ -72,6 +72,7 @@ class FakeServer:
         self.on_get: Callable[[str], None] | None = None  # called first in every GET
         self.script: Callable[[dict[str, Any]], Reply] = lambda body: (200, chat_reply(), {})
         self.models: list[str] = ["fake-model"]
+        self.models_status = 200  # another status answers /v1/models with an error
         self.delay_s = 0.0
         self.props: dict[str, Any] | None = None  # served at /props, like llama.cpp
         self.api_version: dict[str, Any] | None = None  # /api/version, like Ollama
@@ -109,6 +110,8 @@ class FakeServer:
                     self._send(200, outer.props, {})
                 elif self.path == "/api/version" and outer.api_version is not None:
                     self._send(200, outer.api_version, {})
+                elif self.path.rstrip("/") == "/v1/models" and outer.models_status != 200:
+                    self._send(outer.models_status, {"error": "models unavailable"}, {})
                 elif self.path.rstrip("/") == "/v1/models":
                     self._send(
                         200,

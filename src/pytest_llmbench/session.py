@@ -515,16 +515,17 @@ class LLMSession:
 
     # xdist: the controller probes once and hands the findings to every worker.
     def probe_facts(self) -> dict[str, Any] | None:
-        """Controller: the probe's findings for the workers; None when it failed (each
-        worker then probes and reports the error itself)."""
+        """Controller: the probe's findings (or its failure) for the workers; None when
+        there are none to share (each worker then probes itself)."""
         if self._warm is None:
             return None
         self._warm.join(120.0)
         ep = self._endpoint
         if not isinstance(ep, HTTPEndpoint) or id(ep) not in self._probed:
             return None
-        if self._probed[id(ep)] is not None:
-            return None
+        err = self._probed[id(ep)]
+        if err is not None:
+            return {"url": ep.url, "error": [err.failure_mode, err.args[0]]}
         return {
             "url": ep.url,
             "dialect": ep.dialect,
@@ -537,7 +538,10 @@ class LLMSession:
         if not isinstance(ep, HTTPEndpoint) or facts.get("url") != ep.url:
             return False
         with self._probe_lock:
-            if id(ep) not in self._probed:
+            error = facts.get("error")
+            if id(ep) not in self._probed and isinstance(error, list) and len(error) == 2:
+                self._probed[id(ep)] = EndpointError(str(error[0]), str(error[1]))
+            elif id(ep) not in self._probed:
                 ep.dialect = facts.get("dialect")
                 model = facts.get("model")
                 self._endpoint_models[id(ep)] = model

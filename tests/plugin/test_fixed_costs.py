@@ -393,3 +393,23 @@ def test_an_explicit_dist_mode_is_left_to_xdist(
     res.assert_outcomes(passed=6)
     workers = {ln.split("]")[0] for ln in res.stdout.lines if "PASSED fc::q" in ln}
     assert len(workers) == 1  # loadfile: the one scenario file goes to one worker
+
+
+def test_xdist_workers_share_the_probe_failure_too(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester, 4)
+    fake_server.models_status = 503
+    res = pytester.runpytest_inprocess(
+        "packs",
+        "-p",
+        "no:cacheprovider",
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-retries=0",
+        "-n",
+        "2",
+    )
+    res.assert_outcomes(errors=4)
+    res.stdout.fnmatch_lines(["*server_error: HTTP 503 from /v1/models*detected once*"])
+    assert fake_server.gets.count("/v1/models") == 1  # the controller's; no worker's
+    assert fake_server.requests == []
