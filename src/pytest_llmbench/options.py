@@ -187,7 +187,8 @@ def addoption(parser: pytest.Parser) -> None:
         type=positive_float,
         default=None,
         metavar="SECONDS",
-        help="per-request timeout (default: the scenario's, else 300)",
+        help="deadline for each whole request, streamed ones included "
+        "(default: the scenario's, else sized by the speed probe, else 300)",
     )
     g.addoption(
         "--llm-concurrency",
@@ -202,6 +203,14 @@ def addoption(parser: pytest.Parser) -> None:
         default=2,
         metavar="N",
         help="retries of infrastructure failures (connection, 5xx, 429); never of answers",
+    )
+    g.addoption(
+        "--llm-give-up",
+        type=non_negative_int,
+        default=5,
+        metavar="N",
+        help="stop the run when its first N scenarios all fail the same infrastructure way "
+        "(a dead endpoint); 0 never stops (default 5)",
     )
     g.addoption(
         "--llm-repeat",

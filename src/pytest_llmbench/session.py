@@ -20,6 +20,7 @@ from . import __version__
 from .collect import BrokenPackItem, InfraError, ScenarioFailed, ScenarioItem, tag_marker
 from .core import runner
 from .core.endpoint import (
+    DEAD_MODES,
     SAMPLING_FIELDS,
     ChatParams,
     ChatResult,
@@ -195,6 +196,8 @@ class LLMSession:
         self.started = time.time()
         self.writer: RunLogWriter | None = None
         self.active_log = True  # False when another run holds --llm-log
+        self._dead_watch: list[EndpointError] | None = []  # None once decided
+        self.stopped_early: dict[str, Any] | None = None
         self.log_path: Path | None = None
         self.interrupted = False
 
@@ -260,6 +263,7 @@ class LLMSession:
             "repeat": self.repeat,
             "speed_probe": self.speed,
             "resumed_from": self.resume,
+            "stopped_early": self.stopped_early,
             "packs": self.packs,
         }
 
@@ -493,9 +497,18 @@ class LLMSession:
                 self.model = model
         except EndpointError as exc:
             outcome = exc
+            if self._model_known(key) and exc.failure_mode in ("http_error", "malformed_response"):
+                outcome = None  # a server without /v1/models: the model was named anyway
+                self._endpoint_models[key] = None
         if outcome is None and self.sampling_mode == "server" and self.server_settings is None:
             self.server_settings = _server_settings(endpoint)
         self._probed[key] = outcome  # last: generate() reads the key without the lock
+
+    def _model_known(self, endpoint_key: int) -> bool:
+        if self.model or (self.model_labels and not self._model_urls.get(self.model_labels[0])):
+            return True
+        # a multi-model run's own server: its label is the model id
+        return any(id(ep) == endpoint_key for ep in self._model_endpoints.values())
 
     def warm_up(self) -> None:
         """Probe the run's endpoint in the background while pytest collects, so the
@@ -700,6 +713,7 @@ class LLMSession:
             res.error = EndpointError(exc.failure_mode, str(exc))
             item.stash[RESULT_KEY] = res
             self._store(item, res)
+            self._watch_dead(item, res.error)
             raise
         if endpoint.in_process or self.concurrency() == 1:
             res = self._job(item, endpoint)()
@@ -717,6 +731,7 @@ class LLMSession:
                 )
             res = sched.take(item.nodeid, endpoint, self._job(item, endpoint))
         item.stash[RESULT_KEY] = res
+        self._watch_dead(item, res.error)
         if res.error is not None:
             if res.error.failure_mode == "timeout" and "--llm-timeout" not in res.error.args[0]:
                 res.error.args = (f"{res.error.args[0]} ({self.timeout_hint(item)})",)
@@ -734,6 +749,44 @@ class LLMSession:
         if limit is not None:
             return f"limit {limit:.0f} s sized from the measured speed; raise it with --llm-timeout"
         return "limit 300 s (the client default); raise it with --llm-timeout"
+
+    def _watch_dead(self, item: ScenarioItem, err: EndpointError | None) -> None:
+        """Stop the run, with one line, when its first N scenarios all failed the same
+        infrastructure way: a dead endpoint should not cost one ERROR (and one timeout)
+        per scenario. The scenarios not run are counted in that line and the run log."""
+        watch = self._dead_watch
+        if watch is None:
+            return
+        if (
+            err is None
+            or err.failure_mode not in DEAD_MODES
+            or (watch and err.failure_mode != watch[0].failure_mode)
+        ):
+            self._dead_watch = None  # the endpoint works (or fails in varied ways)
+            return
+        watch.append(err)
+        limit = self.config.option.llm_give_up
+        if not limit or len(watch) < limit:
+            return
+        self._dead_watch = None
+        items = item.session.items
+        at = self._index.get(id(item))
+        if at is None:
+            at = next((i for i, it in enumerate(items) if it is item), len(items) - 1)
+        not_run = len(items) - at - 1
+        msg = str(err.args[0]).split(" (detected once")[0]
+        reason = (
+            f"llmbench: stopped early: the first {len(watch)} scenarios all failed with "
+            f"{err.failure_mode} ({msg[:200]}); {not_run} scenario(s) not run "
+            "(--llm-give-up 0 runs them anyway)"
+        )
+        self.stopped_early = {
+            "reason": reason,
+            "failure_mode": err.failure_mode,
+            "not_run": not_run,
+        }
+        if not_run:
+            item.session.shouldfail = reason
 
     def _upcoming(self, item: ScenarioItem, limit: int) -> list[ScenarioItem]:
         """Items to generate ahead. In pytest's own loop a cursor remembers how far
@@ -966,6 +1019,7 @@ class LLMSession:
                     "speed_probe",
                     "sandbox",
                     "sampling",
+                    "stopped_early",
                 )
             }
         )

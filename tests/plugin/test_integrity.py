@@ -312,3 +312,141 @@ def test_an_echoed_key_is_in_no_output(
         assert SECRET not in text, where
         assert OTHER not in text, where
     assert "[REDACTED]" in outputs["log.json"]
+
+
+# -- item 6: a dead endpoint stops the run with one line ----------------------------
+
+
+def closed_port() -> str:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}"
+
+
+def test_a_closed_port_stops_the_run_after_five_errors(pytester: pytest.Pytester) -> None:
+    make_pack(pytester.path, 40)
+    res = run(pytester, f"--llm-endpoint={closed_port()}", "--llm-log=log.json", "-rE")
+    res.assert_outcomes(errors=5)
+    assert res.ret == pytest.ExitCode.TESTS_FAILED
+    out = res.stdout.str()
+    assert out.count("stopped early") == 1
+    res.stdout.fnmatch_lines(
+        [
+            "*stopped early: the first 5 scenarios all failed with endpoint_unreachable"
+            "*35 scenario(s) not run*"
+        ]
+    )
+    assert out.count("ERROR cap::") == 5
+    data = json.loads((pytester.path / "log.json").read_text())
+    assert len(data["results"]) == 5
+    assert data["stopped_early"]["not_run"] == 35
+    assert data["stopped_early"]["failure_mode"] == "endpoint_unreachable"
+
+
+def test_a_server_failing_every_request_stops_the_run(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester.path, 12)
+    fake_server.script = lambda b: (503, {"error": "down"}, {})
+    res = run(
+        pytester,
+        f"--llm-endpoint={fake_server.url}",
+        "--llm-log=log.json",
+        "--llm-retries=0",
+        "--llm-give-up=3",
+    )
+    res.assert_outcomes(errors=3)
+    res.stdout.fnmatch_lines(
+        ["*stopped early: the first 3 scenarios all failed with server_error*"]
+    )
+
+
+def test_no_early_stop_once_the_endpoint_has_answered(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester.path, 8)
+    fake_server.script = lambda b: (
+        (200, chat_reply("ok"), {}) if "Question 0:" in str(b["messages"]) else (503, {}, {})
+    )
+    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-retries=0")
+    res.assert_outcomes(passed=1, errors=7)
+    assert "stopped early" not in res.stdout.str()
+
+
+# -- item 7: wrong-shaped replies are ERRORs that reach the run log -------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_wrong_shaped_replies_are_errors_in_the_log_and_summary(
+    pytester: pytest.Pytester, fake_server: FakeServer, stream: bool
+) -> None:
+    make_pack(pytester.path, 4)
+
+    def script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        text = str(body["messages"])
+        if stream:
+            bad = [
+                {"choices": 7},
+                {"choices": [{"delta": {"tool_calls": 7}}]},
+                {"choices": [{"delta": {}, "finish_reason": 5}]},
+            ]
+            for i, chunk in enumerate(bad):
+                if f"Question {i}:" in text:
+                    return 200, Stream([chunk]), {}
+            return 200, Stream(stream_chunks("ok")), {}
+        reply = chat_reply("ok")
+        if "Question 0:" in text:
+            reply["choices"][0]["finish_reason"] = 5
+        if "Question 1:" in text:
+            reply["choices"][0]["message"]["tool_calls"] = 7
+        if "Question 2:" in text:
+            reply["choices"] = ["x"]
+        return 200, reply, {}
+
+    fake_server.script = script
+    args = [f"--llm-endpoint={fake_server.url}", "--llm-log=log.json", "--llm-retries=0"]
+    res = run(pytester, *args, *(["--llm-stream"] if stream else []))
+    res.assert_outcomes(passed=1, errors=3)
+    out = res.stdout.str()
+    assert "Traceback" not in out and "TypeError" not in out and "AttributeError" not in out
+    res.stdout.fnmatch_lines(["*Quality: cap 1/1 100.0%*3 error(s)*"])
+    data = json.loads((pytester.path / "log.json").read_text())
+    modes = sorted(str(r["failure_mode"]) for r in data["results"])
+    assert modes == ["None", "malformed_response", "malformed_response", "malformed_response"]
+
+
+# -- item 9: servers without /v1/models; a reasoning-only answer -----------------------
+
+
+def test_a_server_without_the_models_route_runs_when_the_model_is_named(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester.path, 2)
+    fake_server.models = []  # and /v1/models answers 404 below
+    fake_server.httpd.RequestHandlerClass.do_GET = lambda self: self._send(  # type: ignore[attr-defined]
+        404, {"error": "no such route"}, {}
+    )
+    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-model=m1", "--llm-probe=no")
+    res.assert_outcomes(passed=2)
+    assert all(r["model"] == "m1" for r in fake_server.chat_requests())
+    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-probe=no", "--llm-retries=0")
+    res.assert_outcomes(errors=2)
+    res.stdout.fnmatch_lines(["*http_error: HTTP 404 from /v1/models*"])
+
+
+def test_a_reasoning_only_answer_says_so(
+    pytester: pytest.Pytester, fake_server: FakeServer
+) -> None:
+    make_pack(pytester.path, 1)
+    fake_server.script = lambda b: (
+        200,
+        chat_reply("", reasoning="Let me think about ok " * 20, finish_reason="length"),
+        {},
+    )
+    res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-probe=no")
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(["*(empty: the model only reasoned, 440 chars of reasoning*"])

@@ -12,15 +12,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .http1 import BodyTooLarge, Pool, Reply, TransportError
 from .junk import JUNK_KINDS, default_kind, junk_turn
 from .redact import redact, redact_bytes, redact_known, register_secret
 from .schema import AssistantTurn, Generation, Scenario, ToolCall, answer_turns
-
-if TYPE_CHECKING:  # httpx (~0.1 s to import) is loaded by the first streamed request
-    import httpx
 
 INFRA_MODES = (
     "endpoint_unreachable",
@@ -126,7 +123,8 @@ class ChatResult:
 
 
 def parse_response(data: Any) -> AssistantTurn:
-    """OpenAI chat completion JSON -> raw assistant turn (content untouched)."""
+    """OpenAI chat completion JSON -> raw assistant turn (content untouched). Valid JSON
+    of the wrong shape is a ``malformed_response``, never a crash."""
     try:
         choice = data["choices"][0]
         msg = choice["message"]
@@ -136,26 +134,37 @@ def parse_response(data: Any) -> AssistantTurn:
         raise EndpointError("malformed_response", "choices[0].message is not an object")
     content = msg.get("content")
     if content is not None and not isinstance(content, str):
-        if isinstance(content, list):  # content parts
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if isinstance(content, list) and all(
+            isinstance(p, dict) and isinstance(p.get("text", ""), str) for p in content
+        ):  # content parts
+            content = "".join(p.get("text", "") for p in content)
         else:
             raise EndpointError("malformed_response", "message.content is not a string")
     # llama.cpp/DeepSeek say reasoning_content; vLLM and others say reasoning.
     reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+    finish = choice.get("finish_reason")
+    if finish is not None and not isinstance(finish, str):
+        raise EndpointError("malformed_response", f"finish_reason is not a string: {finish!r:.40}")
+    raw_calls = msg.get("tool_calls") or []
+    if not isinstance(raw_calls, list):
+        raise EndpointError("malformed_response", f"tool_calls is not a list: {raw_calls!r:.40}")
     calls: list[ToolCall] = []
-    for i, tc in enumerate(msg.get("tool_calls") or []):
+    for i, tc in enumerate(raw_calls):
         fn = tc.get("function") if isinstance(tc, dict) else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
             raise EndpointError("malformed_response", f"tool_calls[{i}] has no function name")
         args = fn.get("arguments", "")
         if not isinstance(args, str):  # some servers send an object; keep it as JSON text
             args = json.dumps(args)
-        calls.append(ToolCall(name=fn["name"], arguments=args, id=tc.get("id") or f"call_{i}"))
+        call_id = tc.get("id") or f"call_{i}"
+        if not isinstance(call_id, str):
+            raise EndpointError("malformed_response", f"tool_calls[{i}].id is not a string")
+        calls.append(ToolCall(name=fn["name"], arguments=args, id=call_id))
     return AssistantTurn(
         content=content,
         reasoning=reasoning if isinstance(reasoning, str) else None,
         tool_calls=calls,
-        finish_reason=choice.get("finish_reason"),
+        finish_reason=finish,
     )
 
 
@@ -231,29 +240,28 @@ class AdaptiveLimiter:
         return self._in_flight
 
 
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    import httpcore
-    import httpx
-
-    return (
-        httpx.HTTPError,
-        httpcore.ConnectError,
-        httpcore.TimeoutException,
-        httpcore.NetworkError,
-        httpcore.ProtocolError,
-    )
-
-
 RETRYABLE = ("endpoint_unreachable", "connection_error", "server_error", "rate_limited")
 
 
+PROBE_TIMEOUT_S = 30.0  # listing models is quick on a live server
+DEAD_MODES = (
+    "endpoint_unreachable",
+    "connection_error",
+    "timeout",
+    "http_error",
+    "server_error",
+    "rate_limited",
+)
+
+
 class HTTPEndpoint(Endpoint):
-    """An OpenAI-compatible server (thread-safe): plain requests over a stdlib
-    keep-alive pool (core.http1), streams over httpx.
+    """An OpenAI-compatible server (thread-safe), over a stdlib keep-alive pool
+    (core.http1), streamed replies included.
 
     Infrastructure failures (connection errors, 5xx, 429) are retried with backoff,
-    honouring ``Retry-After``; a model's answer never is. Bodies are read with a size
-    cap so a runaway server cannot exhaust memory."""
+    honouring ``Retry-After``, within ``max_retry_wait_s`` of waiting per request; a
+    model's answer never is. ``timeout_s`` is a deadline for each whole attempt.
+    Bodies are read with a size cap so a runaway server cannot exhaust memory."""
 
     def __init__(
         self,
@@ -267,11 +275,13 @@ class HTTPEndpoint(Endpoint):
         max_body_bytes: int = 32 * 1024 * 1024,
         concurrency: int = 64,
         stream: bool = False,
+        max_retry_wait_s: float = 60.0,
     ):
         self.url = _base_url(url)
         self.name = redact(self.url)  # what reports show: no key from a query string
         self.retries = max(0, retries)
         self.backoff_s = backoff_s
+        self.max_retry_wait_s = max_retry_wait_s
         self.max_body_bytes = max_body_bytes
         self.stream = stream
         self.timeout_s = timeout_s
@@ -280,11 +290,7 @@ class HTTPEndpoint(Endpoint):
         key = os.environ.get(api_key_env) or ""
         register_secret(key)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        # Streams go through httpx, built on the first stream; plain requests through
-        # the lighter stdlib pool.
-        self._client_args = (headers, timeout_s, connect_timeout_s, max(concurrency, 8) + 4)
-        self._httpx: httpx.Client | None = None
-        self._httpx_lock = threading.Lock()
+        # never routed through a proxy: no environment settings are read
         self._pool = Pool(
             self.url,
             headers=headers,
@@ -292,22 +298,6 @@ class HTTPEndpoint(Endpoint):
             connect_timeout_s=connect_timeout_s,
             max_idle=max(concurrency, 8) + 4,
         )
-
-    @property
-    def _client(self) -> httpx.Client:
-        with self._httpx_lock:
-            if self._httpx is None:
-                import httpx
-
-                headers, timeout_s, connect_timeout_s, max_conn = self._client_args
-                self._httpx = httpx.Client(
-                    base_url=self.url,
-                    headers=headers,
-                    timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-                    limits=httpx.Limits(max_connections=max_conn),
-                    trust_env=False,  # never route a local benchmark through a proxy
-                )
-            return self._httpx
 
     def describe(self) -> dict[str, Any]:
         d = {"name": self.name, "kind": "http", "url": self.name, "stream": self.stream}
@@ -331,27 +321,20 @@ class HTTPEndpoint(Endpoint):
                 f"{path}: response body over {self.max_body_bytes // 2**20} MB",
             ) from None
         except TransportError as exc:
-            if exc.kind == "connect":
-                raise EndpointError("endpoint_unreachable", f"{self.url}: {exc}") from None
-            if exc.kind == "timeout":
-                raise EndpointError("timeout", f"{self.url}{path}: {exc}") from None
-            raise EndpointError("connection_error", f"{self.url}{path}: {exc}") from None
+            raise self._transport_error(exc, path) from None
         _check_status(reply, reply.content, path)
         return reply
 
-    def _transport_error(self, exc: BaseException, path: str) -> EndpointError:
-        import httpcore
-        import httpx
-
-        # httpcore's classes too: they escape unmapped when httpx was imported twice
-        if isinstance(exc, (httpx.ConnectError, httpcore.ConnectError)):
+    def _transport_error(self, exc: TransportError, path: str) -> EndpointError:
+        if exc.kind == "connect":
             return EndpointError("endpoint_unreachable", f"{self.url}: {exc}")
-        if isinstance(exc, (httpx.TimeoutException, httpcore.TimeoutException)):
-            return EndpointError("timeout", f"{self.url}{path}: {type(exc).__name__}")
-        return EndpointError("connection_error", f"{self.url}{path}: {type(exc).__name__}: {exc}")
+        if exc.kind == "timeout":
+            return EndpointError("timeout", f"{self.url}{path}: {exc}")
+        return EndpointError("connection_error", f"{self.url}{path}: {exc}")
 
     def _with_retries(self, fn: Any, retries_log: list[dict[str, Any]]) -> Any:
         attempt = 0
+        waited = 0.0
         while True:
             try:
                 with self.limiter:
@@ -369,7 +352,15 @@ class HTTPEndpoint(Endpoint):
                     if exc.retry_after is not None
                     else (self.backoff_s * (2**attempt))
                 )
-                wait = min(wait, 60.0)
+                if waited + wait > self.max_retry_wait_s:
+                    # e.g. Retry-After: 3600: give up now rather than sleep through the run
+                    exc.args = (
+                        f"{exc.args[0]} (not retried: waiting {wait:g} s more would pass "
+                        f"the {self.max_retry_wait_s:g} s retry budget)",
+                    )
+                    exc.retries = retries_log
+                    raise
+                waited += wait
                 attempt += 1
                 retries_log.append(
                     {
@@ -394,7 +385,7 @@ class HTTPEndpoint(Endpoint):
 
     def probe(self) -> str | None:
         def once() -> Any:
-            resp = self._send("GET", "/v1/models", None, None)
+            resp = self._send("GET", "/v1/models", None, min(PROBE_TIMEOUT_S, self.timeout_s))
             return self._json(resp, "/v1/models")
 
         # Both start-up GETs at once: the first chat request waits for them.
@@ -457,34 +448,34 @@ class HTTPEndpoint(Endpoint):
         return res
 
     def _chat_stream(self, body: dict[str, Any], timeout_s: float | None) -> ChatResult:
-        import httpx
-
-        client = self._client
-        timeout = httpx.Timeout(timeout_s) if timeout_s else httpx.USE_CLIENT_DEFAULT
         acc = StreamAccumulator()
         path = "/v1/chat/completions"
+        payload = json.dumps(body, ensure_ascii=False).encode()
         t0 = time.perf_counter()
+
+        def on_line(line: bytes) -> None:
+            acc.feed_bytes(line, time.perf_counter() - t0)
+
         try:
-            with client.stream("POST", path, json=body, timeout=timeout) as resp:
-                if resp.status_code >= 400:
-                    data = resp.read()[: 64 * 1024]
-                    _check_status(resp, data, path)
-                size = 0
-                for line in resp.iter_lines():
-                    size += len(line)
-                    if size > self.max_body_bytes:
-                        raise EndpointError("malformed_response", f"{path}: stream over cap")
-                    acc.feed_line(line, time.perf_counter() - t0)
-        except _transport_errors() as exc:
+            reply = self._pool.stream(
+                "POST",
+                path,
+                payload,
+                timeout_s=timeout_s,
+                max_body_bytes=self.max_body_bytes,
+                on_line=on_line,
+            )
+        except BodyTooLarge:
+            raise EndpointError(
+                "malformed_response", f"{path}: stream over {self.max_body_bytes // 2**20} MB"
+            ) from None
+        except TransportError as exc:
             raise self._transport_error(exc, path) from None
+        _check_status(reply, reply.content[: 64 * 1024], path)
         return acc.result(body, time.perf_counter() - t0)
 
     def close(self) -> None:
         self._pool.close()
-        with self._httpx_lock:
-            client, self._httpx = self._httpx, None
-        if client is not None:
-            client.close()
 
 
 def adapt_body(body: dict[str, Any], dialect: str | None) -> dict[str, Any]:
@@ -498,8 +489,16 @@ def adapt_body(body: dict[str, Any], dialect: str | None) -> dict[str, Any]:
     return body
 
 
-def _check_status(resp: Reply | httpx.Response, data: bytes, path: str) -> None:
+def _check_status(resp: Reply, data: bytes, path: str) -> None:
     code = resp.status_code
+    if 300 <= code < 400:
+        where = resp.headers.get("location")
+        to = f" to {where}" if where else ""
+        raise EndpointError(
+            "http_error",
+            f"HTTP {code} redirect from {path}{to}: give the final URL as the endpoint",
+            code,
+        )
     if code < 400:
         return
     text = data[:200].decode("utf-8", "replace")
@@ -536,6 +535,18 @@ class StreamAccumulator:
         self.content_chunks = 0
         self.reasoning_chunks = 0
 
+    def feed_bytes(self, line: bytes, now_s: float) -> None:
+        """One raw line: invalid UTF-8 is a malformed reply, never text repaired and
+        then judged."""
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EndpointError(
+                "malformed_response",
+                f"stream is not valid UTF-8 ({exc.reason} at byte {exc.start} of a line)",
+            ) from None
+        self.feed_line(text, now_s)
+
     def feed_line(self, line: str, now_s: float) -> None:
         if not line.startswith("data:"):
             return  # comments, event names, blank separators
@@ -551,15 +562,32 @@ class StreamAccumulator:
             ) from None
         if not isinstance(chunk, dict):
             raise EndpointError("malformed_response", "stream chunk is not an object")
+        try:
+            self._feed_chunk(chunk, now_s)
+        except (TypeError, AttributeError, ValueError, KeyError) as exc:
+            raise EndpointError(
+                "malformed_response", f"stream chunk of the wrong shape: {payload[:80]!r}"
+            ) from exc
+
+    def _feed_chunk(self, chunk: dict[str, Any], now_s: float) -> None:
+        """Raises TypeError/AttributeError/ValueError on a chunk of the wrong shape."""
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
         if isinstance(chunk.get("timings"), dict):
             self.timings = chunk["timings"]
-        for choice in chunk.get("choices") or []:
+        choices = chunk.get("choices") or []
+        if not isinstance(choices, list):
+            raise TypeError("choices")
+        for choice in choices:
             delta = choice.get("delta") or {}
+            if not isinstance(delta, dict):
+                raise TypeError("delta")
             got = False
-            if isinstance(delta.get("content"), str) and delta["content"]:
-                self.content.append(delta["content"])
+            content = delta.get("content")
+            if content is not None and not isinstance(content, str):
+                raise TypeError("content")
+            if content:
+                self.content.append(content)
                 self.content_chunks += 1
                 got = True
             r = delta.get("reasoning_content") or delta.get("reasoning")
@@ -567,18 +595,31 @@ class StreamAccumulator:
                 self.reasoning.append(r)
                 self.reasoning_chunks += 1
                 got = True
-            for tc in delta.get("tool_calls") or []:
-                slot = self.calls.setdefault(int(tc.get("index", 0)), {"name": "", "args": []})
+            tcs = delta.get("tool_calls") or []
+            if not isinstance(tcs, list):
+                raise TypeError("tool_calls")
+            for tc in tcs:
+                index = tc.get("index", 0)
+                if not isinstance(index, int) or isinstance(index, bool):
+                    raise TypeError("index")
+                slot = self.calls.setdefault(index, {"name": "", "args": []})
                 fn = tc.get("function") or {}
-                if tc.get("id"):
-                    slot["id"] = tc["id"]
-                if fn.get("name"):
-                    slot["name"] += fn["name"]
-                if fn.get("arguments"):
-                    slot["args"].append(fn["arguments"])
+                name, args, call_id = fn.get("name"), fn.get("arguments"), tc.get("id")
+                for v in (name, args, call_id):
+                    if v is not None and not isinstance(v, str):
+                        raise TypeError("tool call field")
+                if call_id:
+                    slot["id"] = call_id
+                if name:
+                    slot["name"] += name
+                if args:
+                    slot["args"].append(args)
                 got = True
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+            finish = choice.get("finish_reason")
+            if finish is not None and not isinstance(finish, str):
+                raise TypeError("finish_reason")
+            if finish:
+                self.finish_reason = finish
             if got:
                 if self.ttft_s is None:
                     self.ttft_s = now_s

@@ -10,10 +10,15 @@ size cap, and one transparent retry when a reused connection turns out closed.
 from __future__ import annotations
 
 import http.client
+import io
+import socket
 import ssl
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -46,6 +51,68 @@ _STALE = (
 )
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The socket as http.client reads it, each read bounded by what is left of the
+    request's deadline (one clock read per socket read, no extra thread)."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self._sock = sock
+        # the socket's own raw file: it keeps the socket open while a reply is read
+        # after http.client closed the connection (Connection: close)
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("deadline passed")
+        self._sock.settimeout(left)
+        n: int | None = self._raw.readinto(buf)
+        return n or 0
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _Shim:
+    def __init__(self, sock: socket.socket, deadline: float):
+        self.sock = sock
+        self.deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self.sock, self.deadline))
+
+
+class _Response(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, deadline: float, method: str | None = None):
+        super().__init__(_Shim(sock, deadline), method=method)  # type: ignore[arg-type]
+
+
+class _Deadline:
+    """Mixed into the connection classes: the response reads under ``deadline``."""
+
+    deadline = float("inf")
+
+    def response_class(
+        self, sock: socket.socket, debuglevel: int = 0, method: str | None = None
+    ) -> _Response:
+        return _Response(sock, self.deadline, method=method)
+
+
+# http.client calls ``self.response_class(sock, method=...)``: a method works too
+class _HTTP(_Deadline, http.client.HTTPConnection):  # type: ignore[misc]
+    pass
+
+
+class _HTTPS(_Deadline, http.client.HTTPSConnection):  # type: ignore[misc]
+    pass
+
+
 class Pool:
     """Thread-safe; one connection per request in flight, idle ones kept (LIFO)."""
 
@@ -70,16 +137,14 @@ class Pool:
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.max_idle = max_idle
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[_HTTP | _HTTPS] = []
         self._lock = threading.Lock()
         self._ssl = ssl_context or (_default_ssl() if self.https else None)
 
-    def _new(self) -> http.client.HTTPConnection:
+    def _new(self, timeout: float) -> _HTTP | _HTTPS:
         if self._ssl is not None:
-            return http.client.HTTPSConnection(
-                self.host, self.port, timeout=self.connect_timeout_s, context=self._ssl
-            )
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout_s)
+            return _HTTPS(self.host, self.port, timeout=timeout, context=self._ssl)
+        return _HTTP(self.host, self.port, timeout=timeout)
 
     def request(
         self,
@@ -90,17 +155,45 @@ class Pool:
         timeout_s: float | None,
         max_body_bytes: int,
     ) -> Reply:
-        """Send one request and read the whole reply. Raises TransportError or BodyTooLarge."""
+        """Send one request and read the whole reply within ``timeout_s`` (the pool's
+        default when None). Raises TransportError or BodyTooLarge."""
+        return self._exchange(method, path, body, timeout_s, max_body_bytes, None)
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        *,
+        timeout_s: float | None,
+        max_body_bytes: int,
+        on_line: Callable[[bytes], None],
+    ) -> Reply:
+        """Send one request and hand each line of a 2xx reply to ``on_line`` as it
+        arrives, the whole within ``timeout_s``; the Reply's content is the body of a
+        reply of status 400 or more (and empty otherwise)."""
+        return self._exchange(method, path, body, timeout_s, max_body_bytes, on_line)
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        timeout_s: float | None,
+        max_body_bytes: int,
+        on_line: Callable[[bytes], None] | None,
+    ) -> Reply:
         headers = self.headers
         if body is not None:
             headers = {**headers, "Content-Type": "application/json"}
-        read_timeout = timeout_s or self.timeout_s
+        budget = timeout_s or self.timeout_s
+        deadline = time.monotonic() + budget
         while True:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
             reused = conn is not None
             if conn is None:
-                conn = self._new()
+                conn = self._new(min(self.connect_timeout_s, budget))
                 try:
                     conn.connect()
                 except TimeoutError as exc:
@@ -110,22 +203,32 @@ class Pool:
                     conn.close()
                     raise TransportError("connect", f"{type(exc).__name__}: {exc}") from None
             assert conn.sock is not None
-            conn.sock.settimeout(read_timeout)
+            conn.deadline = deadline
             resp = None
             try:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                conn.sock.settimeout(left)  # for sending; reads check the deadline
                 conn.request(method, self.prefix + path, body=body, headers=headers)
                 resp = conn.getresponse()
-                data = _read_capped(resp, max_body_bytes)
+                if on_line is not None and resp.status < 400:
+                    _read_lines(resp, max_body_bytes, on_line)
+                    data = b""
+                else:
+                    data = _read_capped(resp, max_body_bytes)
                 break
             except BaseException as exc:
                 conn.close()  # never reuse a connection in an unknown state
                 if isinstance(exc, _STALE) and reused and resp is None:
                     continue  # the idle connection had been closed by the server
                 if isinstance(exc, TimeoutError):
-                    raise TransportError("timeout", "ReadTimeout") from None
+                    raise TransportError(
+                        "timeout", f"no complete reply within {budget:g} s"
+                    ) from None
                 if isinstance(exc, (OSError, http.client.HTTPException)):
                     raise TransportError("io", f"{type(exc).__name__}: {exc}") from None
-                raise  # BodyTooLarge, KeyboardInterrupt
+                raise  # BodyTooLarge, the caller's errors, KeyboardInterrupt
         keep = not resp.will_close
         if keep:
             with self._lock:
@@ -162,6 +265,29 @@ def _read_capped(resp: http.client.HTTPResponse, cap: int) -> bytes:
         if size > cap:
             raise BodyTooLarge
         chunks.append(chunk)
+
+
+def _read_lines(resp: http.client.HTTPResponse, cap: int, on_line: Callable[[bytes], None]) -> None:
+    """Split a streamed body into lines (``\\r`` dropped) as it arrives."""
+    size = 0
+    parts: list[bytes] = []  # the line being received (joined once it ends)
+    while True:
+        chunk = resp.read1(1 << 16)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > cap:
+            raise BodyTooLarge
+        parts.append(chunk)
+        if b"\n" not in chunk:
+            continue
+        lines = b"".join(parts).split(b"\n")
+        rest = lines.pop()
+        parts = [rest] if rest else []
+        for line in lines:
+            on_line(line[:-1] if line.endswith(b"\r") else line)
+    if parts:
+        on_line(b"".join(parts))
 
 
 def _default_ssl() -> ssl.SSLContext:

@@ -35,7 +35,12 @@ def format_failure(scenario: Scenario, res: ScenarioResult, limit: int = 1200) -
                 lines.append(_indent(_clip(turn.content, limit)))
             for call in turn.tool_calls:
                 lines.append(f"    -> {call.name}({_clip(call.raw_arguments(), 300)})")
-            if not turn.content and not turn.tool_calls:
+            if not turn.content and not turn.tool_calls and turn.reasoning:
+                lines.append(
+                    f"    (empty: the model only reasoned, {len(turn.reasoning)} chars of "
+                    "reasoning and no answer after it)"
+                )
+            elif not turn.content and not turn.tool_calls:
                 lines.append("    (empty)")
             if turn.finish_reason and turn.finish_reason != "stop":
                 lines.append(f"    finish_reason: {turn.finish_reason}")
