@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gc
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 import fakeserver
-from fakeserver import FakeServer, chat_reply
+from fakeserver import FakeServer, Stream, chat_reply, stream_chunks
 from pytest_llmbench.core.endpoint import HTTPEndpoint
 
 PACK_META = "id: fc\ntitle: Fixed costs\nversion: '1'\n"
@@ -206,19 +208,23 @@ def test_a_plain_pack_imports_only_what_it_needs(
     assert not unwanted & mods, sorted(unwanted & mods)
 
 
-def test_streaming_still_works_with_httpx_loaded_late(fake_server: FakeServer) -> None:
-    from fakeserver import Stream, stream_chunks
-
+def test_streaming_needs_no_httpx(fake_server: FakeServer) -> None:
+    """Streams go through the stdlib pool too: httpx is never imported for them."""
+    code = (
+        "import sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from pytest_llmbench.core.endpoint import HTTPEndpoint\n"
+        f"ep = HTTPEndpoint({fake_server.url!r}, stream=True)\n"
+        "res = ep.chat({'messages': [{'role': 'user', 'content': 'hi'}]}, None)\n"
+        "assert res.turn.content == 'ok there', res.turn\n"
+        "assert res.stream is not None\n"
+        "assert 'httpx' not in sys.modules and 'httpcore' not in sys.modules\n"
+        "print('ok')\n"
+    )
     fake_server.script = lambda b: (200, Stream(stream_chunks("ok there")), {})
-    ep = HTTPEndpoint(fake_server.url, stream=True)
-    try:
-        assert ep._httpx is None  # nothing built before the first stream
-        res = ep.chat({"messages": [{"role": "user", "content": "hi"}]}, None)
-        assert res.turn.content == "ok there"
-        assert ep._httpx is not None
-    finally:
-        ep.close()
-    assert ep._httpx is None
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
 
 
 def test_in_process_runs_leave_nothing_frozen(
