@@ -28,7 +28,26 @@ class Toolchains:
 
 
 def _under_usr(path: str) -> bool:
+    """Under /usr, which the sandbox mounts (all of it but /usr/local)."""
+    if path == "/usr/local" or path.startswith("/usr/local/"):
+        return False
     return path == "/usr" or path.startswith("/usr/")
+
+
+def _local_binds(real: str) -> list[str]:
+    """A toolchain under /usr/local: its binary and its own library dir, not the rest of
+    /usr/local (site software and configuration)."""
+    name = os.path.basename(real)
+    binds = [real]
+    for cand in (name, f"{name}-dist-packages"):
+        lib = os.path.join("/usr/local/lib", cand)
+        if cand and os.path.isdir(lib) and lib not in binds:
+            binds.append(lib)
+    if name.startswith("node"):
+        mods = "/usr/local/lib/node_modules"
+        if os.path.isdir(mods):
+            binds.append(mods)
+    return binds
 
 
 def _probe(argv: list[str]) -> str:
@@ -51,6 +70,13 @@ def toolchains() -> Toolchains:
         real = os.path.realpath(binary)
         tc.found[name] = real
         if _under_usr(real):
+            return
+        if prefix is None and real.startswith("/usr/local/"):
+            for path in _local_binds(real):
+                if path not in tc.binds:
+                    tc.binds.append(path)
+            if os.path.dirname(binary) not in tc.path:
+                tc.path.append(os.path.dirname(binary))
             return
         root = prefix or os.path.dirname(os.path.dirname(real))
         if root not in tc.binds:

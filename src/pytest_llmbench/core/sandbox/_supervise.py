@@ -72,11 +72,12 @@ def supervise(
             preexec_fn=preexec_fn,
             pass_fds=pass_fds,
         )
-    except OSError as exc:
+    except (OSError, subprocess.SubprocessError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
         return {
             "exit_code": 127,
             "stdout": b"",
-            "stderr": f"cannot start {argv[0]!r}: {exc.strerror}\n".encode(),
+            "stderr": f"cannot start {argv[0]!r}: {why}\n".encode(),
             "stdout_truncated": False,
             "stderr_truncated": False,
             "duration_s": time.monotonic() - t0,
@@ -235,11 +236,12 @@ def serve_channel(
             start_new_session=True,
             preexec_fn=preexec_fn,
         )
-    except OSError as exc:
+    except (OSError, subprocess.SubprocessError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
         return {
             "exit_code": 127,
             "stdout": b"",
-            "stderr": f"cannot start {argv[0]!r}: {exc.strerror}\n".encode(),
+            "stderr": f"cannot start {argv[0]!r}: {why}\n".encode(),
             "stdout_truncated": False,
             "stderr_truncated": False,
             "duration_s": time.monotonic() - t0,
@@ -399,3 +401,71 @@ def serve_channel(
 
 def struct_unpack(buf: bytearray) -> tuple[int]:
     return (int.from_bytes(buf[:4], "big"),)
+
+
+# -- a seccomp filter stacked on the backend's own ------------------------------------
+# Denies (EPERM) what lets one process read or steer another (ptrace, process_vm_*,
+# kcmp), kernel attack surface a program never needs (perf, bpf, userfaultfd, keys,
+# io_uring), x32 syscalls and other ABIs (i386 through int 0x80). Everything else is
+# left to the backend's own profile (Docker's default profile stays in force).
+
+_DENY = {
+    # name: (x86_64, aarch64)
+    "ptrace": (101, 117),
+    "process_vm_readv": (310, 270),
+    "process_vm_writev": (311, 271),
+    "kcmp": (312, 272),
+    "perf_event_open": (298, 241),
+    "bpf": (321, 280),
+    "userfaultfd": (323, 282),
+    "add_key": (248, 217),
+    "request_key": (249, 218),
+    "keyctl": (250, 219),
+    "io_uring_setup": (425, 425),
+    "io_uring_enter": (426, 426),
+    "io_uring_register": (427, 427),
+}
+_ARCH = {"x86_64": (0xC000003E, 0), "aarch64": (0xC00000B7, 1)}
+
+
+def seccomp_program(machine: str | None = None) -> bytes | None:
+    """The classic-BPF program (struct sock_filter[]), None on an unknown machine."""
+    import struct
+
+    arch = _ARCH.get(machine or os.uname().machine)
+    if arch is None:
+        return None
+    audit, col = arch
+    eperm = 0x00050000 | errno.EPERM
+    allow = 0x7FFF0000
+    nrs = sorted({v[col] for v in _DENY.values()})
+    prog: list[tuple[int, int, int, int]] = [
+        (0x20, 0, 0, 4),  # ld arch
+        (0x15, 1, 0, audit),  # native? skip the deny
+        (0x06, 0, 0, eperm),
+        (0x20, 0, 0, 0),  # ld nr
+    ]
+    if col == 0:
+        prog.append((0x35, len(nrs) + 1, 0, 0x40000000))  # x32 syscall numbers -> deny
+    for i, nr in enumerate(nrs):
+        prog.append((0x15, len(nrs) - i, 0, nr))  # jump to the deny at the end
+    prog.append((0x06, 0, 0, allow))
+    prog.append((0x06, 0, 0, eperm))
+    return b"".join(struct.pack("HBBI", *ins) for ins in prog)
+
+
+def install_seccomp(program: bytes) -> None:
+    """Load ``program`` into this process (no_new_privs first, as an unprivileged
+    process must); inherited by everything it starts. Raises OSError on failure."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class FProg(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
+    fprog = FProg(len(program) // 8, program)
+    if libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
+        raise OSError(ctypes.get_errno(), "seccomp filter not loaded")

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from typing import Any
 
 from . import _supervise
@@ -109,7 +110,13 @@ class BwrapSandbox(Sandbox):
         self._stale_cgroups: list[Cgroup] = []
         self._runs = itertools.count()
         self.version = self._version()
-        self._base_args = self._make_base_args()
+        self.setpriv = shutil.which("setpriv")
+        # As root: two bwrap layers, so the sandbox user is host uid 65534, not root.
+        self.two_layer = self.is_root and self.setpriv is not None
+        self._base_args, self._inner_args = self._make_base_args()
+        # Stacked on nothing (bwrap has no profile of its own): ptrace, process_vm_*
+        # and the other calls in _supervise._DENY fail with EPERM.
+        self.seccomp = _supervise.seccomp_program() if self._supports("--seccomp") else None
         probe = self.run({}, ["/bin/true"], timeout_s=10.0)
         if probe.exit_code != 0:
             self.close()
@@ -132,12 +139,12 @@ class BwrapSandbox(Sandbox):
             return False
         return flag in out.stdout
 
-    def _make_base_args(self) -> list[str]:
+    def _make_base_args(self) -> tuple[list[str], list[str]]:
+        """The bwrap command line before the work binds, and the one between them and
+        the command (empty unless two-layer)."""
         # No nested user namespaces (bwrap >= 0.8): they are kernel attack surface.
         no_userns = ["--disable-userns"] if self._supports("--disable-userns") else []
-        a = [
-            self.exe,
-            "--unshare-all",
+        drop_to_nobody = [
             "--unshare-user",
             "--uid",
             str(NOBODY),
@@ -147,14 +154,27 @@ class BwrapSandbox(Sandbox):
             "--cap-drop",
             "ALL",
             "--die-with-parent",
-            "--new-session",
-            "--clearenv",
-            "--hostname",
-            "sandbox",
-            "--ro-bind",
-            "/usr",
-            "/usr",
         ]
+        if self.two_layer:
+            # Root sets up the mounts (it can reach toolchains under /root) without a
+            # user namespace, then becomes host uid 65534 and an unprivileged bwrap
+            # maps the sandbox user to that uid: no sandbox uid is host root.
+            unshare = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+            unshare += ["--unshare-cgroup-try", "--die-with-parent"]
+        else:
+            unshare = ["--unshare-all", *drop_to_nobody]
+        a = [self.exe, *unshare, "--new-session", "--clearenv", "--hostname", "sandbox"]
+        a += ["--dir", "/usr", "--dir", "/etc"]
+        for name in sorted(os.listdir("/usr")):
+            # Not /usr/local: it holds site software and configuration, not toolchains
+            # (one found there is bound by itself below).
+            path = os.path.join("/usr", name)
+            if name == "local":
+                continue
+            if os.path.islink(path):
+                a += ["--symlink", os.readlink(path), path]
+            elif os.path.isdir(path):
+                a += ["--ro-bind", path, path]
         for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(top):
                 a += ["--symlink", os.readlink(top), top]
@@ -164,10 +184,46 @@ class BwrapSandbox(Sandbox):
             a += ["--ro-bind-try", path, path]
         for fname in _ETC_DATA:
             a += ["--ro-bind", os.path.join(self.root, "etc", fname), f"/etc/{fname}"]
+        made = {"/usr", "/etc"}
         for path in self.tc.binds:
+            # Parents a privileged bwrap creates are 0700: make them 0755 first.
+            parts = path.strip("/").split("/")
+            for i in range(1, len(parts)):
+                parent = "/" + "/".join(parts[:i])
+                if parent not in made:
+                    made.add(parent)
+                    a += ["--dir", parent]
             a += ["--ro-bind", path, path]
         a += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/work"]
-        return a
+        inner: list[str] = []
+        if self.two_layer:
+            setpriv = self.setpriv or "setpriv"
+            inner = [
+                setpriv,
+                f"--reuid={NOBODY}",
+                f"--regid={NOBODY}",
+                "--clear-groups",
+                "--bounding-set=-all",
+                "--inh-caps=-all",
+                "--no-new-privs",
+                "--",
+                self.exe,
+                *drop_to_nobody,
+                "--ro-bind",
+                "/",
+                "/",
+                "--bind",
+                "/work",
+                "/work",
+                "--bind",
+                "/tmp",
+                "/tmp",
+                "--dev",
+                "/dev",
+                "--chdir",
+                "/work",
+            ]
+        return a, inner
 
     def _execute(
         self,
@@ -188,7 +244,7 @@ class BwrapSandbox(Sandbox):
         timeout_s: float,
         lim: Limits,
     ) -> ExecResult:
-        rundir, wrapped, cg, oom0 = self._prepare(files, cmd, timeout_s, lim)
+        rundir, wrapped, cg, oom0, fds = self._prepare(files, cmd, timeout_s, lim)
 
         def cleanup() -> None:
             if cg is not None:
@@ -203,8 +259,11 @@ class BwrapSandbox(Sandbox):
                 timeout_s=timeout_s,
                 output_bytes=lim.output_bytes,
                 cleanup=cleanup,
+                pass_fds=fds,
             )
         finally:
+            for fd in fds:
+                os.close(fd)
             shutil.rmtree(rundir, ignore_errors=True)
         raw["exit_code"] = exit_code_from_wrapper(int(raw["exit_code"]))
         oom = cg is not None and cg.oom_kills() > oom0
@@ -215,8 +274,9 @@ class BwrapSandbox(Sandbox):
     ) -> Channel:
         self._lock.acquire()
         rundir = ""
+        fds: tuple[int, ...] = ()
         try:
-            rundir, wrapped, cg, oom0 = self._prepare(data, cmd, timeout_s, lim)
+            rundir, wrapped, cg, oom0, fds = self._prepare(data, cmd, timeout_s, lim)
             proc = subprocess.Popen(
                 wrapped,
                 env={"PATH": "/usr/bin:/bin"},
@@ -224,12 +284,16 @@ class BwrapSandbox(Sandbox):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
+                pass_fds=fds,
             )
         except BaseException:
             if rundir:
                 shutil.rmtree(rundir, ignore_errors=True)
             self._lock.release()
             raise
+        finally:
+            for fd in fds:
+                os.close(fd)
 
         def kill() -> None:
             with contextlib.suppress(OSError):
@@ -254,7 +318,7 @@ class BwrapSandbox(Sandbox):
 
     def _prepare(
         self, files: dict[str, bytes], cmd: list[str], timeout_s: float, lim: Limits
-    ) -> tuple[str, list[str], Cgroup | None, int]:
+    ) -> tuple[str, list[str], Cgroup | None, int, tuple[int, ...]]:
         """Make the run's work dir and cgroup; return the wrapped bwrap command line."""
         rundir = os.path.join(self.root, f"r{next(self._runs)}")
         work, tmp = os.path.join(rundir, "work"), os.path.join(rundir, "tmp")
@@ -267,7 +331,20 @@ class BwrapSandbox(Sandbox):
             argv += ["--setenv", k, v]
         # The root is bwrap's private tmpfs: make it read-only too, so only the work
         # dir and /tmp take writes.
-        argv += ["--remount-ro", "/", "--", *cmd]
+        fds: tuple[int, ...] = ()
+        if self.seccomp is not None:
+            # bwrap reads the filter from a pipe (it fits the pipe buffer).
+            r, w = os.pipe()
+            os.write(w, self.seccomp)
+            os.close(w)
+            fds = (r,)
+            argv += ["--seccomp", str(r)]
+        argv += ["--remount-ro", "/", "--"]
+        if self._inner_args:
+            os.chown(work, NOBODY, NOBODY)
+            os.chown(tmp, NOBODY, NOBODY)
+            argv += [*self._inner_args, "--"]
+        argv += cmd
         cg = self.cgroup
         if cg is not None and not cg.kill_all():
             # Something of an earlier run will not die yet (a loaded machine, a task
@@ -281,7 +358,14 @@ class BwrapSandbox(Sandbox):
             # and so do killed tasks of earlier runs until the kernel releases them
             # (seconds, on a busy machine): without that headroom the next run's first
             # fork fails with EAGAIN.
-            cg.apply(lim.memory_mb, lim.pids + 2 + cg.pids_current(), lim.cpus)
+            stale = cg.pids_current()
+            deadline = time.monotonic() + 0.5
+            while stale and time.monotonic() < deadline:
+                time.sleep(0.005)
+                stale = cg.pids_current()
+            # Two layers: outer bwrap, its init, the inner bwrap and its own helper.
+            own = 4 if self.two_layer else 2
+            cg.apply(lim.memory_mb, lim.pids + own + stale, lim.cpus)
         oom0 = cg.oom_kills() if cg is not None else 0
         cpu_s = int(timeout_s * max(lim.cpus, 1.0)) + 2
         # A shell joins the cgroups and sets rlimits, then execs bwrap: a Python
@@ -300,7 +384,7 @@ class BwrapSandbox(Sandbox):
         )
         procs = cg.procs_files() if cg is not None else []
         wrapped = ["/bin/sh", "-c", script, "llmbench-sandbox", *procs, "--", *argv]
-        return rundir, wrapped, cg, oom0
+        return rundir, wrapped, cg, oom0, fds
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -308,10 +392,13 @@ class BwrapSandbox(Sandbox):
             "unsafe": False,
             "version": self.version,
             "uid": NOBODY,
-            "host_uid": os.geteuid(),
+            "host_uid": NOBODY if self.two_layer else os.geteuid(),
             "network": "none (new net namespace)",
             "cgroup": f"v{self.cgroup.version}" if self.cgroup else None,
             "limits_via": "cgroup+rlimit" if self.cgroup else "rlimit",
+            "seccomp": "ptrace, process_vm_*, kcmp, perf, bpf, userfaultfd, keys, io_uring denied"
+            if self.seccomp
+            else None,
             "toolchains": dict(self.tc.found),
         }
 

@@ -48,7 +48,11 @@ _SLACK_MB = 48  # the runner and init live in the same memory cgroup
 _SLACK_PIDS = 2  # the reaper (PID 1) and the runner
 
 _REAPER = """
-import os, time
+import ctypes, os, time
+try:
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no /proc/1/mem for anyone
+except Exception:
+    pass
 while True:
     try:
         os.wait()
@@ -56,8 +60,19 @@ while True:
         time.sleep(0.5)
 """
 
+# PID 1 and the runner are root in the container (no user namespace; a few
+# capabilities only); model code runs as 65534 with no capabilities, an empty bounding
+# set and a stacked seccomp filter, so it can neither ptrace, signal nor read them.
+NOBODY = 65534
+CAPS = ["SETUID", "SETGID", "SETPCAP", "KILL"]
+SCRATCH = ("/work", "/tmp", "/dev/shm", "/dev/mqueue")
+
 _RUNNER_MAIN = r"""
-import ctypes, json, os, shutil, signal, struct, sys, time, base64
+import ctypes, json, os, secrets, shutil, signal, struct, sys, time, base64
+
+NOBODY = 65534
+SCRATCH = ("/work", "/tmp", "/dev/shm", "/dev/mqueue")
+libc = ctypes.CDLL(None, use_errno=True)
 
 def _read(n):
     buf = bytearray()
@@ -82,7 +97,7 @@ def _oom_kills():
     return -1
 
 def _kill_rest():
-    # kill(-1) reaches every process we may signal except init and ourselves.
+    # kill(-1) from root reaches every process but init and ourselves.
     deadline = time.monotonic() + 3.0
     while time.monotonic() < deadline:
         try:
@@ -100,77 +115,141 @@ def _kill_rest():
                 break
         time.sleep(0.001)
 
-def _wipe(path):
+def _become_nobody():
+    for cap in range(64):
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
+
+def _rm(path):
     try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = os.path.join(path, n)
-        if os.path.isdir(p) and not os.path.islink(p):
-            shutil.rmtree(p, ignore_errors=True)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+            for n in os.listdir(path):
+                _rm(os.path.join(path, n))
+            os.rmdir(path)
         else:
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
+            os.unlink(path)
+    except OSError:
+        pass
+
+def _ipc_ids(kind):
+    try:
+        with open("/proc/sysvipc/" + kind) as fh:
+            return [int(line.split()[1]) for line in fh.readlines()[1:] if line.strip()]
+    except (OSError, ValueError, IndexError):
+        return []
+
+def _clean_as_nobody():
+    # Model code owns what it left (files, IPC objects): its own uid removes them.
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _become_nobody()
+            for i in _ipc_ids("shm"):
+                libc.shmctl(i, 0, None)  # IPC_RMID
+            for i in _ipc_ids("sem"):
+                libc.semctl(i, 0, 0)
+            for i in _ipc_ids("msg"):
+                libc.msgctl(i, 0, None)
+            for top in SCRATCH:
+                try:
+                    names = os.listdir(top)
+                except OSError:
+                    continue
+                for n in names:
+                    _rm(os.path.join(top, n))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+def _dirt():
+    # What would let one run reach the next; "" when there is none.
+    me = os.getpid()
+    procs = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+    if procs:
+        return "processes " + " ".join(procs[:5])
+    for top in SCRATCH:
+        try:
+            left = os.listdir(top)
+        except OSError:
+            continue
+        if left:
+            return "files in " + top + ": " + " ".join(left[:5])
+        st = os.statvfs(top)
+        if st.f_blocks and st.f_bfree < st.f_blocks:
+            return "space used in " + top
+    for kind in ("shm", "sem", "msg"):
+        if _ipc_ids(kind):
+            return "SysV " + kind + " objects"
+    return ""
+
+def _reply(fd, res, out, err):
+    res["stdout_len"], res["stderr_len"] = len(out), len(err)
+    meta = json.dumps(res).encode()
+    reply = memoryview(b"LLMBENCH" + struct.pack(">I", len(meta)) + meta + out + err)
+    os.set_blocking(fd, True)
+    while reply:
+        reply = reply[os.write(fd, reply):]
 
 def _main():
-    try:
-        libc = ctypes.CDLL(None)
-        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
-        # Not dumpable: the command (same uid) cannot open our /proc fds or memory to
-        # forge a reply on our stdout.
-        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
-    except Exception:
-        pass
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
+    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
     req = json.loads(_read(struct.unpack(">I", _read(4))[0]))
-    _kill_rest()  # leftovers from a run whose runner died
-    base = "/work/" + req["rid"]
+    reply_fd = 2 if req.get("channel") else 1
+    _kill_rest()
+    if _dirt():
+        _clean_as_nobody()
+        _kill_rest()
+    dirt = _dirt()
+    if dirt:
+        # Not the model's doing (or not this model's): the host starts a fresh container.
+        _reply(reply_fd, {"dirty": dirt}, b"", b"")
+        return
+    # An unpredictable name, made by the run itself: nothing can wait for it.
+    base = "/work/" + secrets.token_hex(16)
     cwd, tmp = base + "/work", base + "/tmp"
-    os.makedirs(cwd)
-    os.makedirs(tmp)
-    for name, b64 in req["files"].items():
-        path = os.path.join(cwd, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as fh:
-            fh.write(base64.b64decode(b64))
+    files = {name: base64.b64decode(b64) for name, b64 in req["files"].items()}
     env = req["env"]
     env.update(HOME=tmp, TMPDIR=tmp, GOCACHE=tmp + "/go-cache", GOPATH=tmp + "/go",
                CARGO_HOME=tmp + "/cargo")
     lim = req["limits"]
+    program = seccomp_program()
 
     def pre():
-        try:
-            with open("/proc/self/oom_score_adj", "w") as fh:
-                fh.write("1000")
-        except OSError:
-            pass
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write("1000")
         set_rlimits(lim["cpu_s"], lim["disk_mb"], None, None)
+        _become_nobody()
+        os.mkdir(base, 0o700)
+        os.mkdir(cwd)
+        os.mkdir(tmp)
+        for name, data in files.items():
+            path = os.path.join(cwd, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(data)
+        os.chdir(cwd)
+        if program is not None:
+            install_seccomp(program)
 
     oom0 = _oom_kills()
     if req.get("channel"):
+        os.write(2, b"+")  # set up: the host may hand out the channel
         # stdout goes straight to the host; the reply goes on stderr once all is dead.
-        res = serve_channel(req["cmd"], cwd=cwd, env=env, timeout_s=req["timeout_s"],
+        res = serve_channel(req["cmd"], cwd=None, env=env, timeout_s=req["timeout_s"],
                             output_bytes=lim["output_bytes"], preexec_fn=pre,
                             cleanup=_kill_rest)
-        reply_fd = 2
     else:
         stdin = base64.b64decode(req["stdin"]) if req["stdin"] is not None else None
-        res = supervise(req["cmd"], cwd=cwd, env=env, stdin=stdin, timeout_s=req["timeout_s"],
+        res = supervise(req["cmd"], cwd=None, env=env, stdin=stdin, timeout_s=req["timeout_s"],
                         output_bytes=lim["output_bytes"], preexec_fn=pre, cleanup=_kill_rest)
-        reply_fd = 1
     res["oom"] = _oom_kills() > oom0 >= 0
-    shutil.rmtree(base, ignore_errors=True)
-    _wipe("/tmp")
-    _wipe("/dev/shm")
+    _kill_rest()
+    _clean_as_nobody()
     out, err = res.pop("stdout"), res.pop("stderr")
-    res["stdout_len"], res["stderr_len"] = len(out), len(err)
-    meta = json.dumps(res).encode()
-    reply = memoryview(b"LLMBENCH" + struct.pack(">I", len(meta)) + meta + out + err)
-    os.set_blocking(reply_fd, True)
-    while reply:
-        reply = reply[os.write(reply_fd, reply):]
+    _reply(reply_fd, res, out, err)
 
 _main()
 """
@@ -296,8 +375,9 @@ class DockerSandbox(Sandbox):
             auto_remove=True,
             network_mode="none",
             read_only=True,
-            user="65534:65534",
+            user="0:0",
             cap_drop=["ALL"],
+            cap_add=CAPS,
             security_opt=["no-new-privileges"],
             tmpfs={
                 "/work": f"rw,exec,nosuid,nodev,size={lim.disk_mb}m,mode=1777",
@@ -415,6 +495,7 @@ class DockerSandbox(Sandbox):
                     raw_sock: socket.socket = getattr(sock, "_sock", sock)
                     raw_sock.settimeout(_BACKSTOP_S)
                     raw_sock.sendall(struct.pack(">I", len(body)) + body)
+                    self._await_ack(raw_sock)
                     return DockerChannel(self, sock, raw_sock, timeout_s, lim.output_bytes)
                 except Exception:
                     if sock is not None:
@@ -427,6 +508,30 @@ class DockerSandbox(Sandbox):
         except BaseException:
             self._lock.release()
             raise
+
+    def _await_ack(self, raw: socket.socket) -> None:
+        """The runner's first frame: b"+" once the work dir is made and the command
+        starts, or its reply when it refuses the container (raises _ContainerGone)."""
+
+        def exact(n: int) -> bytes:
+            buf = bytearray()
+            while len(buf) < n:
+                chunk = raw.recv(n - len(buf))
+                if not chunk:
+                    raise _ContainerGone("runner stream closed before the channel opened")
+                buf += chunk
+            return bytes(buf)
+
+        head = exact(8)
+        payload = exact(struct.unpack(">I", head[4:8])[0])
+        if head[0] == 2 and payload == b"+":
+            return
+        out, err = bytearray(), bytearray()
+        (out if head[0] == 1 else err).extend(payload)
+        with contextlib.suppress(OSError):
+            _read_frames(raw, out, err)
+        self._parse(bytes(err), bytes(err), 0.0)  # raises for a refusal or a dead runner
+        raise _ContainerGone("runner sent no acknowledgement")
 
     def _channel_done(self, sock: Any, report: bytes, stdout: bytes, elapsed: float) -> ExecResult:
         """The end of a channel: parse the runner's reply, release the run lock."""
@@ -530,10 +635,13 @@ class DockerSandbox(Sandbox):
 
     def _parse(self, out: bytes, err: bytes, elapsed: float) -> ExecResult:
         if not out.startswith(b"LLMBENCH") or len(out) < 12:
-            # The runner died without answering (OOM-killed, or its container did):
-            # start afresh rather than trust what it left behind.
+            # The runner died without answering: start afresh rather than trust what
+            # it left behind. An OOM kill is the command's doing (the runner shares its
+            # memory cgroup); anything else is the sandbox's, never the model's.
             oom = self._oom_count_host() > self._oom_before >= 0
             self._discard()
+            if not oom:
+                raise _ContainerGone("sandbox runner died: " + decode(err)[-2000:])
             return ExecResult(
                 exit_code=-9,
                 stdout="",
@@ -541,10 +649,13 @@ class DockerSandbox(Sandbox):
                 duration_s=elapsed,
                 killed=True,
                 oom=oom,
-                failure_mode="oom" if oom else "killed",
+                failure_mode="oom",
             )
         (n,) = struct.unpack(">I", out[8:12])
         meta = json.loads(out[12 : 12 + n])
+        if meta.get("dirty"):
+            self._discard()
+            raise _ContainerGone(f"sandbox container not clean ({meta['dirty']})")
         rest = out[12 + n :]
         so, se = meta["stdout_len"], meta["stderr_len"]
         meta["stdout"], meta["stderr"] = rest[:so], rest[so : so + se]
@@ -575,7 +686,12 @@ class DockerSandbox(Sandbox):
             "image_id": self.image_id,
             "container": self.container_name,
             "network": "none",
-            "user": "65534:65534",
+            "user": f"{NOBODY}:{NOBODY}",
+            "helpers_user": "0:0",
+            "helper_caps": CAPS,
+            "model_code_caps": [],
+            "seccomp": "default profile + ptrace, process_vm_*, kcmp, perf, bpf, "
+            "userfaultfd, keys, io_uring denied",
             "read_only_root": True,
             "cap_drop": "ALL",
             "no_new_privileges": True,
