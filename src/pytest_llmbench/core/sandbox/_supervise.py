@@ -421,10 +421,17 @@ _DENY = {
     "add_key": (248, 217),
     "request_key": (249, 218),
     "keyctl": (250, 219),
+    "setns": (308, 268),
     "io_uring_setup": (425, 425),
     "io_uring_enter": (426, 426),
     "io_uring_register": (427, 427),
 }
+# No new user namespace (a process without capabilities could make one and gain them
+# inside it): clone/unshare with CLONE_NEWUSER fail; clone3, whose flags a filter
+# cannot read, says ENOSYS so libc falls back to clone.
+_NS_CALLS = {"unshare": (272, 97), "clone": (56, 220)}
+_CLONE3 = 435
+_CLONE_NEWUSER = 0x10000000
 _ARCH = {"x86_64": (0xC000003E, 0), "aarch64": (0xC00000B7, 1)}
 
 
@@ -436,22 +443,51 @@ def seccomp_program(machine: str | None = None) -> bytes | None:
     if arch is None:
         return None
     audit, col = arch
-    eperm = 0x00050000 | errno.EPERM
-    allow = 0x7FFF0000
-    nrs = sorted({v[col] for v in _DENY.values()})
-    prog: list[tuple[int, int, int, int]] = [
-        (0x20, 0, 0, 4),  # ld arch
-        (0x15, 1, 0, audit),  # native? skip the deny
-        (0x06, 0, 0, eperm),
-        (0x20, 0, 0, 0),  # ld nr
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    # (code, true-label, false-label, k); labels are resolved to offsets below.
+    prog: list[tuple[int, str, str, int] | str] = [
+        (ld, "", "", 4),  # arch
+        (jeq, "native", "", audit),
+        (ret, "", "", 0x00050000 | errno.EPERM),
+        "native",
+        (ld, "", "", 0),  # syscall number
     ]
     if col == 0:
-        prog.append((0x35, len(nrs) + 1, 0, 0x40000000))  # x32 syscall numbers -> deny
-    for i, nr in enumerate(nrs):
-        prog.append((0x15, len(nrs) - i, 0, nr))  # jump to the deny at the end
-    prog.append((0x06, 0, 0, allow))
-    prog.append((0x06, 0, 0, eperm))
-    return b"".join(struct.pack("HBBI", *ins) for ins in prog)
+        prog.append((jge, "deny", "", 0x40000000))  # x32 numbers
+    for nr in sorted({v[col] for v in _DENY.values()}):
+        prog.append((jeq, "deny", "", nr))
+    prog.append((jeq, "enosys", "", _CLONE3))
+    for nrs in _NS_CALLS.values():
+        prog.append((jeq, "flags", "", nrs[col]))
+    prog += [
+        (ret, "", "", 0x7FFF0000),  # allow
+        "flags",
+        (ld, "", "", 16),  # low word of args[0]: the flags of clone and unshare
+        (jset, "deny", "", _CLONE_NEWUSER),
+        (ret, "", "", 0x7FFF0000),
+        "deny",
+        (ret, "", "", 0x00050000 | errno.EPERM),
+        "enosys",
+        (ret, "", "", 0x00050000 | errno.ENOSYS),
+    ]
+    where: dict[str, int] = {}
+    n = 0
+    for ins in prog:
+        if isinstance(ins, str):
+            where[ins] = n
+        else:
+            n += 1
+    out = []
+    i = 0
+    for ins in prog:
+        if isinstance(ins, str):
+            continue
+        code, t, f, k = ins
+        jt = where[t] - i - 1 if t else 0
+        jf = where[f] - i - 1 if f else 0
+        out.append(struct.pack("HBBI", code, jt, jf, k))
+        i += 1
+    return b"".join(out)
 
 
 def install_seccomp(program: bytes) -> None:

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 from typing import Any
 
 from . import _supervise
@@ -90,6 +89,7 @@ class BwrapSandbox(Sandbox):
         if exe is None:
             raise SandboxUnavailable(f"bwrap sandbox: `{bwrap}` not found; {HOW_TO}")
         self.exe = exe
+        self._help: str | None = None
         self._lock = threading.Lock()
         self._closed = False
         self.is_root = os.geteuid() == 0
@@ -111,12 +111,15 @@ class BwrapSandbox(Sandbox):
         self._runs = itertools.count()
         self.version = self._version()
         self.setpriv = shutil.which("setpriv")
-        # As root: two bwrap layers, so the sandbox user is host uid 65534, not root.
-        self.two_layer = self.is_root and self.setpriv is not None
-        self._base_args, self._inner_args = self._make_base_args()
-        # Stacked on nothing (bwrap has no profile of its own): ptrace, process_vm_*
-        # and the other calls in _supervise._DENY fail with EPERM.
+        # bwrap has no profile of its own: ptrace, process_vm_*, new user namespaces
+        # and the other calls in _supervise fail with EPERM.
         self.seccomp = _supervise.seccomp_program() if self._supports("--seccomp") else None
+        # As root: the command is made host uid 65534 by setpriv inside the sandbox
+        # (bwrap's own --uid would map the sandbox user to root's uid); the filter is
+        # what keeps it from making a user namespace, so both are needed.
+        self.drop_uid = self.is_root and self.setpriv is not None and self.seccomp is not None
+        self._base_args, self._inner_args = self._make_base_args()
+        self._shm_args = ["--perms", "1777"] if self._supports("--size") else []
         probe = self.run({}, ["/bin/true"], timeout_s=10.0)
         if probe.exit_code != 0:
             self.close()
@@ -133,11 +136,13 @@ class BwrapSandbox(Sandbox):
             return "?"
 
     def _supports(self, flag: str) -> bool:
-        try:
-            out = subprocess.run([self.exe, "--help"], capture_output=True, text=True)
-        except OSError:
-            return False
-        return flag in out.stdout
+        if self._help is None:
+            try:
+                out = subprocess.run([self.exe, "--help"], capture_output=True, text=True)
+                self._help = out.stdout
+            except OSError:
+                self._help = ""
+        return flag in self._help
 
     def _make_base_args(self) -> tuple[list[str], list[str]]:
         """The bwrap command line before the work binds, and the one between them and
@@ -155,26 +160,21 @@ class BwrapSandbox(Sandbox):
             "ALL",
             "--die-with-parent",
         ]
-        if self.two_layer:
-            # Root sets up the mounts (it can reach toolchains under /root) without a
-            # user namespace, then becomes host uid 65534 and an unprivileged bwrap
-            # maps the sandbox user to that uid: no sandbox uid is host root.
+        if self.drop_uid:
+            # Root sets up the namespaces and mounts (it can reach toolchains under
+            # /root) without a user namespace; setpriv then makes the command host uid
+            # 65534 with no capabilities, and the seccomp filter keeps it from making a
+            # user namespace of its own. No sandbox uid is host root.
             unshare = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
             unshare += ["--unshare-cgroup-try", "--die-with-parent"]
         else:
             unshare = ["--unshare-all", *drop_to_nobody]
         a = [self.exe, *unshare, "--new-session", "--clearenv", "--hostname", "sandbox"]
-        a += ["--dir", "/usr", "--dir", "/etc"]
-        for name in sorted(os.listdir("/usr")):
-            # Not /usr/local: it holds site software and configuration, not toolchains
-            # (one found there is bound by itself below).
-            path = os.path.join("/usr", name)
-            if name == "local":
-                continue
-            if os.path.islink(path):
-                a += ["--symlink", os.readlink(path), path]
-            elif os.path.isdir(path):
-                a += ["--ro-bind", path, path]
+        # All of /usr but /usr/local (site software and configuration, not toolchains;
+        # one found there is bound by itself below): an empty read-only dir over it.
+        a += ["--dir", "/etc", "--ro-bind", "/usr", "/usr"]
+        if os.path.isdir("/usr/local"):
+            a += ["--tmpfs", "/usr/local", "--remount-ro", "/usr/local"]
         for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(top):
                 a += ["--symlink", os.readlink(top), top]
@@ -184,7 +184,7 @@ class BwrapSandbox(Sandbox):
             a += ["--ro-bind-try", path, path]
         for fname in _ETC_DATA:
             a += ["--ro-bind", os.path.join(self.root, "etc", fname), f"/etc/{fname}"]
-        made = {"/usr", "/etc"}
+        made = {"/usr", "/etc", "/usr/local"}
         for path in self.tc.binds:
             # Parents a privileged bwrap creates are 0700: make them 0755 first.
             parts = path.strip("/").split("/")
@@ -196,32 +196,15 @@ class BwrapSandbox(Sandbox):
             a += ["--ro-bind", path, path]
         a += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/work"]
         inner: list[str] = []
-        if self.two_layer:
-            setpriv = self.setpriv or "setpriv"
+        if self.drop_uid:
             inner = [
-                setpriv,
+                self.setpriv or "setpriv",
                 f"--reuid={NOBODY}",
                 f"--regid={NOBODY}",
                 "--clear-groups",
                 "--bounding-set=-all",
                 "--inh-caps=-all",
                 "--no-new-privs",
-                "--",
-                self.exe,
-                *drop_to_nobody,
-                "--ro-bind",
-                "/",
-                "/",
-                "--bind",
-                "/work",
-                "/work",
-                "--bind",
-                "/tmp",
-                "/tmp",
-                "--dev",
-                "/dev",
-                "--chdir",
-                "/work",
             ]
         return a, inner
 
@@ -327,6 +310,9 @@ class BwrapSandbox(Sandbox):
         write_files(work, files)
         env = sandbox_env("/tmp", self.tc.path)
         argv = [*self._base_args, "--bind", work, "/work", "--bind", tmp, "/tmp"]
+        if self._shm_args:
+            # POSIX shm and semaphores (multiprocessing) need a writable /dev/shm.
+            argv += [*self._shm_args, "--size", str(lim.disk_mb << 20), "--tmpfs", "/dev/shm"]
         for k, v in env.items():
             argv += ["--setenv", k, v]
         # The root is bwrap's private tmpfs: make it read-only too, so only the work
@@ -359,12 +345,7 @@ class BwrapSandbox(Sandbox):
             # (seconds, on a busy machine): without that headroom the next run's first
             # fork fails with EAGAIN.
             stale = cg.pids_current()
-            deadline = time.monotonic() + 0.5
-            while stale and time.monotonic() < deadline:
-                time.sleep(0.005)
-                stale = cg.pids_current()
-            # Two layers: outer bwrap, its init, the inner bwrap and its own helper.
-            own = 4 if self.two_layer else 2
+            own = 2  # bwrap and its namespace init
             cg.apply(lim.memory_mb, lim.pids + own + stale, lim.cpus)
         oom0 = cg.oom_kills() if cg is not None else 0
         cpu_s = int(timeout_s * max(lim.cpus, 1.0)) + 2
@@ -392,7 +373,7 @@ class BwrapSandbox(Sandbox):
             "unsafe": False,
             "version": self.version,
             "uid": NOBODY,
-            "host_uid": NOBODY if self.two_layer else os.geteuid(),
+            "host_uid": NOBODY if self.drop_uid else os.geteuid(),
             "network": "none (new net namespace)",
             "cgroup": f"v{self.cgroup.version}" if self.cgroup else None,
             "limits_via": "cgroup+rlimit" if self.cgroup else "rlimit",
