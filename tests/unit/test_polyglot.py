@@ -144,6 +144,18 @@ def test_import_error_is_compile_error_with_zero_of_n(local: Any) -> None:
     assert "SyntaxError" in v.detail
 
 
+def test_a_missing_name_is_a_load_failure_not_an_error(local: Any) -> None:
+    tests = "from calc import add\n\n\ndef test_one():\n    assert add(1, 2) == 3\n"
+    v = check_answer(
+        scenario("whole", tests=tests),
+        None,
+        "```python\ndef plus(a, b):\n    return a + b\n```",
+        sandbox=local,
+    )
+    assert not v.passed and v.category == "compile_error", v.detail
+    assert "ImportError" in v.detail and v.metrics == {"tests": [0.0, 1.0]}
+
+
 def test_printed_pass_lines_do_not_count(local: Any) -> None:
     fake = (
         "```python\nprint('@@0000 PASS test_one')\nprint('PASS test_two')\n"

@@ -56,7 +56,14 @@ def run_python_tests(sandbox: Any, a: PolyglotArgs, files: dict[str, str], tr: T
             kind = getattr(e, "remote_type", type(e).__name__)
             tr.build_error = f"the tests could not load the code: {kind}: {e}"
             return
-        base = _namespace(pr, session, modname, tests, files)
+        try:
+            base = _namespace(pr, session, modname, tests, files)
+        except pr.ChannelFailure:
+            raise
+        except Exception as e:  # e.g. the tests' `from lru import LRUCache` finds no LRUCache
+            kind = getattr(e, "remote_type", type(e).__name__)
+            tr.build_error = f"the tests could not load the code: {kind}: {e}"
+            return
         limit = a.per_test_ms / 1000
         for name in tr.names:
             if session.broken is not None:
