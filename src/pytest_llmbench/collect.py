@@ -109,7 +109,11 @@ class PackDir(pytest.Directory):
         try:
             self.meta = load_meta(self.path / PACK_FILE)
         except PackError as exc:
-            yield BrokenPackItem.from_parent(self, name=PACK_FILE, error=str(exc))
+            # The pack id is unknown: its folder name stands in for the marker, so
+            # `-m <pack>` still shows the error.
+            marker = self.path.name.replace("-", "_")
+            self.config.addinivalue_line("markers", f"{marker}: scenarios of pack {marker}")
+            yield BrokenPackItem.from_parent(self, name=PACK_FILE, error=str(exc), marker=marker)
             return
         if not llm.wants_pack(self.meta.id):
             return
@@ -120,6 +124,7 @@ class PackDir(pytest.Directory):
                 name=PACK_FILE,
                 error=f"{self.path / PACK_FILE}: pack id {self.meta.id!r} "
                 f"is already used by {clash}",
+                marker=self.meta.marker_name,  # `-m <pack>` shows the clash too
             )
             return
         llm.register_pack(self.meta, self.path)
@@ -169,6 +174,7 @@ class PackDir(pytest.Directory):
                     path=f,
                     error=f"{sc.source_file}:{sc.source_line}: duplicate scenario id {sc.id!r} "
                     f"in pack {meta.id!r} (also at {where})",
+                    marker=meta.marker_name,
                 )
                 continue
             for sc in sorted(scenarios, key=lambda s: s.id):

@@ -450,3 +450,108 @@ def test_a_reasoning_only_answer_says_so(
     res = run(pytester, f"--llm-endpoint={fake_server.url}", "--llm-probe=no")
     res.assert_outcomes(failed=1)
     res.stdout.fnmatch_lines(["*(empty: the model only reasoned, 440 chars of reasoning*"])
+
+
+# -- item 4: -m <pack> never hides a broken file of that pack ---------------------------
+
+
+def test_dash_m_pack_selects_its_broken_files_and_an_id_clash(
+    pytester: pytest.Pytester,
+) -> None:
+    make_pack(pytester.path, 1, "tools")
+    (pytester.path / "packs" / "tools" / "broken.yaml").write_text("scenarios: [\n")
+    make_pack(pytester.path, 1, "other")
+    make_pack(pytester.path, 1, "zclash")
+    (pytester.path / "packs" / "zclash" / "pack.yaml").write_text(
+        "id: tools\ntitle: T\nversion: '1'\n"
+    )
+    (pytester.path / "packs" / "badmeta").mkdir()
+    (pytester.path / "packs" / "badmeta" / "pack.yaml").write_text("id: [\n")
+    res = run(pytester, "--llm-endpoint=reference", "-m", "tools", "--strict-markers", "-rE")
+    res.assert_outcomes(passed=1, errors=2)
+    res.stdout.fnmatch_lines(["*pack_error*broken.yaml:*", "*pack id 'tools' is already used by*"])
+    assert res.ret != 0
+    res = run(pytester, "--llm-endpoint=reference", "-m", "badmeta", "--strict-markers")
+    res.assert_outcomes(errors=1)
+    res = run(pytester, "--llm-endpoint=reference", "-m", "other", "--strict-markers")
+    res.assert_outcomes(passed=1)  # other packs' errors are deselected with their packs
+
+
+# -- item 8: pack files cannot exhaust the machine ---------------------------------------
+
+ALIAS_BOMB = (
+    "scenarios:\n"
+    "  - id: bomb\n"
+    "    prompt: hi\n"
+    "    verifier: {type: exact, value: ok}\n"
+    "    reference: ok\n"
+    "    counterexamples:\n"
+    '      - &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    "      - &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+    "      - &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "      - &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+    "      - &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+    "      - &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+    "      - &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+    "      - &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+    "      - &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
+)
+DEEP = (
+    "scenarios:\n  - id: deep\n    prompt: hi\n    reference: " + "[" * 20000 + "]" * 20000 + "\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "words"),
+    [(ALIAS_BOMB, 13, "alias bomb"), (DEEP, 4, "levels deep")],
+    ids=["alias_bomb", "deep_nesting"],
+)
+def test_hostile_pack_files_are_one_pack_error(
+    pytester: pytest.Pytester, content: str, line: int, words: str
+) -> None:
+    assert len(ALIAS_BOMB) < 800
+    make_pack(pytester.path, 1, "good")
+    make_pack(pytester.path, 1, "evil")
+    (pytester.path / "packs" / "evil" / "hostile.yaml").write_text(content)
+    out = cli(pytester.path, "check", "packs/evil")  # a subprocess: a bomb cannot hang us
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"hostile.yaml:{line}: " in out.stdout + out.stderr and words in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "packs", "-p", "no:cacheprovider"]
+        + ["--llm-endpoint=reference", "-rE"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    text = proc.stdout + proc.stderr
+    assert "INTERNALERROR" not in text and "RecursionError" not in text
+    assert "MemoryError" not in text
+    assert f"pack_error: {pytester.path}/packs/evil/hostile.yaml:{line}: " in text, text[-3000:]
+    assert "2 passed, 1 error" in text
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "packs", "-p", "no:cacheprovider"]
+        + ["--llm-endpoint=reference", "-m", "good"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_a_scenario_id_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
+    from pytest_llmbench.core.packs import PackError, load_scenario_file
+
+    f = tmp_path / "s.yaml"
+    f.write_text(
+        'scenarios:\n  - id: "abc\\n"\n    prompt: hi\n'
+        "    verifier: {type: exact, value: ok}\n    reference: ok\n"
+        "    counterexamples: [a, b]\n"
+    )
+    with pytest.raises(PackError) as ei:
+        load_scenario_file(f)
+    assert f"{f}:2: " in str(ei.value) and "scenario id" in str(ei.value)

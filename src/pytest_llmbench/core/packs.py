@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,6 +65,77 @@ _MAP = "tag:yaml.org,2002:map"
 _ODD_KEYS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
 
 
+# Bounds on what a pack file may make the loader build: a ~700-byte YAML "alias
+# bomb" expands to billions of values, and 20,000 nested brackets exhaust the stack.
+MAX_EXPANDED_NODES = 2_000_000
+MAX_DEPTH = 100
+_ALIAS_RE = re.compile(r"(?:^|[\s\[{,:?-])\*[^\s,\[\]{}]", re.MULTILINE)
+
+
+class _TooBig(Exception):
+    """A document past the load bounds; ``line`` is where."""
+
+    def __init__(self, line: int | None, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _check_bounds(root: yaml.Node) -> None:
+    """Count values as aliases expand them (each distinct node once: linear in the
+    file) and measure nesting depth, without building anything."""
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (expanded values, depth)
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = (1, 0)
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [n for kv in node.value for n in kv]
+        else:
+            children = list(node.value)
+        if not done:
+            if key in open_:
+                raise _TooBig(node.start_mark.line + 1, "a YAML alias refers to itself")
+            open_.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        open_.discard(key)
+        total = 1 + sum(sizes[id(c)][0] for c in children)
+        depth = 1 + max((sizes[id(c)][1] for c in children), default=0)
+        if total > MAX_EXPANDED_NODES:
+            raise _TooBig(
+                node.start_mark.line + 1,
+                f"YAML aliases expand this to more than {MAX_EXPANDED_NODES:,} values "
+                "(an alias bomb?)",
+            )
+        if depth > MAX_DEPTH:
+            raise _TooBig(node.start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep")
+        sizes[key] = (total, depth)
+
+
+def _deep_line(loader_cls: Any, text: str) -> int | None:
+    """Where nesting passes MAX_DEPTH, from the parser's events (no recursion)."""
+    depth = 0
+    try:
+        for ev in yaml.parse(text, Loader=loader_cls):
+            if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return None if ev.start_mark is None else int(ev.start_mark.line) + 1
+            elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
 class _Unusual(Exception):
     """The document needs the full constructor (merge keys, sets, unhashable keys...)."""
 
@@ -110,13 +182,19 @@ def _load_with(loader_cls: Any, text: str) -> tuple[Any, yaml.Node | None]:
     """Compose once and construct from the same nodes (the nodes give line numbers)."""
     loader = loader_cls(text)
     try:
-        root = loader.get_single_node()
-        if root is None:
-            return None, None
         try:
-            return _construct(loader, root), root
-        except _Unusual:
-            return loader.construct_document(root), root
+            root = loader.get_single_node()
+            if root is None:
+                return None, None
+            if _ALIAS_RE.search(text):
+                _check_bounds(root)  # before anything is built from it
+            try:
+                return _construct(loader, root), root
+            except _Unusual:
+                return loader.construct_document(root), root
+        except RecursionError:
+            line = _deep_line(loader_cls, text)
+            raise _TooBig(line, f"nested more than {MAX_DEPTH} levels deep") from None
     finally:
         loader.dispose()
 
@@ -132,10 +210,16 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         # so messages (problem and line) stay exactly what they were.
         try:
             return _load_with(fast, text)
-        except yaml.YAMLError:
+        except _TooBig as exc:
+            raise PackError(path, exc.line, exc.message) from None
+        except Exception:  # noqa: BLE001, S110
+            # yaml.YAMLError, or its twin from a yaml package imported a second time
+            # (pytester): libyaml's compiled module keeps raising the first one's classes
             pass
     try:
         return _load_with(yaml.SafeLoader, text)
+    except _TooBig as exc:
+        raise PackError(path, exc.line, exc.message) from None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise PackError(path, line, f"invalid YAML: {exc.problem}") from None
@@ -178,7 +262,10 @@ def gc_paused() -> Iterator[None]:
 def load_scenario_file(path: Path, meta: PackMeta | None = None) -> list[Scenario]:
     """Validate one scenario file; check verifier types and arguments too."""
     with gc_paused():
-        return _load_scenario_file(path, meta)
+        try:
+            return _load_scenario_file(path, meta)
+        except RecursionError:
+            raise PackError(path, None, "nested too deep to load") from None
 
 
 def _load_scenario_file(path: Path, meta: PackMeta | None) -> list[Scenario]:

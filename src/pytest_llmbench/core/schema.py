@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\Z")  # \Z: "$" allows a trailing newline
 
 
 class _Strict(BaseModel):
@@ -165,7 +165,7 @@ class Scenario(_Strict):
     @classmethod
     def _check_tags(cls, v: list[str]) -> list[str]:
         for t in v:
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", t):
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*\Z", t):
                 raise ValueError(f"tag {t!r} must be a valid marker name")
         return v
 
@@ -210,7 +210,7 @@ class PackMeta(_Strict):
     @field_validator("id")
     @classmethod
     def _check_id(cls, v: str) -> str:
-        if not re.match(r"^[a-z][a-z0-9_\-]*$", v):
+        if not re.match(r"^[a-z][a-z0-9_\-]*\Z", v):
             raise ValueError(f"pack id {v!r} must be lower-case letters, digits, '-' or '_'")
         return v
 
