@@ -69,7 +69,9 @@ def test_pack_description_states_context_needs(pack: Pack) -> None:
     text = pack.meta.description
     for tag in ("ctx4k", "ctx16k", "ctx32k"):
         assert tag in text
-    assert 'not ctx32k"' in text
+    # tags are markers spelled tag_<tag>: the advice must use that spelling
+    assert '-m "longctx and not tag_ctx32k"' in text
+    assert '-m "longctx and tag_ctx4k"' in text
 
 
 def test_ids_and_values_are_pinned(pack: Pack) -> None:
