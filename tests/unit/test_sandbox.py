@@ -333,3 +333,39 @@ def test_bwrap_reaps_what_killed_processes_left() -> None:
         for cg in (cg_dead, cg_live):
             if cg is not None:
                 cg.remove()
+
+
+@pytest.mark.docker
+def test_docker_runs_reuse_one_warm_runner() -> None:
+    """Back-to-back runs go to the same runner process (no exec + Python start-up per
+    run); it is root, model code is not, so it cannot be reached from a run."""
+    try:
+        sb = open_sandbox("docker")
+    except SandboxUnavailable as exc:
+        pytest.skip(str(exc))
+    code = "import os\nst = open(f'/proc/{os.getppid()}/status').read()\n"
+    code += "print(os.getppid(), [l.split()[1] for l in st.splitlines() if l[:4] == 'Uid:'])"
+    with sb:
+        first = sb.run({"m.py": code}, ["python3", "m.py"])
+        second = sb.run({"m.py": code}, ["python3", "m.py"])
+    assert first.ok and first.stdout == second.stdout, (first, second)
+    assert first.stdout.split(" ", 1)[1].strip() == "['0']", first.stdout
+
+
+def test_docker_reply_reader_stops_at_a_whole_reply() -> None:
+    from pytest_llmbench.core.sandbox.docker import _read_reply
+
+    meta = b'{"stdout_len": 3, "stderr_len": 2}'
+    reply = b"LLMBENCH" + struct.pack(">I", len(meta)) + meta + b"out" + b"er"
+    a, b = socket.socketpair()
+    # Split across frames, with a stderr frame in between; no EOF after it.
+    for stream, data in ((1, reply[:10]), (2, b"noise"), (1, reply[10:])):
+        a.sendall(bytes([stream, 0, 0, 0]) + struct.pack(">I", len(data)) + data)
+    out, err = bytearray(), bytearray()
+    b.settimeout(5)
+    assert _read_reply(b, out, err) is True
+    assert bytes(out) == reply and bytes(err) == b"noise"
+    a.close()
+    out2, err2 = bytearray(), bytearray()
+    assert _read_reply(b, out2, err2) is False  # EOF before any reply
+    b.close()

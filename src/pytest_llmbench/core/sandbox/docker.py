@@ -1,12 +1,13 @@
-"""Docker backend: one warm, locked-down container per process; one ``exec`` per run.
+"""Docker backend: one warm, locked-down container per process; one warm runner in it.
 
-Each run execs a small Python runner inside the container (its source is sent with the
-exec, so the image never needs rebuilding when it changes). The runner reads a framed
-request on stdin (files, command, limits), makes a fresh work dir under the /work
-tmpfs, supervises the command (timeout, output caps), then SIGKILLs every process left
-in the container but init and itself, removes the work dir and answers with one framed
-reply. The host keeps a backstop timer: if the runner does not answer, the container
-is killed and removed, and the next run starts a new one.
+A small Python runner (its source is sent with the exec, so the image never needs
+rebuilding when it changes) runs as root in the container and serves framed requests
+(files, command, limits) one after another: it checks the container is clean, lets the
+command make a fresh, randomly named work dir as uid 65534, supervises it (timeout,
+output caps), SIGKILLs every non-root process left, has a uid-65534 child wipe the
+scratch tmpfs and IPC objects, and answers with one framed reply. A channel gets a
+runner exec of its own. The host keeps a backstop timer: if the runner does not
+answer, the container is killed and removed, and the next run starts a new one.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ LABEL = "org.llmbench.sandbox"
 HOW_TO = "install Docker, start the daemon and run `llmbench sandbox build`"
 _BACKSTOP_S = 15.0  # extra time the runner gets beyond the run's own timeout
 _SLACK_MB = 48  # the runner and init live in the same memory cgroup
-_SLACK_PIDS = 2  # the reaper (PID 1) and the runner
+_SLACK_PIDS = 3  # the reaper (PID 1), the warm runner, a channel's runner
 
 _REAPER = """
 import ctypes, os, time
@@ -96,24 +97,45 @@ def _oom_kills():
             pass
     return -1
 
+def _model_pids():
+    # Every live process not ours: ours (init, runners) are root, model code is not.
+    me, found = os.getpid(), []
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or int(p) == me:
+            continue
+        try:
+            with open("/proc/" + p + "/status") as fh:
+                st = dict(l.split(":", 1) for l in fh.read().splitlines() if ":" in l)
+        except (OSError, ValueError):
+            continue
+        if st.get("State", "").split()[:1] != ["Z"] and st.get("Uid", "0").split()[0] != "0":
+            found.append(int(p))
+    return found
+
+def _reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
 def _kill_rest():
-    # kill(-1) from root reaches every process but init and ourselves.
+    # SIGKILL model processes until none is left (a fork bomb needs a few rounds).
     deadline = time.monotonic() + 3.0
     while time.monotonic() < deadline:
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
+        pids = _model_pids()
+        if not pids:
             break
-        except OSError:
-            pass
-        while True:
+        for pid in pids:
             try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _reap()
         time.sleep(0.001)
+    _reap()
 
 def _become_nobody():
     for cap in range(64):
@@ -166,10 +188,9 @@ def _clean_as_nobody():
 
 def _dirt():
     # What would let one run reach the next; "" when there is none.
-    me = os.getpid()
-    procs = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+    procs = _model_pids()
     if procs:
-        return "processes " + " ".join(procs[:5])
+        return "processes " + " ".join(map(str, procs[:5]))
     for top in SCRATCH:
         try:
             left = os.listdir(top)
@@ -196,7 +217,17 @@ def _reply(fd, res, out, err):
 def _main():
     libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
     libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
-    req = json.loads(_read(struct.unpack(">I", _read(4))[0]))
+    while True:
+        try:
+            head = _read(4)
+        except SystemExit:
+            return  # the host closed the stream
+        req = json.loads(_read(struct.unpack(">I", head)[0]))
+        _serve(req)
+        if req.get("channel"):
+            return
+
+def _serve(req):
     reply_fd = 2 if req.get("channel") else 1
     _kill_rest()
     if _dirt():
@@ -353,6 +384,7 @@ class DockerSandbox(Sandbox):
         self._source = _runner_source()
         # The next run's runner, exec'd and importing while the caller does other work.
         self._standby: Any = None
+        self._warm: Any = None  # the runner that serves run() requests in turn
         self._standby_thread: threading.Thread | None = None
         self._oom_before = -1
         self.container_name = (
@@ -409,6 +441,10 @@ class DockerSandbox(Sandbox):
 
     def _discard(self) -> None:
         self._drop_standby()
+        warm, self._warm = self._warm, None
+        if warm is not None:
+            with contextlib.suppress(OSError):
+                warm.close()
         c, self._container = self._container, None
         self._limits = None
         if c is None:
@@ -588,9 +624,12 @@ class DockerSandbox(Sandbox):
                 sock.close()
 
     def _exec(self, body: bytes, timeout_s: float) -> ExecResult:
+        """One run on the warm runner (it serves runs one after another; a channel gets
+        a runner of its own)."""
         t0 = time.monotonic()
         self._oom_before = self._oom_count_host()
-        sock = self._take_standby()
+        sock = self._warm
+        self._warm = None
         if sock is None:
             try:
                 sock = self._spawn_runner()
@@ -599,11 +638,14 @@ class DockerSandbox(Sandbox):
         raw_sock: socket.socket = getattr(sock, "_sock", sock)
         raw_sock.settimeout(timeout_s + _BACKSTOP_S)
         out, err = bytearray(), bytearray()
+        complete = False
         try:
             raw_sock.sendall(struct.pack(">I", len(body)) + body)
-            _read_frames(raw_sock, out, err)
+            complete = _read_reply(raw_sock, out, err)
         except TimeoutError:
             # The runner itself is stuck: only killing the container ends it for sure.
+            with contextlib.suppress(OSError):
+                sock.close()
             self._discard()
             return ExecResult(
                 exit_code=-9,
@@ -615,16 +657,17 @@ class DockerSandbox(Sandbox):
                 failure_mode="exec_timeout",
             )
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                sock.close()
             raise _ContainerGone(str(exc)) from exc
-        finally:
+        if complete and self._container is not None:
+            self._warm = sock  # answered in full: it waits for the next request
+        else:
             with contextlib.suppress(OSError):
                 sock.close()
         if not out and not err and not self._alive():
             raise _ContainerGone("runner stream closed before the request")
-        res = self._parse(bytes(out), bytes(err), time.monotonic() - t0)
-        if self._container is not None:
-            self._prespawn()
-        return res
+        return self._parse(bytes(out), bytes(err), time.monotonic() - t0)
 
     def _alive(self) -> bool:
         try:
@@ -867,3 +910,31 @@ class DockerChannel(LineChannel):
 
 _CH_BACKLOG = 8 << 20  # unread stdout kept while sending; beyond it the command waits
 _FRAME = 1 << 20
+
+
+def _read_reply(sock: socket.socket, out: bytearray, err: bytearray) -> bool:
+    """Demultiplex until stdout holds one whole reply (the runner stays for the next
+    request) or EOF; True when the reply is complete."""
+    buf = bytearray()
+    need: int | None = None
+    while True:
+        if need is None and len(out) >= 12:
+            if not out.startswith(b"LLMBENCH"):
+                need = -1  # not a reply: read to EOF
+            else:
+                (n,) = struct.unpack(">I", out[8:12])
+                if len(out) >= 12 + n:
+                    meta = json.loads(out[12 : 12 + n])
+                    need = 12 + n + int(meta.get("stdout_len", 0)) + int(meta.get("stderr_len", 0))
+        if need is not None and need >= 0 and len(out) >= need and not buf:
+            return len(out) == need
+        chunk = sock.recv(262144)
+        if not chunk:
+            return False
+        buf += chunk
+        while len(buf) >= 8:
+            stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
+            if len(buf) < 8 + size:
+                break
+            (out if stream == 1 else err).extend(buf[8 : 8 + size])
+            del buf[: 8 + size]
