@@ -630,3 +630,25 @@ def test_performance_cannot_be_faked(sandbox: Sandbox, python_pack: Pack, trick:
     answer = "```python\n" + quadratic + "\n" + PERF_TRICKS[trick] + "\n```\n"
     v = check_answer(sc, python_pack.meta, answer, sandbox=sandbox)
     assert not v.passed and v.category == "too_slow", v.detail
+
+
+# ---------------------------------------------------------------- bugfind (Python)
+
+BUGFIND_TRICKS = ["main_run_test", "nonce_line", "gc_spec", "os_write_hook", "json_dumps"]
+
+
+@pytest.mark.parametrize("sid", ["py-binary-search", "py-mutable-default", "py-deep-merge"])
+def test_bugfind_python_tricks_fail_and_noise_passes(sandbox: Sandbox, sid: str) -> None:
+    pack = load_pack(PACKS / "bugfind")
+    sc = next(s for s in pack.scenarios if s.id == sid)
+    assert sc.reference and sc.counterexamples
+    right = extract_code(sc.reference, "python")
+    wrong = next(
+        extract_code(c, "python") for c in sc.counterexamples if "```python" in c
+    )  # the original, still buggy code
+    noise = "".join(TRICKS[t] for t in BUGFIND_TRICKS if t != "nonce_line")
+    for t in BUGFIND_TRICKS:
+        v = check_answer(sc, pack.meta, _answer(wrong, TRICKS[t]), sandbox=sandbox)
+        assert not v.passed and _tests_ran(v), f"{t} forged {sid}: {v.detail}"
+    v = check_answer(sc, pack.meta, _answer(right, noise), sandbox=sandbox)
+    assert v.passed, v.detail
