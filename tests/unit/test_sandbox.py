@@ -369,3 +369,32 @@ def test_docker_reply_reader_stops_at_a_whole_reply() -> None:
     out2, err2 = bytearray(), bytearray()
     assert _read_reply(b, out2, err2) is False  # EOF before any reply
     b.close()
+
+
+@pytest.mark.bwrap
+def test_bwrap_binds_a_toolchain_under_usr_local_alone(tmp_path: object) -> None:
+    """/usr/local is an empty read-only dir in the sandbox; a toolchain found there is
+    bound by itself (the order matters: the binds go in before it turns read-only)."""
+    from pytest_llmbench.core.sandbox import bwrap as bw
+    from pytest_llmbench.core.sandbox._host import toolchains
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to place a fake toolchain under /usr/local")
+    fake = f"/usr/local/lib/llmbench-fake-tc-{os.getpid()}"
+    os.makedirs(fake)
+    with open(os.path.join(fake, "f"), "w") as fh:
+        fh.write("tool")
+    tc = toolchains()
+    tc.binds.append(fake)
+    try:
+        try:
+            sb = bw.BwrapSandbox()
+        except SandboxUnavailable as exc:
+            pytest.skip(str(exc))
+        with sb:
+            res = sb.run({}, ["sh", "-c", f"ls /usr/local/lib; cat {fake}/f; touch /usr/local/x"])
+    finally:
+        tc.binds.remove(fake)
+        shutil.rmtree(fake)
+    assert res.stdout == f"{os.path.basename(fake)}\ntool", res
+    assert "Read-only file system" in res.stderr, res.stderr

@@ -173,8 +173,9 @@ class BwrapSandbox(Sandbox):
         # All of /usr but /usr/local (site software and configuration, not toolchains;
         # one found there is bound by itself below): an empty read-only dir over it.
         a += ["--dir", "/etc", "--ro-bind", "/usr", "/usr"]
-        if os.path.isdir("/usr/local"):
-            a += ["--tmpfs", "/usr/local", "--remount-ro", "/usr/local"]
+        local = os.path.isdir("/usr/local")
+        if local:
+            a += ["--tmpfs", "/usr/local"]  # read-only once the toolchain binds are in
         for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(top):
                 a += ["--symlink", os.readlink(top), top]
@@ -194,6 +195,8 @@ class BwrapSandbox(Sandbox):
                     made.add(parent)
                     a += ["--dir", parent]
             a += ["--ro-bind", path, path]
+        if local:
+            a += ["--remount-ro", "/usr/local"]
         a += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/work"]
         inner: list[str] = []
         if self.drop_uid:
