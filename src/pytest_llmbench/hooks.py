@@ -97,6 +97,7 @@ class LLMBenchPlugin:
             if self.llm.active:  # before xdist sends workeroutput back
                 config.workeroutput["llmbench"] = self.llm.worker_facts()  # type: ignore[attr-defined]
         elif self.llm.active:
+            self.llm.settle_stop(session.testscollected)  # -n: what no worker ran
             self.llm.finish(exitstatus)
             session.exitstatus = self.llm.exit_status(int(exitstatus))
 

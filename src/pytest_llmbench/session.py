@@ -296,6 +296,7 @@ class LLMSession:
             "speed_probe": self.speed,
             "server_settings": self.server_settings,
             "sandbox": self._sandbox.describe() if self._sandbox is not None else None,
+            "stopped_early": self.stopped_early,
         }
         return json.loads(json.dumps(facts, default=str))  # type: ignore[no-any-return]
 
@@ -303,6 +304,10 @@ class LLMSession:
         """Controller: fill what it never probed itself from the first worker that did."""
         if not isinstance(facts, dict):
             return
+        stop = facts.pop("stopped_early", None)
+        if isinstance(stop, dict) and self.stopped_early is None:
+            # each worker stops on its own; settle_stop counts what none ran
+            self.stopped_early = {**stop, "not_run": None}
         for key, value in facts.items():
             if value is not None and self._worker_facts.get(key) is None:
                 self._worker_facts[key] = value
@@ -312,6 +317,12 @@ class LLMSession:
             self.speed = self._worker_facts.get("speed_probe")
         if self.server_settings is None:
             self.server_settings = self._worker_facts.get("server_settings")
+
+    def settle_stop(self, to_run: int) -> None:
+        """Controller of an -n run stopped early: the scenarios none of the workers ran."""
+        if self.stopped_early is not None and self.stopped_early.get("not_run") is None:
+            done = sum(1 for r in self.writer.results if not r.get("resumed")) if self.writer else 0
+            self.stopped_early["not_run"] = max(0, to_run - done)
 
     def header_line(self) -> str:
         workers = getattr(self.config.option, "numprocesses", None) or 0

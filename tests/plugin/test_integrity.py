@@ -555,3 +555,16 @@ def test_a_scenario_id_with_a_trailing_newline_is_refused(tmp_path: Path) -> Non
     with pytest.raises(PackError) as ei:
         load_scenario_file(f)
     assert f"{f}:2: " in str(ei.value) and "scenario id" in str(ei.value)
+
+
+def test_a_dead_endpoint_stops_every_xdist_worker_and_the_log_counts_all(
+    pytester: pytest.Pytester,
+) -> None:
+    make_pack(pytester.path, 40)
+    res = run(pytester, f"--llm-endpoint={closed_port()}", "--llm-log=log.json", "-n", "2")
+    assert "stopped early" in res.stdout.str() + res.stderr.str()
+    data = json.loads((pytester.path / "log.json").read_text())
+    ran = len(data["results"])
+    assert ran == 10  # five per worker
+    assert data["stopped_early"]["failure_mode"] == "endpoint_unreachable"
+    assert data["stopped_early"]["not_run"] == 40 - ran
