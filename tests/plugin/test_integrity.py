@@ -568,3 +568,27 @@ def test_a_dead_endpoint_stops_every_xdist_worker_and_the_log_counts_all(
     assert ran == 10  # five per worker
     assert data["stopped_early"]["failure_mode"] == "endpoint_unreachable"
     assert data["stopped_early"]["not_run"] == 40 - ran
+
+
+def test_a_stalled_server_costs_one_deadline_not_one_per_scenario(
+    pytester: pytest.Pytester,
+) -> None:
+    """A server that accepts connections and never answers: the start-up probe hits
+    its deadline once, five scenarios report it, the run stops."""
+    import socket
+
+    stalled = socket.socket()
+    stalled.bind(("127.0.0.1", 0))
+    stalled.listen(64)  # the kernel completes connections; nobody ever reads them
+    try:
+        make_pack(pytester.path, 30)
+        url = f"http://127.0.0.1:{stalled.getsockname()[1]}"
+        t0 = time.monotonic()
+        res = run(pytester, f"--llm-endpoint={url}", "--llm-timeout=1", "--llm-log=log.json")
+        took = time.monotonic() - t0
+    finally:
+        stalled.close()
+    res.assert_outcomes(errors=5)
+    res.stdout.fnmatch_lines(["*stopped early: the first 5 scenarios all failed with timeout*"])
+    assert took < 20, f"{took:.0f} s"
+    assert json.loads((pytester.path / "log.json").read_text())["stopped_early"]["not_run"] == 25
