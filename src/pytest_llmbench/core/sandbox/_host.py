@@ -317,6 +317,20 @@ class Cgroup:
                 return False
             time.sleep(0.002)
 
+    def try_remove(self) -> bool:
+        """Remove the cgroup if it is empty by now (never waits)."""
+        if self.pids_current():
+            return False
+        gone = True
+        for d in set(self.dirs.values()):
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                gone = False
+        return gone
+
     def remove(self) -> None:
         self.kill_all()
         for d in set(self.dirs.values()):

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from typing import Any
 
 from . import _supervise
@@ -348,6 +349,19 @@ class BwrapSandbox(Sandbox):
             # (seconds, on a busy machine): without that headroom the next run's first
             # fork fails with EAGAIN.
             stale = cg.pids_current()
+            deadline = time.monotonic() + 0.02
+            while stale and time.monotonic() < deadline:
+                time.sleep(0.002)
+                stale = cg.pids_current()
+            if stale:
+                # Tasks of the last run not yet released: a fresh cgroup keeps the
+                # limit exact (no headroom a fork bomb could use).
+                fresh = Cgroup.create(f"bwrap-{self._tag}-x-{secrets.token_hex(4)}")
+                if fresh is not None:
+                    self._stale_cgroups.append(cg)
+                    self.cgroup = cg = fresh
+                    stale = 0
+            self._stale_cgroups = [c for c in self._stale_cgroups if not c.try_remove()]
             own = 2  # bwrap and its namespace init
             cg.apply(lim.memory_mb, lim.pids + own + stale, lim.cpus)
         oom0 = cg.oom_kills() if cg is not None else 0
