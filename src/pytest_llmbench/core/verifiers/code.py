@@ -287,12 +287,12 @@ def _reference_timing(sandbox: Any, a: CodeTestsArgs) -> tuple[list[float], Any]
 
     assert a.perf is not None
     ref = pr.PySession(sandbox, a.perf.reference, preamble=a.preamble, timeout_s=60.0)
+    ref.preload = pr.perf_inputs(a.preamble, a.perf.setup, a.perf.call)
     try:
         ref.start()
         if ref.load_error is not None:
             raise pr.SandboxError(f"the perf reference does not load: {ref.load_error}")
-        base = pr.host_namespace(ref, a.preamble)
-        return pr.time_call(ref, base, a.perf.setup, a.perf.call, a.perf.repeat, 30.0)
+        return pr.time_call(ref, a.perf.call, a.perf.repeat, 30.0)
     except pr.ChannelFailure as exc:
         raise pr.SandboxError(f"timing the perf reference: {exc.reason}") from None
     finally:
@@ -369,13 +369,13 @@ def _perf_run(
     # Each repeat is the first call in a fresh process: no cache of the candidate's
     # can serve a repeat, so the fastest repeat is an honest (and noise-robust) time.
     times: list[float] = []
+    session.preload = pr.perf_inputs(a.preamble, a.perf.setup, a.perf.call)
     for _ in range(a.perf.repeat):
         try:
             session.restart()
-            base = pr.host_namespace(session, a.preamble, a.entry)
-            t, result = pr.time_call(
-                session, base, a.perf.setup, a.perf.call, 1, allowed * 2 + 0.05
-            )
+            if session.load_error is not None:
+                raise session.load_error
+            t, result = pr.time_call(session, a.perf.call, 1, allowed * 2 + 0.05)
         except pr.ChannelFailure as exc:
             msg = (
                 f"still running after {allowed * 2:.3f} s" if exc.kind == "timeout" else exc.reason

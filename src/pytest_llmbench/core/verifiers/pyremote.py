@@ -200,6 +200,11 @@ class PySession:
         self.names: dict[str, Any] = {}
         self.modules: dict[str, str] = {}
         self.load_error: BaseException | None = None
+        # Data stored in the process before the candidate's code exists (a perf
+        # input): name -> plain data; after start, name -> its handle.
+        self.preload: dict[str, Any] = {}
+        self.preloaded: dict[str, Any] = {}
+        self.load_t0 = 0.0  # perf_counter() when the load request was sent
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -227,6 +232,10 @@ class PySession:
             raise SandboxError(f"the sandbox runner did not start ({exc.reason})") from None
         if "hello" not in hello:
             self._fail("protocol", "the runner's first message is not its greeting")
+        self.preloaded = {
+            k: self.enc(self.request({"op": "put", "v": data})) for k, data in self.preload.items()
+        }
+        self.load_t0 = time.perf_counter()
         self.deadline = min(self.deadline_cap, time.monotonic() + self.load_timeout_s)
         try:
             names = self.request(
@@ -630,35 +639,39 @@ def _as_data(v: object) -> Any:
         return None
 
 
-def time_call(
-    session: PySession,
-    base: dict[str, Any],
-    setup: str,
-    call: str,
-    repeat: int,
-    limit: float,
-) -> tuple[list[float], Any]:
-    """Wall time, measured here, of the expression ``call`` evaluated in the sandbox
-    in the candidate's module, over the data ``setup`` (run here) built. The data is
-    stored there first (untimed); each repeat is one request, so the clock sees the
-    computation, not round trips. Returns the times and the last result."""
-    ns = dict(base)
+def perf_inputs(preamble: str, setup: str, call: str) -> dict[str, Any]:
+    """The plain data ``setup`` (run here, after ``preamble``) built for the names
+    ``call`` uses, encoded, to be stored in a process before the candidate loads
+    (:attr:`PySession.preload`)."""
+    ns: dict[str, Any] = {"__name__": "__llmbench_perf__", "__builtins__": builtins}
+    exec(compile(preamble, "<preamble>", "exec"), ns)
+    before = set(ns)
     exec(compile(setup, "<setup>", "exec"), ns)
     used = {n.id for n in ast.walk(ast.parse(call, mode="eval")) if isinstance(n, ast.Name)}
-    session.deadline = min(session.deadline_cap, time.monotonic() + 60.0)
-    names: dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for k in sorted(used):
-        if k not in ns or k in base:
+        if k not in ns or k in before:
             continue
         data = _as_data(ns[k])
         if data is None:
             raise ValueError(f"perf: {k!r} from setup is not plain data")
-        names[k] = session.enc(session.request({"op": "put", "v": data}))
+        out[k] = data
+    return out
+
+
+def time_call(session: PySession, call: str, repeat: int, limit: float) -> tuple[list[float], Any]:
+    """Wall time, measured here, of the expression ``call`` evaluated in the sandbox
+    in the candidate's module over the data stored before it loaded
+    (``session.preload``). The first repeat is timed from the load request: the
+    candidate's code has seen the input since then, so all it did counts (the data
+    was stored, untimed, before any of its code existed). Each repeat is one
+    request, so the clock sees the computation, not round trips. Returns the times
+    and the last result."""
     times: list[float] = []
     result: Any = None
-    for _ in range(repeat):
+    for i in range(repeat):
         session.deadline = min(session.deadline_cap, time.monotonic() + limit)
-        t0 = time.perf_counter()
-        result = session.request({"op": "eval", "expr": call, "names": names})
+        t0 = session.load_t0 if i == 0 else time.perf_counter()
+        result = session.request({"op": "eval", "expr": call, "names": session.preloaded})
         times.append(time.perf_counter() - t0)
     return times, result

@@ -1,0 +1,113 @@
+"""Forgery attempts on the host-decided paths (the proxy engine, the timed
+perf call, observations): each wrong answer must fail, and the right answer with
+the same noise must still pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_llmbench.core.exchange import check_answer
+from pytest_llmbench.core.packs import Pack, load_pack
+from pytest_llmbench.core.sandbox import Sandbox
+from pytest_llmbench.core.verifiers._code import extract_code
+
+pytestmark = pytest.mark.security
+
+PACKS = Path(__file__).resolve().parents[2] / "packs"
+
+
+@pytest.fixture(scope="module")
+def python_pack() -> Pack:
+    return load_pack(PACKS / "python")
+
+
+# The slow answer does its work while the host stores the timed input (untimed),
+# hooked into the server's request handler, so the timed call is a lookup.
+PUT_HOOK = """
+import sys as _s
+_slow = lis_length
+_pre = {}
+_srv = _s.modules["__main__"]
+_orig_do = _srv.Server.do
+def _do(self, msg):
+    r = _orig_do(self, msg)
+    if msg.get("op") == "put" and type(getattr(r, "v", None)) is list:
+        _pre[id(r.v)] = _slow(r.v)
+    return r
+_srv.Server.do = _do
+def lis_length(nums):
+    if id(nums) in _pre:
+        return _pre[id(nums)]
+    return _slow(nums)
+"""
+
+# The slow answer caches its result on disk: the next process reads it.
+DISK_CACHE = """
+import os as _o, json as _j, hashlib as _h
+_slow = lis_length
+def lis_length(nums):
+    k = _h.sha1(repr(nums).encode()).hexdigest()
+    for d in ("/tmp", ".", "/dev/shm", _o.path.expanduser("~")):
+        p = _o.path.join(d, "lis-" + k)
+        try:
+            with open(p) as f:
+                return _j.load(f)
+        except Exception:
+            pass
+    r = _slow(nums)
+    for d in ("/tmp", ".", "/dev/shm", _o.path.expanduser("~")):
+        try:
+            with open(_o.path.join(d, "lis-" + k), "w") as f:
+                _j.dump(r, f)
+        except Exception:
+            pass
+    return r
+"""
+
+# The slow answer finds the stored input when its module loads and works on it in
+# a thread, so the timed call only waits for what is left.
+LOAD_PRECOMPUTE = """
+import gc as _g, threading as _t
+_slow = lis_length
+_pre = {}
+def _work():
+    for o in list(_g.get_objects()):
+        if type(o) is list and len(o) > 1000 and all(type(x) is int for x in o[:50]):
+            _pre[id(o)] = _slow(o)
+_th = _t.Thread(target=_work)
+_th.start()
+def lis_length(nums):
+    _th.join()
+    if id(nums) in _pre:
+        return _pre[id(nums)]
+    return _slow(nums)
+"""
+
+PERF_TRICKS = {
+    "put_hook": PUT_HOOK,
+    "disk_cache": DISK_CACHE,
+    "load_precompute": LOAD_PRECOMPUTE,
+}
+
+
+@pytest.mark.parametrize("trick", sorted(PERF_TRICKS))
+def test_perf_trick_on_a_slow_answer_fails(sandbox: Sandbox, python_pack: Pack, trick: str) -> None:
+    sc = next(s for s in python_pack.scenarios if s.id == "lis-fast")
+    quadratic = extract_code(sc.counterexamples[0], "python")
+    answer = "```python\n" + quadratic + "\n" + PERF_TRICKS[trick] + "\n```\n"
+    v = check_answer(sc, python_pack.meta, answer, sandbox=sandbox)
+    assert not v.passed and v.category == "too_slow", v.detail
+
+
+@pytest.mark.parametrize("trick", sorted(PERF_TRICKS))
+def test_perf_trick_on_the_fast_answer_passes(
+    sandbox: Sandbox, python_pack: Pack, trick: str
+) -> None:
+    sc = next(s for s in python_pack.scenarios if s.id == "lis-fast")
+    assert sc.reference
+    fast = extract_code(sc.reference, "python")
+    answer = "```python\n" + fast + "\n" + PERF_TRICKS[trick] + "\n```\n"
+    v = check_answer(sc, python_pack.meta, answer, sandbox=sandbox)
+    assert v.passed, v.detail
