@@ -194,6 +194,16 @@ def test_fresh_work_dir_with_files(real: Sandbox) -> None:
     assert again.stdout == "" and again.ok
 
 
+def test_the_run_may_change_its_own_files(real: Sandbox) -> None:
+    # Model code runs as an unprivileged uid: the files it was given are still its own.
+    res = real.run(
+        {"a/b.txt": "x", "c.txt": "y"},
+        ["sh", "-c", "echo z >> a/b.txt && touch a/new && rm c.txt && mkdir a/d && cat a/b.txt"],
+    )
+    assert res.ok, res.stderr
+    assert res.stdout == "xz\n"
+
+
 def test_stdin_exit_code_and_stderr(real: Sandbox) -> None:
     res = real.run(
         files={

@@ -331,6 +331,10 @@ class BwrapSandbox(Sandbox):
             argv += ["--seccomp", str(r)]
         argv += ["--remount-ro", "/", "--"]
         if self._inner_args:
+            # The run's files are the command's to change (cli tasks edit fixtures).
+            for top, dirs, names in os.walk(work):
+                for name in (*dirs, *names):
+                    os.lchown(os.path.join(top, name), NOBODY, NOBODY)
             os.chown(work, NOBODY, NOBODY)
             os.chown(tmp, NOBODY, NOBODY)
             argv += [*self._inner_args, "--"]
