@@ -21,8 +21,26 @@ def endpoint_arg(value: str) -> str:
         raise argparse.ArgumentTypeError(
             f"unknown junk kind {v[5:]!r}; known: {', '.join(JUNK_KINDS)}"
         )
+    from .core import registry
+
+    kind = v.partition(":")[0]
+    if kind not in ("http", "https", "reference") and registry.known(registry.ENDPOINTS, kind):
+        return v
+    others = [n for n in registry.names(registry.ENDPOINTS) if n not in registry.BUILTIN_ENDPOINTS]
+    extra = "".join(f", '{n}[:ARG]'" for n in others)
     raise argparse.ArgumentTypeError(
-        f"{value!r} is not an http(s) URL, 'reference', 'junk' or 'junk:<kind>'"
+        f"{value!r} is not an http(s) URL, 'reference', 'junk' or 'junk:<kind>'{extra}"
+    )
+
+
+def sandbox_arg(value: str) -> str:
+    from .core import registry
+
+    v = value.strip()
+    if registry.known(registry.SANDBOXES, v):  # built-ins answer without a scan
+        return v
+    raise argparse.ArgumentTypeError(
+        f"unknown sandbox {value!r}; choose one of {', '.join(registry.names(registry.SANDBOXES))}"
     )
 
 
@@ -252,9 +270,11 @@ def addoption(parser: pytest.Parser) -> None:
     )
     g.addoption(
         "--llm-sandbox",
-        choices=["auto", "docker", "bwrap", "unsafe-local"],
+        type=sandbox_arg,
         default="auto",
-        help="where model-written code runs (never unsafe-local unless named)",
+        metavar="NAME",
+        help="where model-written code runs: auto, docker, bwrap, unsafe-local (never "
+        "unless named) or an installed backend",
     )
     g.addoption(
         "--llm-sandbox-image",

@@ -728,14 +728,43 @@ class JunkEndpoint(Endpoint):
 
 
 def make_endpoint(spec: str, **http_options: Any) -> Endpoint:
-    """``reference``, ``junk``, ``junk:<kind>`` or an http(s) URL (options go to
-    :class:`HTTPEndpoint`)."""
-    if spec == "reference":
-        return ReferenceEndpoint()
-    if spec == "junk" or spec.startswith("junk:"):
-        return JunkEndpoint(spec.partition(":")[2] or None)
-    if spec.startswith(("http://", "https://")):
-        return HTTPEndpoint(spec, **http_options)
-    raise ValueError(
-        f"--llm-endpoint {spec!r}: expected an http(s) URL, 'reference', 'junk' or 'junk:<kind>'"
-    )
+    """``KIND`` or ``KIND:ARG``: ``reference``, ``junk``, ``junk:<kind>``, an http(s)
+    URL (options go to :class:`HTTPEndpoint`) or a ``pytest_llmbench.endpoints`` entry
+    point (see core.registry), called with ``ARG`` and the options."""
+    from . import registry
+
+    kind, _, arg = spec.partition(":")
+    if not registry.known(registry.ENDPOINTS, kind):
+        raise ValueError(
+            f"--llm-endpoint {spec!r}: expected an http(s) URL or one of "
+            f"{', '.join(registry.names(registry.ENDPOINTS))}"
+        )
+    made = registry.load(registry.ENDPOINTS, kind)(arg, **http_options)
+    if not isinstance(made, Endpoint):
+        raise TypeError(f"endpoint kind {kind!r} made {type(made).__name__}, not an Endpoint")
+    return made
+
+
+def make_reference(arg: str, **http_options: Any) -> Endpoint:
+    if arg:
+        raise ValueError(f"--llm-endpoint reference:{arg}: 'reference' takes no argument")
+    return ReferenceEndpoint()
+
+
+def make_junk(arg: str, **http_options: Any) -> Endpoint:
+    return JunkEndpoint(arg or None)
+
+
+def _http(scheme: str, arg: str, **http_options: Any) -> Endpoint:
+    # The scheme was split off as the kind, so a URL's argument is "//host...".
+    if not arg.startswith("//") or len(arg) < 3:
+        raise ValueError(f"--llm-endpoint {scheme}:{arg}: expected {scheme}://host[:port]")
+    return HTTPEndpoint(f"{scheme}:{arg}", **http_options)
+
+
+def make_http(arg: str, **http_options: Any) -> Endpoint:
+    return _http("http", arg, **http_options)
+
+
+def make_https(arg: str, **http_options: Any) -> Endpoint:
+    return _http("https", arg, **http_options)

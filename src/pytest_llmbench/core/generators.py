@@ -23,10 +23,7 @@ repetitive town-chronicle sentences that never contain digits, so no needle valu
 can appear by chance. Each scenario's RNG is seeded from ``seed`` and its own id, so
 adding a length or depth never changes existing scenarios.
 
-The ``needle`` verifier lives here too, next to the generator whose scenarios it
-grades: each needle value must appear (one check each), near-duplicate values must
-not, and an answer longer than ``max_chars`` is a copy of the document, not a
-retrieval.
+The ``needle`` verifier that grades these scenarios is ``verifiers/needle.py``.
 """
 
 from __future__ import annotations
@@ -41,12 +38,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import registry
 from .bfcl import BfclSpec, DataMissing, expand_bfcl
 from .humaneval import HumanEvalSpec, expand_humaneval
-from .output import Output
 from .schema import ID_RE, Generation, Scenario
-from .verifiers._text import short
-from .verifiers.base import Check, Verdict, Verifier, register
 
 CHARS_PER_TOKEN = 4
 
@@ -340,11 +335,11 @@ def _expand_needle(spec: NeedleSpec) -> list[Scenario]:
 # ---------------------------------------------------------------- registry, expansion
 
 Expander = Callable[[Any], list[Scenario]]
-GENERATORS: dict[str, tuple[type[BaseModel], Expander]] = {
-    "needle": (NeedleSpec, _expand_needle),
-    "humaneval": (HumanEvalSpec, expand_humaneval),
-    "bfcl": (BfclSpec, expand_bfcl),
-}
+Generator = tuple[type[BaseModel], Expander]
+# Named in core.registry; other kinds come from ``pytest_llmbench.generators`` entry points.
+NEEDLE: Generator = (NeedleSpec, _expand_needle)
+HUMANEVAL: Generator = (HumanEvalSpec, expand_humaneval)
+BFCL: Generator = (BfclSpec, expand_bfcl)
 
 
 def expand_generators(
@@ -357,12 +352,12 @@ def expand_generators(
     for i, item in enumerate(raw):
         line = _line_of(root, ("generators", i))
         kind = item.get("kind") if isinstance(item, dict) else None
-        if kind not in GENERATORS:
-            known = ", ".join(sorted(GENERATORS))
+        if not isinstance(kind, str) or not registry.known(registry.GENERATORS, kind):
+            known = ", ".join(registry.names(registry.GENERATORS))
             raise PackError(
                 path, line, f"generators.{i}.kind: unknown generator {kind!r} (known: {known})"
             )
-        spec_cls, expand = GENERATORS[kind]
+        spec_cls, expand = registry.load(registry.GENERATORS, kind)
         try:
             spec = spec_cls.model_validate(item)
         except ValidationError as exc:
@@ -385,66 +380,12 @@ def expand_generators(
     return out
 
 
-# ---------------------------------------------------------------- verifier
-
-
-class NeedleArgs(_Strict):
-    values: list[str] = Field(min_length=1)
-    forbidden: list[str] = Field(default_factory=list)
-    max_chars: int = Field(default=400, ge=1)
-    # Informational, copied into the verdict's data for per-length/depth analysis.
-    context_tokens: int | None = None
-    depths: list[int] = Field(default_factory=list)
-
-    @field_validator("values", "forbidden")
-    @classmethod
-    def _non_blank(cls, v: list[str]) -> list[str]:
-        if any(not s.strip() for s in v):
-            raise ValueError("empty strings would match anything")
-        return v
-
-
-def _has(text: str, value: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text, re.IGNORECASE) is not None
-
-
-@register("needle")
-class Needle(Verifier):
-    """Each needle value appears (one check each), no forbidden near-duplicate does,
-    and the answer is short enough to be a retrieval rather than a copy."""
-
-    Args = NeedleArgs
-
-    def check(self, output: Output) -> Verdict:
-        a: NeedleArgs = self.args  # type: ignore[assignment]
-        text = output.text
-        found = [_has(text, v) for v in a.values]
-        checks = [
-            Check(f"needle {v!r}", ok, "present" if ok else "missing", v)
-            for v, ok in zip(a.values, found, strict=True)
-        ]
-        checks += [
-            Check(f"not the near-duplicate {v!r}", not _has(text, v), "present", "absent")
-            if _has(text, v)
-            else Check(f"not the near-duplicate {v!r}", True)
-            for v in a.forbidden
-        ]
-        n = len(text.strip())
-        checks.append(
-            Check(
-                "answer length",
-                0 < n <= a.max_chars,
-                f"{n} chars" + (f" {short(text, 40)}" if n > a.max_chars else ""),
-                f"1..{a.max_chars} chars",
-            )
-        )
-        data = {"context_tokens": a.context_tokens, "depths": a.depths, "found": found}
-        return Verdict.from_checks(
-            checks,
-            category="needle_missed",
-            metrics={"needles": [float(sum(found)), float(len(found))]},
-            data=data,
-        )
-
-
-__all__ = ["CHARS_PER_TOKEN", "GENERATORS", "NeedleSpec", "expand_generators", "haystack"]
+__all__ = [
+    "BFCL",
+    "CHARS_PER_TOKEN",
+    "HUMANEVAL",
+    "NEEDLE",
+    "NeedleSpec",
+    "expand_generators",
+    "haystack",
+]

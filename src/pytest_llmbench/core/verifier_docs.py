@@ -15,7 +15,6 @@ from typing import Any
 
 import yaml
 
-from . import generators as _generators  # noqa: F401  (registers the "needle" verifier)
 from .verifiers.base import Verifier, registered
 
 # Verifiers no built-in pack uses get a hand-written example (validated by a test).

@@ -1,6 +1,7 @@
 """Sandboxes for model-written code.
 
-``open_sandbox("auto" | "docker" | "bwrap" | "unsafe-local")`` returns a :class:`Sandbox`.
+``open_sandbox(name)`` returns a :class:`Sandbox`; the names (``auto``, ``docker``, ``bwrap``,
+``unsafe-local`` and installed ones) are in core.registry.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from .base import (
     SandboxUnavailable,
 )
 
-BACKENDS = ("auto", "docker", "bwrap", "unsafe-local")
 NO_SANDBOX = (
     "no sandbox: install bubblewrap (apt-get install bubblewrap) or Docker and run "
     "`llmbench sandbox build`"
@@ -24,22 +24,41 @@ NO_SANDBOX = (
 
 
 def open_sandbox(kind: str = "auto", image: str | None = None) -> Sandbox:
-    """Open a backend by name. ``auto`` is docker when the daemon answers and the image
-    exists, else bwrap when it works; it never falls back to unsafe-local."""
-    if kind == "docker":
-        from .docker import DockerSandbox
+    """Open a backend by name: a built-in or a ``pytest_llmbench.sandboxes`` entry point
+    (see core.registry); ValueError for an unknown name."""
+    from .. import registry
 
-        return DockerSandbox(image=image)
-    if kind == "bwrap":
-        from .bwrap import BwrapSandbox
+    try:
+        factory = registry.load(registry.SANDBOXES, kind)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    box = factory(image)
+    if not isinstance(box, Sandbox):
+        raise TypeError(f"sandbox {kind!r} made {type(box).__name__}, not a Sandbox")
+    return box
 
-        return BwrapSandbox()
-    if kind == "unsafe-local":
-        from .local import LocalSandbox
 
-        return LocalSandbox()
-    if kind != "auto":
-        raise ValueError(f"unknown sandbox {kind!r}; choose one of {', '.join(BACKENDS)}")
+def open_docker(image: str | None) -> Sandbox:
+    from .docker import DockerSandbox
+
+    return DockerSandbox(image=image)
+
+
+def open_bwrap(image: str | None) -> Sandbox:
+    from .bwrap import BwrapSandbox
+
+    return BwrapSandbox()
+
+
+def open_local(image: str | None) -> Sandbox:
+    from .local import LocalSandbox
+
+    return LocalSandbox()
+
+
+def open_auto(image: str | None) -> Sandbox:
+    """docker when the daemon answers and the image exists, else bwrap when it works;
+    never unsafe-local."""
     from .docker import DockerSandbox, docker_ready
 
     if docker_ready(image):
@@ -57,7 +76,6 @@ def open_sandbox(kind: str = "auto", image: str | None = None) -> Sandbox:
 
 
 __all__ = [
-    "BACKENDS",
     "FAILURE_MODES",
     "Channel",
     "ChannelClosed",

@@ -1,9 +1,9 @@
 """Verifier base class, verdicts and the registry.
 
 A verifier family is a module in this package (or an entry point in the group
-``pytest_llmbench.verifiers``) that decorates subclasses of :class:`Verifier` with
-``@register("name")``. Arguments are validated by the class's ``Args`` model when a
-pack is collected, so a typo fails collection, not the run.
+``pytest_llmbench.verifiers``, see core.registry) that decorates subclasses of
+:class:`Verifier` with ``@register("name")``. Arguments are validated by the class's
+``Args`` model when a pack is collected, so a typo fails collection, not the run.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import importlib
 import pkgutil
 import re
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .. import registry
 from ..output import Output
 from ..schema import PackMeta, Scenario, VerifierSpec
 
@@ -170,7 +170,7 @@ def _load() -> None:
     for mod in pkgutil.iter_modules(pkg.__path__):
         if mod.name != "base":
             importlib.import_module(f"{pkg.__name__}.{mod.name}")
-    for ep in entry_points(group="pytest_llmbench.verifiers"):
+    for ep in registry.installed(registry.VERIFIERS).values():
         ep.load()
 
 
@@ -215,7 +215,12 @@ def get_verifier(name: str) -> type[Verifier]:
         module = _builtin_index().get(name)
         if module is not None:
             importlib.import_module(module)
-            cls = _REGISTRY.get(name)
+        else:
+            # An installed verifier named like its entry point loads alone.
+            ep = registry.installed(registry.VERIFIERS).get(name)
+            if ep is not None:
+                ep.load()
+        cls = _REGISTRY.get(name)
     if cls is None:
         _load()
         cls = _REGISTRY.get(name)
