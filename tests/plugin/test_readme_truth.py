@@ -76,3 +76,40 @@ def test_skip_reasons_show_and_the_readme_says_how_to_skip_the_build() -> None:
     readme = (REPO / "README.md").read_text()
     assert "LLMBENCH_LLAMA_BUILD=0" in readme and "-rs" in readme
     assert "under the current directory" in readme
+
+
+def test_the_readme_demo_command_passes_every_scenario(tmp_path: Path) -> None:
+    # The first command of the README, run as written (after its install and fetch steps,
+    # which .ci/run has done): every selected built-in scenario passes, nothing errors.
+    import shlex
+    import subprocess
+    import sys
+
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"Run the demo.*?```\n(.*?)\n```", readme, re.S)
+    assert block, "README has no demo command"
+    steps = [s.strip() for s in block.group(1).split("&&")]
+    assert steps[0].startswith("pip install") and steps[1] == "llmbench datasets fetch bfcl"
+    argv = shlex.split(steps[2])
+    assert argv[0] == "pytest"
+    log = tmp_path / "demo.json"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *argv[1:],
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--llm-log={log}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    tail = res.stdout[-2000:]
+    assert res.returncode == 0, tail
+    last = res.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d+ passed, \d+ deselected in [\d.]+s(?: \(.*\))?", last), tail
