@@ -116,12 +116,14 @@ ext_word = llmbench_ext
 
 [pytest_llmbench.sandboxes]
 ext_box = llmbench_ext:ExtBox
+broken_box = llmbench_missing:Box
 
 [pytest_llmbench.endpoints]
 ext_echo = llmbench_ext:Echo
 
 [pytest_llmbench.generators]
 ext_repeat = llmbench_ext:GENERATOR
+broken = llmbench_missing:GENERATOR
 """
 
 PACK = "id: ext\ntitle: Extension pack\nversion: '1'\n"
@@ -177,7 +179,7 @@ def test_unknown_names_list_the_installed_ones(ext: pytest.Pytester) -> None:
     res, _ = run(ext, "--llm-endpoint=reference", "--llm-sandbox=nope")
     assert res.ret != 0
     res.stderr.fnmatch_lines(
-        ["*unknown sandbox 'nope'; choose one of auto, docker, bwrap, unsafe-local, ext_box*"]
+        ["*unknown sandbox 'nope'; choose one of auto, docker, bwrap, unsafe-local, ext_box,*"]
     )
     res, _ = run(ext, "--llm-endpoint=nope:x")
     assert res.ret != 0
@@ -189,9 +191,28 @@ def test_unknown_names_list_the_installed_ones(ext: pytest.Pytester) -> None:
     res.stdout.fnmatch_lines(
         [
             "*scenarios.yaml:2*unknown generator 'ext_rpeat' (known: needle, humaneval, bfcl, "
-            "ext_repeat)*"
+            "ext_repeat, broken)*"
         ]
     )
+
+
+def test_a_broken_extension_is_one_error_line(ext: pytest.Pytester) -> None:
+    res, log = run(ext, "--llm-endpoint=reference", "--llm-sandbox=broken_box")
+    res.assert_outcomes(errors=2)
+    assert {r["failure_mode"] for r in log["results"]} == {"sandbox_unavailable"}
+    res.stdout.fnmatch_lines(
+        [
+            "*sandbox 'broken_box' (llmbench_missing:Box, entry point in "
+            "pytest_llmbench.sandboxes) does not load: ModuleNotFoundError*"
+        ]
+    )
+    assert "INTERNALERROR" not in res.stdout.str()
+    (ext.path / "packs" / "ext" / "scenarios.yaml").write_text(
+        "generators:\n  - kind: broken\n    words: [a]\n"
+    )
+    res, _ = run(ext, "--llm-endpoint=reference")
+    res.stdout.fnmatch_lines(["*scenarios.yaml:2*generator 'broken' (*) does not load*"])
+    assert "INTERNALERROR" not in res.stdout.str()
 
 
 def test_an_unrelated_suite_scans_no_entry_points(ext: pytest.Pytester) -> None:

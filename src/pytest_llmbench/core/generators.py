@@ -357,7 +357,10 @@ def expand_generators(
             raise PackError(
                 path, line, f"generators.{i}.kind: unknown generator {kind!r} (known: {known})"
             )
-        spec_cls, expand = registry.load(registry.GENERATORS, kind)
+        try:
+            spec_cls, expand = registry.load(registry.GENERATORS, kind)
+        except (registry.ExtensionError, TypeError, ValueError) as exc:
+            raise PackError(path, line, f"generators.{i}.kind: {exc}") from None
         try:
             spec = spec_cls.model_validate(item)
         except ValidationError as exc:

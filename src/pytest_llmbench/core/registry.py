@@ -89,7 +89,17 @@ def load(group: str, name: str) -> Any:
     ep = installed(group).get(name)
     if ep is None:
         raise KeyError(f"unknown {_noun(group)} {name!r} (known: {', '.join(names(group))})")
-    return ep.load()
+    try:
+        return ep.load()
+    except Exception as exc:  # any error of third-party import code: one line naming it
+        raise ExtensionError(
+            f"{_noun(group)} {name!r} ({ep.value}, entry point in {group}) does not load: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+class ExtensionError(RuntimeError):
+    """An installed extension named by a pack or an option fails to import."""
 
 
 def _noun(group: str) -> str:
@@ -105,6 +115,7 @@ __all__ = [
     "BUILTIN",
     "BUILTIN_ENDPOINTS",
     "ENDPOINTS",
+    "ExtensionError",
     "GENERATORS",
     "SANDBOXES",
     "VERIFIERS",

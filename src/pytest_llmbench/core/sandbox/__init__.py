@@ -32,6 +32,8 @@ def open_sandbox(kind: str = "auto", image: str | None = None) -> Sandbox:
         factory = registry.load(registry.SANDBOXES, kind)
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
+    except registry.ExtensionError as exc:
+        raise SandboxUnavailable(str(exc)) from None
     box = factory(image)
     if not isinstance(box, Sandbox):
         raise TypeError(f"sandbox {kind!r} made {type(box).__name__}, not a Sandbox")

@@ -219,7 +219,13 @@ def get_verifier(name: str) -> type[Verifier]:
             # An installed verifier named like its entry point loads alone.
             ep = registry.installed(registry.VERIFIERS).get(name)
             if ep is not None:
-                ep.load()
+                try:
+                    ep.load()
+                except Exception as exc:  # third-party import code: one line naming it
+                    raise VerifierConfigError(
+                        f"verifier {name!r} ({ep.value}, entry point in {registry.VERIFIERS}) "
+                        f"does not load: {type(exc).__name__}: {exc}"
+                    ) from exc
         cls = _REGISTRY.get(name)
     if cls is None:
         _load()
