@@ -5,6 +5,7 @@ the same noise must still pass."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,4 +111,54 @@ def test_perf_trick_on_the_fast_answer_passes(
     fast = extract_code(sc.reference, "python")
     answer = "```python\n" + fast + "\n" + PERF_TRICKS[trick] + "\n```\n"
     v = check_answer(sc, python_pack.meta, answer, sandbox=sandbox)
+    assert v.passed, v.detail
+
+
+# ---------------------------------------------------------------- observation programs
+
+# The candidate's module defines Object.prototype.toJSON: JSON.stringify in the
+# observation harness would call it on the harness's own lines, which could then
+# claim the source-size observations (expected values that need no solving).
+TOJSON_REWRITE = r"""
+Object.defineProperty(Object.prototype, 'toJSON', {
+  configurable: true,
+  value: function (this: any) {
+    if (this && typeof this.key === 'string' && 'value' in this
+        && this.key.startsWith('duplication removed')) {
+      return { key: this.key, value: '' };
+    }
+    return this;
+  },
+});
+"""
+
+OBSERVE_TRICKS = {"tojson_rewrite": TOJSON_REWRITE}
+
+
+def _money(sandbox: Sandbox, code: str) -> Any:
+    pack = load_pack(PACKS / "coding")
+    sc = next(s for s in pack.scenarios if s.id == "ts-refactor-money")
+    v = check_answer(sc, pack.meta, "```typescript\n" + code + "\n```\n", sandbox=sandbox)
+    assert v.category != "sandbox_unavailable", v.detail
+    return v
+
+
+@pytest.mark.parametrize("trick", sorted(OBSERVE_TRICKS))
+def test_observation_trick_on_duplicated_code_fails(sandbox: Sandbox, trick: str) -> None:
+    pack = load_pack(PACKS / "coding")
+    sc = next(s for s in pack.scenarios if s.id == "ts-refactor-money")
+    # the counterexample that is right but keeps the duplication
+    dup = extract_code(sc.counterexamples[2], "typescript")
+    v = _money(sandbox, dup + "\n" + OBSERVE_TRICKS[trick])
+    assert not v.passed, f"forged: {v.detail}"
+    assert "duplication removed" in v.detail
+
+
+@pytest.mark.parametrize("trick", sorted(OBSERVE_TRICKS))
+def test_observation_trick_on_the_reference_passes(sandbox: Sandbox, trick: str) -> None:
+    pack = load_pack(PACKS / "coding")
+    sc = next(s for s in pack.scenarios if s.id == "ts-refactor-money")
+    assert sc.reference
+    ref = extract_code(sc.reference, "typescript")
+    v = _money(sandbox, ref + "\n" + OBSERVE_TRICKS[trick])
     assert v.passed, v.detail
