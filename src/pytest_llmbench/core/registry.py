@@ -59,14 +59,17 @@ _found: dict[str, dict[str, EntryPoint]] = {}
 
 
 def installed(group: str) -> dict[str, EntryPoint]:
-    """The group's entry points from installed distributions (scanned once)."""
-    if group not in _found:
+    """The group's entry points from installed distributions (all four groups are read
+    in one scan of the installed metadata, the first time any is asked for)."""
+    if not _found:
         from importlib.metadata import entry_points
 
-        eps: dict[str, EntryPoint] = {}
-        for ep in entry_points(group=group):
-            eps.setdefault(ep.name, ep)
-        _found[group] = eps
+        everything = entry_points()  # one scan; select() only filters it
+        for g in BUILTIN:
+            eps: dict[str, EntryPoint] = {}
+            for ep in everything.select(group=g):
+                eps.setdefault(ep.name, ep)
+            _found[g] = eps
     return _found[group]
 
 
