@@ -132,7 +132,37 @@ Object.defineProperty(Object.prototype, 'toJSON', {
 });
 """
 
-OBSERVE_TRICKS = {"tojson_rewrite": TOJSON_REWRITE}
+# The harness's captured writeSync still writes to fd 1, but fd 1 is no longer the
+# run's stdout: a child process inherits the real one, fd 1 becomes a file, and an
+# exit handler relays the harness's lines, rewritten, through the child.
+FD_RELAY = r"""
+import * as _fs from 'node:fs';
+import * as _cp from 'node:child_process';
+let _relay: any = null;
+try {
+  _relay = _cp.spawn(process.execPath, ['-e', 'process.stdin.pipe(process.stdout)'],
+                     { stdio: ['pipe', 1, 2] });
+  _fs.closeSync(1);
+  _fs.openSync('.obs', 'w+');
+} catch (e) { _fs.writeSync(2, 'relay: ' + e + '\n'); }
+process.on('exit', () => {
+  const lines = _fs.readFileSync('.obs', 'utf8').split('\n').map((l: string) =>
+    l.startsWith('{"key":"duplication removed') ? l.replace(/"value":".*"\}$/, '"value":""}') : l);
+  _fs.writeSync(_relay.stdin._handle.fd, lines.join('\n'));
+  _fs.closeSync(_relay.stdin._handle.fd);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+});
+"""
+
+OBSERVE_TRICKS = {"tojson_rewrite": TOJSON_REWRITE, "fd_relay": FD_RELAY}
+_OPEN_HOLES = {
+    "fd_relay": (
+        "the observation harness shares its process and its stdout with the code under"
+        " test: a child process inheriting fd 1 can relay the harness's lines rewritten,"
+        " so observations that need no solving (the source-size keys read by file())"
+        " are forgeable; they should be decided on the host from the submitted source"
+    )
+}
 
 
 def _money(sandbox: Sandbox, code: str) -> Any:
@@ -143,7 +173,15 @@ def _money(sandbox: Sandbox, code: str) -> Any:
     return v
 
 
-@pytest.mark.parametrize("trick", sorted(OBSERVE_TRICKS))
+@pytest.mark.parametrize(
+    "trick",
+    [
+        pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=_OPEN_HOLES[t]))
+        if t in _OPEN_HOLES
+        else t
+        for t in sorted(OBSERVE_TRICKS)
+    ],
+)
 def test_observation_trick_on_duplicated_code_fails(sandbox: Sandbox, trick: str) -> None:
     pack = load_pack(PACKS / "coding")
     sc = next(s for s in pack.scenarios if s.id == "ts-refactor-money")
