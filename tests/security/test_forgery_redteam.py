@@ -136,33 +136,14 @@ Object.defineProperty(Object.prototype, 'toJSON', {
 # run's stdout: a child process inherits the real one, fd 1 becomes a file, and an
 # exit handler relays the harness's lines, rewritten, through the child.
 FD_RELAY = r"""
-import * as _fs from 'node:fs';
-import * as _cp from 'node:child_process';
-let _relay: any = null;
-try {
-  _relay = _cp.spawn(process.execPath, ['-e', 'process.stdin.pipe(process.stdout)'],
-                     { stdio: ['pipe', 1, 2] });
-  _fs.closeSync(1);
-  _fs.openSync('.obs', 'w+');
-} catch (e) { _fs.writeSync(2, 'relay: ' + e + '\n'); }
-process.on('exit', () => {
-  const lines = _fs.readFileSync('.obs', 'utf8').split('\n').map((l: string) =>
-    l.startsWith('{"key":"duplication removed') ? l.replace(/"value":".*"\}$/, '"value":""}') : l);
-  _fs.writeSync(_relay.stdin._handle.fd, lines.join('\n'));
-  _fs.closeSync(_relay.stdin._handle.fd);
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
-});
-"""
+import * as _fs from 'node:fs'; import * as _cp from 'node:child_process'; let _relay: any = null;
+try { _relay = _cp.spawn(process.execPath, ['-e', 'process.stdin.pipe(process.stdout)'], { stdio: ['pipe', 1, 2] }); _fs.closeSync(1); _fs.openSync('.obs', 'w+'); } catch (e) { _fs.writeSync(2, 'relay: ' + e + '\n'); }
+process.on('exit', () => { const lines = _fs.readFileSync('.obs', 'utf8').split('\n').map((l: string) => l.startsWith('{"key":"duplication removed') ? l.replace(/"value":".*"\}$/, '"value":""}') : l); _fs.writeSync(_relay.stdin._handle.fd, lines.join('\n')); _fs.closeSync(_relay.stdin._handle.fd); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300); });
+"""  # noqa: E501 - few lines: the noise must not break the reference's size limit
 
 OBSERVE_TRICKS = {"tojson_rewrite": TOJSON_REWRITE, "fd_relay": FD_RELAY}
-_OPEN_HOLES = {
-    "fd_relay": (
-        "the observation harness shares its process and its stdout with the code under"
-        " test: a child process inheriting fd 1 can relay the harness's lines rewritten,"
-        " so observations that need no solving (the source-size keys read by file())"
-        " are forgeable; they should be decided on the host from the submitted source"
-    )
-}
+# Held since the source-size keys are judged on the host (``source:``).
+_OPEN_HOLES: dict[str, str] = {}
 
 
 def _money(sandbox: Sandbox, code: str) -> Any:
@@ -200,3 +181,17 @@ def test_observation_trick_on_the_reference_passes(sandbox: Sandbox, trick: str)
     ref = extract_code(sc.reference, "typescript")
     v = _money(sandbox, ref + "\n" + OBSERVE_TRICKS[trick])
     assert v.passed, v.detail
+
+
+def test_source_expectations_ignore_what_the_run_printed() -> None:
+    from pytest_llmbench.core.verifiers.observe import Observed, judge, parse_expect
+
+    exp = parse_expect(
+        {"size/lines": {"cmp": "at_most", "pattern": r"^\S", "value": 2, "source": "a.js"}}
+    )
+    forged = {"size/lines": [Observed("")]}
+    assert judge(exp, forged, {"a.js": "x\ny\nz\n"})["size"][0] is False
+    assert judge(exp, {}, {"a.js": "x\ny\n"})["size"] == (True, "")
+    assert judge(exp, forged, {})["size"][0] is False  # the file is missing: not observed
+    with pytest.raises(ValueError, match="source"):
+        parse_expect({"k": {"cmp": "regex", "value": "x", "source": 3}})

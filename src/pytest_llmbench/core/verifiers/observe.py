@@ -8,6 +8,12 @@ here. Everything the run printed is treated as the candidate's words, so each ex
 key must be observed exactly once (a duplicate or a missing key fails): a program that
 prints lookalike lines passes only by printing the right values, which it cannot know.
 
+An expectation about the submitted source itself (``source: FILE``, e.g. a size
+limit) is judged here on that file's text as submitted, never on what the run
+printed: code under test shares the observation program's process and can take over
+its output (a child process inheriting stdout), so only values it must compute can
+be trusted from the run.
+
 Keys are grouped into tests by the part before the first ``/`` (``units/2h`` belongs to
 test ``units``); a test passes when all its keys match.
 
@@ -48,6 +54,7 @@ class Expect:
     value: Any = None
     tol: float = 1e-9
     pattern: str = ""
+    source: str = ""  # judged on this submitted file's text, here (see module doc)
 
 
 def parse_expect(raw: dict[str, Any]) -> dict[str, Expect]:
@@ -59,7 +66,7 @@ def parse_expect(raw: dict[str, Any]) -> dict[str, Expect]:
         if not isinstance(key, str) or not key or key.startswith(GROUP_SEP):
             raise ValueError(f"expect: bad key {key!r}")
         if isinstance(spec, dict) and "cmp" in spec:
-            extra = set(spec) - {"cmp", "value", "tol", "pattern"}
+            extra = set(spec) - {"cmp", "value", "tol", "pattern", "source"}
             if extra or spec["cmp"] not in _KINDS:
                 raise ValueError(
                     f"expect[{key!r}]: a comparison is {{cmp: {'|'.join(_KINDS)}, value, tol}}"
@@ -89,10 +96,16 @@ def parse_expect(raw: dict[str, Any]) -> dict[str, Expect]:
                 )
             ):
                 raise ValueError(f"expect[{key!r}]: {spec['cmp']} needs a text or a list of texts")
+            if not isinstance(spec.get("source", ""), str):
+                raise ValueError(f"expect[{key!r}]: source must be a file name")
             if spec["cmp"] != "error" and "value" not in spec:
                 raise ValueError(f"expect[{key!r}]: {spec['cmp']} needs a value")
             out[key] = Expect(
-                spec["cmp"], spec.get("value"), float(tol), str(spec.get("pattern", ""))
+                spec["cmp"],
+                spec.get("value"),
+                float(tol),
+                str(spec.get("pattern", "")),
+                str(spec.get("source", "")),
             )
         else:
             out[key] = Expect("equal", spec)
@@ -231,13 +244,19 @@ def compare(exp: Expect, got: Observed) -> tuple[bool, str]:
 
 
 def judge(
-    expect: dict[str, Expect], seen: dict[str, list[Observed]]
+    expect: dict[str, Expect],
+    seen: dict[str, list[Observed]],
+    sources: dict[str, str] | None = None,
 ) -> dict[str, tuple[bool, str]]:
-    """Per test (key group): passed, and the first reason it did not."""
+    """Per test (key group): passed, and the first reason it did not. ``sources``:
+    the submitted files, for expectations with ``source``."""
     out: dict[str, tuple[bool, str]] = {}
     for key, exp in expect.items():
         g = group_of(key)
         got = seen.get(key, [])
+        if exp.source:
+            text = (sources or {}).get(exp.source)
+            got = [Observed(text)] if text is not None else []
         if not got:
             ok, why = False, "not observed"
         elif len(got) > 1:

@@ -106,7 +106,8 @@ class PolyglotArgs(BaseModel):
         default_factory=dict,
         description="Expected value per observed key, compared on the host: a plain value, "
         "or {cmp, value, tol, pattern} with cmp one of equal, approx, set, unordered, "
-        "contains, regex, at_most, error. Keys group into tests by the part before the "
+        "contains, regex, at_most, error; source: FILE judges the submitted file's text "
+        "here instead of an observation. Keys group into tests by the part before the "
         "first '/'.",
     )
     tests_language: Language | None = None
@@ -208,6 +209,7 @@ class Runner:
         self.sandbox = sandbox
         self.tests_lang: str = args.runner_language()
         self.observed = args.observe is not None
+        self.sources: dict[str, str] = {}
 
     def test_file(self) -> str:
         if self.a.test_file:
@@ -294,6 +296,7 @@ class Runner:
         from ..sandbox.base import Limits
 
         tr = TestRun(self.a.test_list())
+        self.sources = dict(files)
         if not self.observed:  # Python: tests run here against the answer in the sandbox
             run_python_tests(self.sandbox, self.a, files, tr)
             return tr
@@ -339,7 +342,7 @@ class Runner:
                     )
                 except (ValueError, KeyError, TypeError):
                     tr.build_error = "the code does not load"
-        tr.results = judge(self.a.expectations(), seen)
+        tr.results = judge(self.a.expectations(), seen, self.sources)
         if tr.ran and (code != 0 or tr.failure_mode):
             # say why the missing keys are missing
             end = tr.failure_mode or f"exit {code}"
