@@ -195,3 +195,45 @@ def test_source_expectations_ignore_what_the_run_printed() -> None:
     assert judge(exp, forged, {})["size"][0] is False  # the file is missing: not observed
     with pytest.raises(ValueError, match="source"):
         parse_expect({"k": {"cmp": "regex", "value": "x", "source": 3}})
+
+
+# ---------------------------------------------------------------- the host's namespace
+
+
+def test_modules_the_candidate_names_do_not_act_on_the_host(
+    sandbox: Sandbox, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The load reply names the candidate's modules and the host imports the stdlib
+    ones for the tests: those that act when imported must stay out."""
+    import sys
+
+    from pytest_llmbench.core.verifiers import pyremote as pr
+
+    # a module object only needs the name (importing these in the sandbox would exit)
+    code = (
+        "import math, this, antigravity, types\n"
+        "u = types.ModuleType('unittest.__main__')\nh = types.ModuleType('__hello__')\n"
+        "def f(x): return x\n"
+    )
+    fresh = [
+        m for m in ("this", "antigravity", "unittest.__main__", "__hello__") if m not in sys.modules
+    ]
+    s = pr.PySession(sandbox, code, timeout_s=20.0)
+    try:
+        s.start()
+        assert s.load_error is None, s.load_error
+        ns = pr.host_namespace(s, "", ["f"])
+        assert ns["math"] is __import__("math")
+        assert pr.run_test(s, ns, "t", "assert f(2) == 2", 5.0)["ok"]
+    finally:
+        s.close()
+    assert [m for m in fresh if m in sys.modules] == []
+    assert "Beautiful is better" not in capfd.readouterr().out
+
+
+def test_a_builtin_exception_with_a_strict_constructor_keeps_its_type() -> None:
+    from pytest_llmbench.core.verifiers.pyremote import remote_exception
+
+    e = remote_exception({"type": "UnicodeDecodeError", "msg": "bad byte"})
+    assert type(e) is UnicodeDecodeError and isinstance(e, ValueError)
+    assert str(e) == "" or "bad" in str(e)  # printable, whatever CPython shows

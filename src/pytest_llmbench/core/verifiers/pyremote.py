@@ -75,7 +75,11 @@ def remote_exception(info: Any) -> BaseException:
         and name not in _NOT_RERAISED
         and issubclass(t, Exception)
     ):
-        exc: BaseException = t(msg)
+        try:
+            exc: BaseException = t(msg)
+        except Exception:  # UnicodeDecodeError & co. want more arguments: the type matters
+            exc = t.__new__(t)
+            exc.args = (msg,)
     else:
         cls = _REMOTE_TYPES.get(name)
         if cls is None:
@@ -513,13 +517,24 @@ def host_namespace(
     return ns
 
 
+# Stdlib modules that act when imported (print, open a browser, start a GUI, run a
+# test suite or a CLI with our argv): the candidate names them, we import them here.
+_ACTS_ON_IMPORT = frozenset(
+    ["this", "antigravity", "idlelib", "turtledemo", "test", "ensurepip", "venv", "tkinter"]
+)
+
+
 def _stdlib_module(name: str) -> Any:
-    top = name.split(".")[0]
-    if top not in sys.stdlib_module_names:
+    parts = name.split(".")
+    if (
+        parts[0] not in sys.stdlib_module_names
+        or parts[0] in _ACTS_ON_IMPORT
+        or any(p.startswith("__") for p in parts)  # __main__, __hello__, __phello__
+    ):
         return None
     try:
         return importlib.import_module(name)
-    except ImportError:
+    except (ImportError, SystemExit):
         return None
 
 
