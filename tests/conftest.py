@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from engine_select import REPO, engine_tests_selected  # noqa: E402
 from fakeserver import FakeServer  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 PACKS = REPO / "packs"
 
 
@@ -26,20 +26,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for k in list(os.environ):
         if k.startswith("LLMBENCH_"):
             monkeypatch.delenv(k)
-
-
-ENGINE_DIR = REPO / "tests" / "engine"
-
-
-def engine_tests_selected(config: pytest.Config) -> bool:
-    """Would this run reach tests/engine (by its paths, and not `-m "not engine"`)?"""
-    if "not engine" in str(config.option.markexpr or ""):
-        return False
-    for arg in config.args:
-        p = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-        if p == ENGINE_DIR or ENGINE_DIR in p.parents or p in ENGINE_DIR.parents:
-            return True
-    return False
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import REPO, engine_tests_selected
+from engine_select import REPO, engine_tests_selected
 
 PACK = """scenarios:
   - id: greet
