@@ -123,6 +123,26 @@ def test_idle_connection_is_reused(raw: Any) -> None:
     p.close()
 
 
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_streamed_reply_leaves_its_connection_reusable(raw: Any, framing: str) -> None:
+    # A stream read to its end with read1() stays "open" in http.client when it had a
+    # Content-Length: pooled as it was, the next request on that connection failed with
+    # ResponseNotReady (seen as a connection_error under load).
+    body = b'data: {"n": 1}\n\ndata: [DONE]\n\n'
+    reply = ok(body) if framing == "content-length" else chunked([body[:9], body[9:]])
+    srv = raw(lambda c, n, line: (reply if "chat" in line else ok(b'{"n": %d}' % n), False))
+    p = pool(srv.url)
+    lines: list[bytes] = []
+    for _ in range(2):
+        p.stream(
+            "POST", "/v1/chat", b"{}", timeout_s=None, max_body_bytes=1 << 20, on_line=lines.append
+        )
+        assert get(p).content == b'{"n": %d}' % (2 * _ + 1)
+    assert lines.count(b"data: [DONE]") == 2
+    assert srv.connections == 1
+    p.close()
+
+
 def test_connection_closed_by_server_while_idle_is_replaced(raw: Any) -> None:
     # every connection answers once and is closed by the server without saying so
     srv = raw(lambda c, n, line: (ok(b'{"conn": %d}' % c), True))

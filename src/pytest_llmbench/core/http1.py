@@ -214,6 +214,9 @@ class Pool:
                 resp = conn.getresponse()
                 if on_line is not None and resp.status < 400:
                     _read_lines(resp, max_body_bytes, on_line)
+                    # read1() leaves a Content-Length reply open at its end: read()
+                    # closes it, or the pooled connection refuses its next request.
+                    resp.read()
                     data = b""
                 else:
                     data = _read_capped(resp, max_body_bytes)
@@ -229,7 +232,7 @@ class Pool:
                 if isinstance(exc, (OSError, http.client.HTTPException)):
                     raise TransportError("io", f"{type(exc).__name__}: {exc}") from None
                 raise  # BodyTooLarge, the caller's errors, KeyboardInterrupt
-        keep = not resp.will_close
+        keep = not resp.will_close and resp.isclosed()  # only a finished exchange
         if keep:
             with self._lock:
                 keep = len(self._idle) < self.max_idle
