@@ -41,6 +41,22 @@ def set_rlimits(cpu_s: int, fsize_mb: int, nproc: int | None, data_mb: int | Non
         resource.setrlimit(what, (val, val))
 
 
+def _not_started(argv: list[str], exc: BaseException, t0: float) -> dict[str, Any]:
+    """supervise()'s result when the command could not be started (exit 127)."""
+    why = getattr(exc, "strerror", None) or str(exc)
+    return {
+        "exit_code": 127,
+        "stdout": b"",
+        "stderr": f"cannot start {argv[0]!r}: {why}\n".encode(),
+        "stdout_truncated": False,
+        "stderr_truncated": False,
+        "duration_s": time.monotonic() - t0,
+        "timed_out": False,
+        "output_limit": False,
+        "we_killed": False,
+    }
+
+
 def supervise(
     argv: list[str],
     *,
@@ -73,18 +89,7 @@ def supervise(
             pass_fds=pass_fds,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        why = getattr(exc, "strerror", None) or str(exc)
-        return {
-            "exit_code": 127,
-            "stdout": b"",
-            "stderr": f"cannot start {argv[0]!r}: {why}\n".encode(),
-            "stdout_truncated": False,
-            "stderr_truncated": False,
-            "duration_s": time.monotonic() - t0,
-            "timed_out": False,
-            "output_limit": False,
-            "we_killed": False,
-        }
+        return _not_started(argv, exc, t0)
     assert proc.stdout is not None and proc.stderr is not None
     if on_start is not None:
         on_start(proc.pid)
@@ -237,18 +242,7 @@ def serve_channel(
             preexec_fn=preexec_fn,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        why = getattr(exc, "strerror", None) or str(exc)
-        return {
-            "exit_code": 127,
-            "stdout": b"",
-            "stderr": f"cannot start {argv[0]!r}: {why}\n".encode(),
-            "stdout_truncated": False,
-            "stderr_truncated": False,
-            "duration_s": time.monotonic() - t0,
-            "timed_out": False,
-            "output_limit": False,
-            "we_killed": False,
-        }
+        return _not_started(argv, exc, t0)
     assert proc.stdin is not None and proc.stderr is not None
     child_in, child_err = proc.stdin.fileno(), proc.stderr.fileno()
     for fd in (fd_in, child_in, child_err):
