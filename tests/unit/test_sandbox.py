@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -408,3 +409,58 @@ def test_bwrap_binds_a_toolchain_under_usr_local_alone(tmp_path: object) -> None
         shutil.rmtree(fake)
     assert res.stdout == f"{os.path.basename(fake)}\ntool", res
     assert "Read-only file system" in res.stderr, res.stderr
+
+
+def test_docker_reap_stale_survives_a_container_removed_meanwhile() -> None:
+    """Another process (an xdist worker closing its sandbox) may remove a listed
+    container before it is looked at: reaping must not fail on that (it did, with a
+    404 from the per-container inspect of containers.list())."""
+    from pytest_llmbench.core.sandbox.docker import LABEL, reap_stale
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    removed: list[str] = []
+
+    class Api:
+        def containers(self, all: bool, filters: dict[str, str]) -> list[dict[str, object]]:
+            assert all and filters == {"label": f"{LABEL}.host={host}"}
+            return [
+                {"Id": "gone", "Labels": {f"{LABEL}.pid": str(dead.pid)}},
+                {"Id": "left", "Labels": {f"{LABEL}.pid": str(dead.pid)}},
+                {"Id": "alive", "Labels": {f"{LABEL}.pid": str(os.getpid())}},
+                {"Id": "nolabel", "Labels": None},
+            ]
+
+        def remove_container(self, cid: str, force: bool) -> None:
+            if cid == "gone":
+                raise RuntimeError("404 Client Error: Not Found")
+            removed.append(cid)
+
+    class Client:
+        api = Api()
+
+    assert reap_stale(Client()) == 1
+    assert removed == ["left"]
+
+
+@pytest.mark.docker
+def test_docker_reap_stale_removes_a_dead_process_container() -> None:
+    from pytest_llmbench.core.sandbox.docker import LABEL, _client, default_image, reap_stale
+
+    try:
+        client = _client()
+        client.images.get(default_image())
+    except Exception as exc:  # noqa: BLE001 - any daemon/image problem means no docker
+        pytest.skip(f"docker unavailable: {exc}")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    labels = {f"{LABEL}.host": socket.gethostname(), f"{LABEL}.pid": str(dead.pid)}
+    c = client.containers.create(default_image(), ["true"], labels=labels, network_disabled=True)
+    try:
+        assert reap_stale(client) >= 1
+        assert not client.api.containers(all=True, filters={"id": c.id})
+    finally:
+        with contextlib.suppress(Exception):
+            c.remove(force=True)
+        client.close()

@@ -342,14 +342,16 @@ def reap_stale(client: Any) -> int:
     worker runs no atexit hook)."""
     host = socket.gethostname()
     n = 0
-    for c in client.containers.list(all=True, filters={"label": f"{LABEL}.host={host}"}):
+    # The low-level list: containers.list() inspects each one, and another process
+    # (an xdist worker closing its sandbox) may remove it in between (404).
+    for c in client.api.containers(all=True, filters={"label": f"{LABEL}.host={host}"}):
         try:
-            pid = int(c.labels.get(f"{LABEL}.pid", "0"))
+            pid = int((c.get("Labels") or {}).get(f"{LABEL}.pid", "0"))
         except ValueError:
             pid = 0
         if pid and not _pid_alive(pid):
             with contextlib.suppress(Exception):
-                c.remove(force=True)
+                client.api.remove_container(c["Id"], force=True)
                 n += 1
     return n
 
