@@ -17,7 +17,6 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 from typing import Any
 
 from . import _supervise
@@ -353,10 +352,6 @@ class BwrapSandbox(Sandbox):
             # (seconds, on a busy machine): without that headroom the next run's first
             # fork fails with EAGAIN.
             stale = cg.pids_current()
-            deadline = time.monotonic() + 0.02
-            while stale and time.monotonic() < deadline:
-                time.sleep(0.002)
-                stale = cg.pids_current()
             if stale:
                 # Tasks of the last run not yet released: a fresh cgroup keeps the
                 # limit exact (no headroom a fork bomb could use).
