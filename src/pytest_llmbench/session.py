@@ -33,6 +33,7 @@ from .core.endpoint import (
 from .core.endpoints import CachingEndpoint, ReplayEndpoint, ReplicaSet
 from .core.exchange import Exchange
 from .core.packs import PACK_FILE, PackError, builtin_packs_dir, load_meta
+from .core.request_queue import Scheduler
 from .core.runlog import (
     RunLogBusy,
     RunLogWriter,
@@ -42,7 +43,6 @@ from .core.runlog import (
     runlog_exists,
 )
 from .core.runner import ScenarioResult, generation_for
-from .core.scheduler import Scheduler
 from .core.schema import PackMeta, Scenario
 from .core.summary import ERROR_MODES, Summary
 from .options import endpoint_arg

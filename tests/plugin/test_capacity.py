@@ -18,7 +18,7 @@ import pytest
 
 from fakeserver import FakeServer, Raw, Stream, chat_reply, stream_chunks
 from pytest_llmbench.core.endpoint import EndpointError, HTTPEndpoint
-from pytest_llmbench.core.scheduler import DaemonPool, Scheduler
+from pytest_llmbench.core.request_queue import DaemonPool, Scheduler
 
 PACK_META = "id: cap\ntitle: Capacity\nversion: '1'\n"
 SECRET = "sk-very-secret-key-1234"
