@@ -6,8 +6,8 @@ import pytest
 
 from pytest_llmbench.core.envs import TOOL_SCHEMAS, Environment, EnvSpec, ToolError, parse_args
 from pytest_llmbench.core.envs.artifacts import ArtifactStore
+from pytest_llmbench.core.envs.jobs import Scheduler, check_cron
 from pytest_llmbench.core.envs.memory import MemoryStore
-from pytest_llmbench.core.envs.scheduler import Scheduler, check_cron
 from pytest_llmbench.core.envs.vfs import VirtualFS
 from pytest_llmbench.core.envs.web import CannedSearch, FixtureSite
 

@@ -25,9 +25,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .artifacts import ArtifactStore
-from .base import Handler, Service, ToolError
+from .jobs import Scheduler, check_at
 from .memory import MemoryStore
-from .scheduler import Scheduler, check_at
+from .service import Handler, Service, ToolError
 from .vfs import VirtualFS
 from .web import CannedSearch, FixtureSite
 

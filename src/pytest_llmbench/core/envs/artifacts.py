@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Handler, Service, ToolError, need_str, opt_str
+from .service import Handler, Service, ToolError, need_str, opt_str
 
 
 class ArtifactStore(Service):

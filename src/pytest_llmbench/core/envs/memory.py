@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import Handler, Service, ToolError, need_str
+from .service import Handler, Service, ToolError, need_str
 
 
 class MemoryStore(Service):

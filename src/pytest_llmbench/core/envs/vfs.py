@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from .base import Handler, Service, ToolError, need_str, opt_str
+from .service import Handler, Service, ToolError, need_str, opt_str
 
 
 def norm_path(path: str) -> str:

@@ -6,7 +6,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from .base import Handler, Service, ToolError, need_str
+from .service import Handler, Service, ToolError, need_str
 
 
 class FixtureSite(Service):

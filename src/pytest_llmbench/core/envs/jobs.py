@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .base import Handler, Service, ToolError, need_str, opt_str
+from .service import Handler, Service, ToolError, need_str, opt_str
 
 _CRON_FIELD = re.compile(r"^[\d*/,\-]+$")
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
