@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_llmbench.core.sandbox import ExecResult
-from pytest_llmbench.core.sandbox.base import ChannelTimeout
+from pytest_llmbench.core.sandbox.interface import ChannelTimeout
 
 
 class FakeChannel:

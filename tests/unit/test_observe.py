@@ -180,7 +180,7 @@ def test_no_observation_means_not_run_not_a_crash() -> None:
         name = "silent"
 
         def run(self, files: Any = None, cmd: Any = (), **kw: Any) -> Any:
-            from pytest_llmbench.core.sandbox.base import ExecResult
+            from pytest_llmbench.core.sandbox.interface import ExecResult
 
             if "command -v" in cmd[-1]:
                 return ExecResult(0, "", "")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pytest_llmbench.core.exchange import check_answer
-from pytest_llmbench.core.sandbox.base import ExecResult, Limits
+from pytest_llmbench.core.sandbox.interface import ExecResult, Limits
 from pytest_llmbench.core.schema import Scenario
 from pytest_llmbench.core.verifiers.polyglot import (
     TypeEraseError,

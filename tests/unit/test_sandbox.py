@@ -19,7 +19,7 @@ from pytest_llmbench.core.sandbox import (
     _supervise,
     open_sandbox,
 )
-from pytest_llmbench.core.sandbox.base import check_files, make_result
+from pytest_llmbench.core.sandbox.interface import check_files, make_result
 
 # -- pure helpers --------------------------------------------------------------------
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from .base import (
+from .interface import (
     FAILURE_MODES,
     Channel,
     ChannelClosed,

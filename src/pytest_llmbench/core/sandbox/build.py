@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .base import SandboxUnavailable
 from .docker import HOW_TO, LABEL, _client, default_image
+from .interface import SandboxUnavailable
 
 IMAGE_DIR = Path(__file__).parent / "image"
 REGISTRY_BASE = "debian:bookworm-slim"

@@ -29,7 +29,8 @@ from ._host import (
     sandbox_env,
     toolchains,
 )
-from .base import (
+from .channel import PipeChannel
+from .interface import (
     Channel,
     ExecResult,
     Limits,
@@ -38,7 +39,6 @@ from .base import (
     make_result,
     write_files,
 )
-from .channel import PipeChannel
 
 HOW_TO = "install bubblewrap (apt-get install bubblewrap)"
 

@@ -19,7 +19,7 @@ from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from .base import Channel, ChannelClosed, ChannelTimeout, ExecResult
+from .interface import Channel, ChannelClosed, ChannelTimeout, ExecResult
 
 _CHUNK = 65536
 GRACE_S = 0.5  # after stdin is closed, before the process is killed

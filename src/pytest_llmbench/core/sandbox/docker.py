@@ -29,7 +29,8 @@ import weakref
 from typing import Any
 
 from . import _supervise
-from .base import (
+from .channel import LineChannel
+from .interface import (
     Channel,
     ChannelClosed,
     ExecResult,
@@ -39,7 +40,6 @@ from .base import (
     decode,
     make_result,
 )
-from .channel import LineChannel
 
 DEFAULT_IMAGE = "llmbench-sandbox:latest"
 LABEL = "org.llmbench.sandbox"

@@ -17,8 +17,8 @@ from typing import Any
 
 from . import _supervise
 from ._host import oom_score_max, sandbox_env, toolchains
-from .base import Channel, ExecResult, Limits, Sandbox, make_result, write_files
 from .channel import PipeChannel
+from .interface import Channel, ExecResult, Limits, Sandbox, make_result, write_files
 
 WARNING = (
     "unsafe-local runs model-written code as a plain subprocess of this user: "

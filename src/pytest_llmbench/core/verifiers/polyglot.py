@@ -293,7 +293,7 @@ class Runner:
         return files, ["sh", "-c", pre + run]
 
     def run(self, files: dict[str, str]) -> TestRun:
-        from ..sandbox.base import Limits
+        from ..sandbox.interface import Limits
 
         tr = TestRun(self.a.test_list())
         self.sources = dict(files)

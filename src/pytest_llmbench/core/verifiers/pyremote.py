@@ -456,7 +456,7 @@ class PySession:
 
 
 def _is_timeout(exc: BaseException) -> bool:
-    from ..sandbox.base import ChannelTimeout
+    from ..sandbox.interface import ChannelTimeout
 
     return isinstance(exc, ChannelTimeout)
 

@@ -512,7 +512,7 @@ class _Impl:
 
 def run_variant(sandbox: Any, a: TestgenArgs, source: str, tests: str) -> VariantResult:
     """The model's tests (in the sandbox) against one implementation (on the host)."""
-    from ..sandbox.base import ChannelTimeout, Limits
+    from ..sandbox.interface import ChannelTimeout, Limits
 
     r = VariantResult([], [])
     deadline = time.monotonic() + a.per_variant_s
