@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import registry
 from .bfcl import BfclSpec, DataMissing, expand_bfcl
 from .humaneval import HumanEvalSpec, expand_humaneval
+from .pack_errors import PackError, line_of
 from .schema import ID_RE, Generation, Scenario
 
 CHARS_PER_TOKEN = 4
@@ -346,11 +347,9 @@ def expand_generators(
     raw: list[dict[str, Any]], path: Path, root: yaml.Node | None
 ) -> list[Scenario]:
     """Expand each generator entry into its scenarios; errors name file and line."""
-    from .packs import PackError, _line_of
-
     out: list[Scenario] = []
     for i, item in enumerate(raw):
-        line = _line_of(root, ("generators", i))
+        line = line_of(root, ("generators", i))
         kind = item.get("kind") if isinstance(item, dict) else None
         if not isinstance(kind, str) or not registry.known(registry.GENERATORS, kind):
             known = ", ".join(registry.names(registry.GENERATORS))
@@ -367,7 +366,7 @@ def expand_generators(
             first = exc.errors()[0]
             loc = ("generators", i, *first["loc"])
             where = ".".join(str(p) for p in loc)
-            raise PackError(path, _line_of(root, loc), f"{where}: {first['msg']}") from None
+            raise PackError(path, line_of(root, loc), f"{where}: {first['msg']}") from None
         try:
             made = expand(spec)
         except DataMissing as exc:

@@ -15,48 +15,12 @@ import yaml
 from pydantic import ValidationError
 
 from .includes import resolve_includes
+from .pack_errors import PackError as PackError  # re-exported: the loaders' error
+from .pack_errors import line_of
 from .schema import PackMeta, Scenario, ScenarioFile
 from .verifiers.base import VerifierConfigError, build_verifier
 
 PACK_FILE = "pack.yaml"
-
-
-class PackError(Exception):  # noqa: N818 - reads better in messages
-    """A pack file is malformed. ``str()`` names the file and line."""
-
-    def __init__(self, path: Path | str, line: int | None, message: str):
-        self.path = Path(path)
-        self.line = line
-        self.message = message
-        where = f"{self.path}:{line}" if line else str(self.path)
-        super().__init__(f"{where}: {message}")
-
-
-def _node_at(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
-    """Walk a composed YAML node along a pydantic error location."""
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = None
-            for k, v in node.value:
-                if getattr(k, "value", None) == str(key):
-                    nxt = v
-                    break
-            if nxt is None:
-                return node
-            node = nxt
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-            if key >= len(node.value):
-                return node
-            node = node.value[key]
-        else:
-            # pydantic adds union-branch names to locations; skip those
-            continue
-    return node
-
-
-def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    node = _node_at(root, loc)
-    return node.start_mark.line + 1 if node is not None else None
 
 
 _STR = "tag:yaml.org,2002:str"
@@ -234,7 +198,7 @@ def _validation_error(path: Path, root: yaml.Node | None, exc: ValidationError) 
     msg = f"{'.'.join(str(p) for p in loc) or '<root>'}: {first['msg']}"
     if len(errs) > 1:
         msg += f" (and {len(errs) - 1} more error(s))"
-    return PackError(path, _line_of(root, loc), msg)
+    return PackError(path, line_of(root, loc), msg)
 
 
 def load_meta(pack_file: Path) -> PackMeta:
@@ -280,7 +244,7 @@ def _load_scenario_file(path: Path, meta: PackMeta | None) -> list[Scenario]:
         raise _validation_error(path, root, exc) from None
     for i, sc in enumerate(parsed.scenarios):
         sc.source_file = str(path)
-        sc.source_line = _line_of(root, ("scenarios", i))
+        sc.source_line = line_of(root, ("scenarios", i))
     scenarios = list(parsed.scenarios)
     # templates, generators, agent environments: imported by the packs that use them
     if parsed.templates:

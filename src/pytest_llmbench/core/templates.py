@@ -48,6 +48,7 @@ from pydantic import (
     model_validator,
 )
 
+from .pack_errors import PackError, line_of
 from .schema import ID_RE, Generation, Scenario
 
 Value = int | float | str | bool
@@ -479,18 +480,16 @@ def expand_templates(
     raw: list[dict[str, Any]], path: Path, root: yaml.Node | None
 ) -> list[Scenario]:
     """Expand each template into seeded instances, each with its own id."""
-    from .packs import PackError, _line_of
-
     out: list[Scenario] = []
     for i, item in enumerate(raw):
-        line = _line_of(root, ("templates", i))
+        line = line_of(root, ("templates", i))
         try:
             t = Template.model_validate(item)
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ("templates", i, *first["loc"])
             where = ".".join(str(p) for p in loc)
-            raise PackError(path, _line_of(root, loc), f"{where}: {first['msg']}") from None
+            raise PackError(path, line_of(root, loc), f"{where}: {first['msg']}") from None
         try:
             compiled = _Compiled(t)
             for n, env in enumerate(_draw(compiled, random.Random(t.seed)), start=1):
