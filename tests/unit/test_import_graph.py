@@ -1,0 +1,291 @@
+"""The package's shape: no import cycle, no two modules with one name, no huge module.
+
+The import graph is read from the sources (AST), so an import hidden inside a function
+counts like one at the top: it is a cycle all the same, only deferred. Imports under
+``if TYPE_CHECKING:`` never run and do not count.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest_llmbench
+
+PKG_DIR = Path(pytest_llmbench.__file__).resolve().parent
+PKG = "pytest_llmbench"
+
+# Cycles still to break, as the set of modules each one involves (short names, without
+# the package prefix). Whoever breaks one deletes its line: an entry that no longer
+# matches a cycle fails the test, so this list only shrinks.
+ALLOWED_CYCLES: frozenset[frozenset[str]] = frozenset(
+    {
+        frozenset({"session", "collect"}),
+        frozenset({"core.runlog", "core.workflows.migrate"}),
+        frozenset({"core.agent", "core.exchange"}),
+    }
+)
+
+MAX_LINES = 500
+# A module may be longer when it is mostly data (a table, a word list) and says so in a
+# comment line at its top starting with this marker, followed by the reason.
+LONG_MARKER = "# Long module:"
+# Modules still to split (each owner deletes its line when the split lands); the same
+# rule as above: an entry for a module now short enough (or gone) fails the test.
+PENDING_SPLIT: frozenset[str] = frozenset(
+    {
+        "session.py",
+        "report/html.py",
+        "core/endpoint.py",
+        "core/verifiers/code.py",
+        "core/verifiers/pyremote.py",
+        "core/verifiers/testgen.py",
+        "core/verifiers/polyglot.py",
+        "core/verifiers/ifeval.py",
+        "core/verifiers/ifeval_exact.py",
+        "core/verifiers/toolcall.py",
+        "core/verifiers/_bfcl.py",
+        "core/bfcl.py",
+        "core/verifiers/structure.py",
+        "core/verifiers/extraction.py",
+        "core/verifiers/ts_erase.py",
+        "core/verifiers/agent_session.py",
+        "core/sandbox/docker.py",
+        "core/sandbox/_supervise.py",
+        "core/verifiers/runners/py_serve.py",
+        "core/templates.py",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Edge:
+    target: str
+    where: str  # file:line of the import
+
+
+def _modules(root: Path, pkg: str) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = [pkg, *path.relative_to(root).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    t = node.test
+    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement at any depth, except under ``if TYPE_CHECKING:``."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and _is_type_checking(child):
+            for stmt in child.orelse:
+                yield from _imports_in(stmt)
+            continue
+        yield from _imports_in(child)
+
+
+def _imports_in(stmt: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        yield stmt
+    yield from _imports(stmt)
+
+
+def build_graph(root: Path, pkg: str = PKG) -> dict[str, list[Edge]]:
+    """Module -> the package's modules it imports (the most specific module named:
+    ``from .a import b`` is an edge to ``a.b`` when that is a module, else to ``a``)."""
+    mods = _modules(root, pkg)
+
+    def known(name: str) -> str | None:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, list[Edge]] = {}
+    for name, path in mods.items():
+        is_pkg = path.name == "__init__.py"
+        here = name if is_pkg else name.rpartition(".")[0]
+        edges: list[Edge] = []
+        for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+            where = f"{path.relative_to(root.parent)}:{node.lineno}"
+            targets: list[str | None] = []
+            if isinstance(node, ast.Import):
+                targets = [known(a.name) for a in node.names if a.name.split(".")[0] == pkg]
+            else:
+                if node.level:
+                    up = here.split(".")[: len(here.split(".")) - (node.level - 1)]
+                    base = ".".join([*up, node.module] if node.module else up)
+                else:
+                    base = node.module or ""
+                if base.split(".")[0] != pkg:
+                    continue
+                for alias in node.names:
+                    sub = f"{base}.{alias.name}"
+                    targets.append(sub if sub in mods else known(base))
+            for t in targets:
+                if t is not None and t != name:
+                    edges.append(Edge(t, where))
+        graph[name] = edges
+    return graph
+
+
+def cycles(graph: dict[str, list[Edge]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for e in graph.get(v, []):
+            if e.target not in index:
+                visit(e.target)
+                low[v] = min(low[v], low[e.target])
+            elif e.target in on_stack:
+                low[v] = min(low[v], index[e.target])
+        if low[v] == index[v]:
+            comp: list[str] = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(out)
+
+
+def describe(graph: dict[str, list[Edge]], comp: list[str]) -> str:
+    """One concrete loop through the component, each step with the import's file:line."""
+    members = set(comp)
+    start = comp[0]
+    # breadth-first from start back to start, staying inside the component
+    prev: dict[str, tuple[str, Edge]] = {}
+    frontier = [start]
+    found: Edge | None = None
+    last = start
+    while frontier and found is None:
+        nxt: list[str] = []
+        for v in frontier:
+            for e in graph[v]:
+                if e.target == start:
+                    found, last = e, v
+                    break
+                if e.target in members and e.target not in prev:
+                    prev[e.target] = (v, e)
+                    nxt.append(e.target)
+            if found is not None:
+                break
+        frontier = nxt
+    assert found is not None
+    steps = [f"{_short(last)} -> {_short(start)} ({found.where})"]
+    v = last
+    while v != start:
+        p, e = prev[v]
+        steps.append(f"{_short(p)} -> {_short(v)} ({e.where})")
+        v = p
+    return "; ".join(reversed(steps))
+
+
+def _short(name: str) -> str:
+    return name.removeprefix(PKG + ".")
+
+
+def test_the_package_has_no_import_cycle_beyond_the_listed_ones() -> None:
+    graph = build_graph(PKG_DIR)
+    assert len(graph) > 50  # the scan really saw the package
+    found = {frozenset(_short(m) for m in comp): comp for comp in cycles(graph)}
+    new = [describe(graph, comp) for key, comp in found.items() if key not in ALLOWED_CYCLES]
+    assert not new, "import cycle(s):\n" + "\n".join(new)
+    gone = [sorted(c) for c in ALLOWED_CYCLES if c not in found]
+    assert not gone, f"no longer a cycle, delete from ALLOWED_CYCLES: {gone}"
+
+
+def _write(root: Path, rel: str, text: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_the_graph_sees_function_level_imports_and_skips_type_checking(tmp_path: Path) -> None:
+    root = tmp_path / "pkg"
+    _write(root, "__init__.py", "")
+    _write(root, "sub/__init__.py", "")
+    # a -> sub.b at the top, sub.b -> a inside a function: a cycle
+    _write(root, "a.py", "from .sub import b\n")
+    _write(root, "sub/b.py", "def f():\n    from .. import a\n    return a\n")
+    # c -> d at the top, d -> c only for the type checker: no cycle
+    _write(root, "c.py", "import pkg.d\n")
+    _write(
+        root,
+        "d.py",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .c import X\n"
+        "else:\n    import json\n",
+    )
+    # e -> f via an absolute from-import of a name defined in f (not a module)
+    _write(root, "e.py", "from pkg.f import thing\n")
+    _write(root, "f.py", "thing = 1\nclass K:\n    def m(self):\n        import pkg.e\n")
+    graph = build_graph(root, "pkg")
+    assert {e.target for e in graph["pkg.a"]} == {"pkg.sub.b"}
+    assert {e.target for e in graph["pkg.sub.b"]} == {"pkg.a"}
+    assert graph["pkg.d"] == []
+    assert cycles(graph) == [["pkg.a", "pkg.sub.b"], ["pkg.e", "pkg.f"]]
+    loop = describe(graph, ["pkg.a", "pkg.sub.b"])
+    assert "pkg.a -> pkg.sub.b (pkg/a.py:1)" in loop
+    assert "pkg.sub.b -> pkg.a (pkg/sub/b.py:2)" in loop
+
+
+def _line_counts() -> dict[str, int]:
+    return {
+        p.relative_to(PKG_DIR).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+        for p in PKG_DIR.rglob("*.py")
+    }
+
+
+def _justified(rel: str) -> bool:
+    head = (PKG_DIR / rel).read_text(encoding="utf-8").splitlines()[:10]
+    return any(line.startswith(LONG_MARKER) and len(line) > len(LONG_MARKER) + 10 for line in head)
+
+
+def test_no_module_is_longer_than_the_limit_unless_it_says_why() -> None:
+    counts = _line_counts()
+    assert len(counts) > 50
+    long = {rel: n for rel, n in counts.items() if n > MAX_LINES}
+    unexplained = sorted(
+        f"{rel} ({n} lines)"
+        for rel, n in long.items()
+        if rel not in PENDING_SPLIT and not _justified(rel)
+    )
+    assert not unexplained, (
+        f"modules above {MAX_LINES} lines: split them, or (mostly data) say why in a "
+        f"'{LONG_MARKER} ...' line at the top: {unexplained}"
+    )
+    done = sorted(PENDING_SPLIT - set(long))
+    assert not done, f"short enough now (or gone), delete from PENDING_SPLIT: {done}"
+
+
+def test_no_two_modules_share_a_name() -> None:
+    seen: dict[str, list[str]] = {}
+    for rel in _line_counts():
+        name = rel.rpartition("/")[2]
+        if name not in ("__init__.py", "__main__.py"):
+            seen.setdefault(name, []).append(rel)
+    clashes = {n: sorted(paths) for n, paths in seen.items() if len(paths) > 1}
+    assert not clashes, clashes
