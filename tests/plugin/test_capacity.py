@@ -270,7 +270,7 @@ def test_fault_becomes_labelled_infra_error(
         if "Question 1:" in text:
             if isinstance(reply, (Raw, Stream)):
                 return 200, reply, {}
-            return reply  # type: ignore[no-any-return]
+            return reply
         if body.get("stream"):
             return 200, Stream(stream_chunks("ok")), {}
         return 200, chat_reply("ok"), {}

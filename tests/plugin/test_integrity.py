@@ -389,7 +389,7 @@ def test_wrong_shaped_replies_are_errors_in_the_log_and_summary(
     def script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         text = str(body["messages"])
         if stream:
-            bad = [
+            bad: list[dict[str, Any]] = [
                 {"choices": 7},
                 {"choices": [{"delta": {"tool_calls": 7}}]},
                 {"choices": [{"delta": {}, "finish_reason": 5}]},

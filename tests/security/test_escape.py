@@ -13,21 +13,23 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.core.sandbox import Limits, Sandbox
+from pytest_llmbench.core.sandbox import ExecResult, Limits, Sandbox
 
 pytestmark = pytest.mark.security
 
 SMALL = Limits(memory_mb=256, pids=32, cpus=1.0, output_bytes=100_000)
 
 
-def py(sb: Sandbox, code: str, timeout_s: float = 10.0, limits: Limits = SMALL, **kw: object):
+def py(
+    sb: Sandbox, code: str, timeout_s: float = 10.0, limits: Limits = SMALL, **kw: Any
+) -> ExecResult:
     return sb.run(
         files={"main.py": code},
         cmd=["python3", "main.py"],
         timeout_s=timeout_s,
         limits=limits,
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture

@@ -21,9 +21,16 @@ import pytest
 from pytest_llmbench.core.exchange import check_answer
 from pytest_llmbench.core.packs import Pack, load_pack
 from pytest_llmbench.core.sandbox import Sandbox, SandboxUnavailable, open_sandbox
-from pytest_llmbench.core.verifiers._code import extract_code
+from pytest_llmbench.core.verifiers._code import extract_code as _extract_code
 
 pytestmark = pytest.mark.security
+
+
+def extract_code(answer: object, language: str) -> str:
+    """The code in one of the pack's text answers (a reference may also be turns)."""
+    assert isinstance(answer, str), answer
+    return _extract_code(answer, language)
+
 
 PACKS = Path(__file__).resolve().parents[2] / "packs"
 

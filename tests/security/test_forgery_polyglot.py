@@ -516,7 +516,7 @@ def test_forgery_through_the_plugin(fake_server: Any, tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tests.fakeserver import chat_reply
+    from fakeserver import chat_reply
 
     answers = {
         "fn summarize": next(c for c in CASES if c.id.startswith("rs-static-ctor")).answer(),

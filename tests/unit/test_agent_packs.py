@@ -36,12 +36,13 @@ def test_pack_size_and_selfcheck(name: str) -> None:
 
 def test_session_lengths() -> None:
     for sc in _pack("agentedit").scenarios:
-        assert len(sc.reference) == 8, sc.id  # type: ignore[arg-type]
+        assert isinstance(sc.reference, list) and len(sc.reference) == 8, sc.id
     for sc in _pack("agentedit-stress").scenarios:
-        assert 9 <= len(sc.reference) <= 10, sc.id  # type: ignore[arg-type]
+        ref = sc.reference
+        assert isinstance(ref, list) and 9 <= len(ref) <= 10, sc.id
         sizes = [
             len(c.arguments["edits"])
-            for t in sc.reference  # type: ignore[union-attr]
+            for t in ref
             for c in t.tool_calls
             if c.name == "edit_file" and isinstance(c.arguments, dict)
         ]

@@ -7,6 +7,7 @@ import shutil
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -297,8 +298,17 @@ def test_sandbox_commands(
     assert code == 2 and "not available" in err
     calls: list[str] = []
     fake = types.ModuleType("pytest_llmbench.sandbox_cli")
-    fake.build_image = lambda **kw: calls.append(f"build {kw}") or 0  # type: ignore[attr-defined]
-    fake.status = lambda **kw: calls.append("status") or "image: ready"  # type: ignore[attr-defined]
+
+    def build_image(**kw: Any) -> int:
+        calls.append(f"build {kw}")
+        return 0
+
+    def status(**kw: Any) -> str:
+        calls.append("status")
+        return "image: ready"
+
+    fake.build_image = build_image  # type: ignore[attr-defined]
+    fake.status = status  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "pytest_llmbench.sandbox_cli", fake)
     monkeypatch.setattr(pytest_llmbench, "sandbox_cli", fake, raising=False)
     code, _, _ = run(capsys, "sandbox", "build", "--force", "--image", "img:1")

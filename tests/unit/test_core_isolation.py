@@ -17,11 +17,12 @@ def test_core_sources_never_import_pytest() -> None:
     for path in CORE.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module]
+            else:
+                continue
             for n in names:
                 if n.split(".")[0] in ("pytest", "_pytest", "xdist", "pluggy"):
                     offenders.append(f"{path.name}:{node.lineno} imports {n}")

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_llmbench.core.output import Output
 from pytest_llmbench.core.packs import load_pack
-from pytest_llmbench.core.schema import AssistantTurn, PackMeta, Scenario, ToolCall
+from pytest_llmbench.core.schema import AssistantTurn, PackMeta, Scenario, ToolCall, VerifierSpec
 from pytest_llmbench.core.verifiers.base import Verdict, VerifierConfigError, build_verifier
 from pytest_llmbench.core.verifiers.extraction import (
     currency_codes,
@@ -62,7 +62,13 @@ META = PackMeta(id="t", title="t", version="1", pass_threshold=0.85)
 
 def run(fields: dict[str, Any], answer: str | AssistantTurn, **args: Any) -> Verdict:
     spec = {"type": "fields", "fields": fields, **args}
-    sc = Scenario(id="t", prompt="p", verifier=spec, reference="r", counterexamples=["a", "b"])
+    sc = Scenario(
+        id="t",
+        prompt="p",
+        verifier=VerifierSpec.model_validate(spec),
+        reference="r",
+        counterexamples=["a", "b"],
+    )
     verifier = build_verifier(sc.verifier, sc, META)
     turn = answer if isinstance(answer, AssistantTurn) else AssistantTurn(content=answer)
     return verifier.check(Output.from_turns([turn]))
@@ -348,7 +354,7 @@ def test_threshold_comes_from_pack() -> None:
     sc = Scenario(
         id="t",
         prompt="p",
-        verifier={"type": "fields", "fields": fields},
+        verifier=VerifierSpec.model_validate({"type": "fields", "fields": fields}),
         reference="r",
         counterexamples=["a", "b"],
     )

@@ -54,7 +54,7 @@ def _scenario(instructions: list[dict[str, Any]], prompt: str = "Write something
     return Scenario(
         id="t",
         prompt=prompt,
-        verifier=VerifierSpec(**spec),
+        verifier=VerifierSpec.model_validate(spec),
         reference="x",
         counterexamples=["a", "b"],
     )
@@ -516,7 +516,7 @@ def test_bad_config_is_rejected(bad: list[dict[str, Any]]) -> None:
     sc = Scenario(
         id="t",
         prompt="p",
-        verifier=VerifierSpec(type="instructions", instructions=bad),
+        verifier=VerifierSpec.model_validate({"type": "instructions", "instructions": bad}),
         reference="x",
         counterexamples=["a", "b"],
     )
@@ -541,7 +541,11 @@ def run_ifeval(instructions: list[dict[str, Any]] | dict[str, Any], text: str | 
     ins = instructions if isinstance(instructions, list) else [instructions]
     spec = {"type": "instructions", "semantics": "ifeval", "instructions": ins}
     sc = Scenario(
-        id="t", prompt="p", verifier=VerifierSpec(**spec), reference="x", counterexamples=["a", "b"]
+        id="t",
+        prompt="p",
+        verifier=VerifierSpec.model_validate(spec),
+        reference="x",
+        counterexamples=["a", "b"],
     )
     verifier = build_verifier(sc.verifier, sc, None)
     return verifier.check(Output.from_turns([AssistantTurn(content=text)]))

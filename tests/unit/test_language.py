@@ -87,7 +87,7 @@ def test_nothing_identified_is_zero() -> None:
 
 def test_builtin_detector_is_the_instructions_one() -> None:
     # reused by import, not copied
-    assert language.detect_language is ifeval.detect_language
+    assert language.detect_language is ifeval.detect_language  # type: ignore[attr-defined]
 
 
 def test_detector_pin_by_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -186,7 +186,14 @@ def test_edit_formats_and_categories(local: Any) -> None:
 
 def test_missing_toolchain_is_reported() -> None:
     class NoGo(HostRunner):
-        def run(self, files: Any = None, cmd: Sequence[str] = (), **kw: Any) -> ExecResult:
+        def run(
+            self,
+            files: Mapping[str, str | bytes] | None = None,
+            cmd: Sequence[str] = (),
+            stdin: str | bytes | None = None,
+            timeout_s: float = 10.0,
+            limits: Limits | None = None,
+        ) -> ExecResult:
             if "command -v" in cmd[-1]:
                 return ExecResult(1, "", "")
             return ExecResult(1, "", "bwrap: execvp sh: No such file or directory\n")

@@ -55,6 +55,7 @@ def test_values_keep_their_type(value: object) -> None:
     got = _roundtrip(value)
     assert got == value and type(got) is type(value)
     if isinstance(value, (list, tuple)) and value:
+        assert isinstance(got, (list, tuple))
         assert [type(x) for x in got] == [type(x) for x in value]
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from pytest_llmbench.core.output import Output
 from pytest_llmbench.core.packs import load_pack
-from pytest_llmbench.core.schema import AssistantTurn, Scenario
-from pytest_llmbench.core.verifiers.base import VerifierSpec, build_verifier
+from pytest_llmbench.core.schema import AssistantTurn, Scenario, VerifierSpec
+from pytest_llmbench.core.verifiers.base import build_verifier
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "packs" / "reasonmath"
 PACK = load_pack(PACK_DIR)
@@ -55,14 +55,14 @@ def test_prompt_asks_for_answer_line(sid: str) -> None:
 _DUMMY = Scenario(
     id="x",
     prompt="p",
-    verifier=VerifierSpec(type="number", value=1),
+    verifier=VerifierSpec.model_validate({"type": "number", "value": 1}),
     reference="ANSWER: 1",
     counterexamples=["ANSWER: 2", "1"],
 )
 
 
 def _check(text: str, value: float, **args: float) -> tuple[bool, list[str]]:
-    spec = VerifierSpec(type="number", value=value, **args)
+    spec = VerifierSpec.model_validate({"type": "number", "value": value, **args})
     v = build_verifier(spec, _DUMMY, None).check(Output.from_turns([AssistantTurn(content=text)]))
     return v.passed, v.trace()
 

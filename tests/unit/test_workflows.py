@@ -245,7 +245,12 @@ def test_rescore_sandboxed_verifiers(
             Box.closed = True
 
     fake = types.ModuleType("pytest_llmbench.core.sandbox")
-    fake.open_sandbox = lambda name: opened.append(name) or Box()  # type: ignore[attr-defined]
+
+    def open_sandbox(name: str) -> Box:
+        opened.append(name)
+        return Box()
+
+    fake.open_sandbox = open_sandbox  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "pytest_llmbench.core.sandbox", fake)
     res = rescore(load_runlog(logs["ref"]), sandbox="bwrap")
     assert opened == ["bwrap"] and Box.closed and res.checked == 6
