@@ -43,7 +43,6 @@ PENDING_SPLIT: frozenset[str] = frozenset(
         "core/verifiers/pyremote.py",
         "core/verifiers/testgen.py",
         "core/verifiers/polyglot.py",
-        "core/verifiers/ifeval.py",
         "core/verifiers/ifeval_exact.py",
         "core/verifiers/toolcall.py",
         "core/verifiers/_bfcl.py",
