@@ -45,6 +45,7 @@ from .core.runlog import (
 from .core.runner import ScenarioResult, generation_for
 from .core.schema import PackMeta, Scenario
 from .core.summary import ERROR_MODES, Summary
+from .core.verifiers.context import Judge, VerifierContext
 from .options import endpoint_arg
 from .xdist import is_worker, upcoming_items
 
@@ -173,6 +174,7 @@ class LLMSession:
         self.exit_reason: str | None = None
         self.other_failures = 0  # failed reports that are not scenario results
         self._sandbox: Any = None
+        self.judge_model: Judge | None = None  # --llm-judge-url
         self._sandbox_error: str | None = None
         self.packs: dict[str, dict[str, Any]] = {}
         self.seen_pack_ids: set[str] = set()
@@ -642,13 +644,10 @@ class LLMSession:
 
     def configure_judge(self) -> None:
         """Every process (xdist workers too) gets the judge endpoint."""
-        from .core.verifiers.judge import set_judge
-
         opt = self.config.option
-        set_judge(
+        self.judge_model = Judge(
             make_endpoint(opt.llm_judge_url, api_key_env=self.api_key_env), opt.llm_judge_model
         )
-        self._judge_set = True
 
     def sandbox_for(self, item: ScenarioItem) -> Any:
         """The process's sandbox, opened on first need; None for verifiers that run
@@ -826,7 +825,8 @@ class LLMSession:
         res = item.stash[RESULT_KEY]
         assert res.exchange is not None
         try:
-            runner.judge(res, item.scenario, item.pack, sandbox=self.sandbox_for(item))
+            ctx = VerifierContext(sandbox=self.sandbox_for(item), judge=self.judge_model)
+            runner.judge(res, item.scenario, item.pack, ctx)
         except JudgeUnavailable as exc:
             res.error = EndpointError("judge_unavailable", str(exc))
         except InfraError:
@@ -1106,10 +1106,6 @@ class LLMSession:
         return status
 
     def close(self) -> None:
-        if getattr(self, "_judge_set", False):
-            from .core.verifiers.judge import set_judge
-
-            set_judge(None)
         if self._sandbox is not None:
             self._sandbox.close()
         if self._scheduler is not None:

@@ -21,6 +21,7 @@ import pytest
 from pytest_llmbench.core.exchange import check_answer
 from pytest_llmbench.core.packs import load_pack
 from pytest_llmbench.core.sandbox import SandboxUnavailable, open_sandbox
+from pytest_llmbench.core.verifiers.context import VerifierContext
 
 PACKS = Path(__file__).resolve().parents[2] / "packs"
 NAMES = ("coding", "polyglot", "testgen")
@@ -87,22 +88,22 @@ def test_bwrap_runs_the_languages_the_host_has(bwrap: Any) -> None:
         tag = next(t for t in sc.tags if t.startswith("lang_"))
         if tag == "lang_go" or not shutil.which(needed[tag]):
             continue
-        v = check_answer(sc, pack.meta, sc.reference, sandbox=bwrap)
+        v = check_answer(sc, pack.meta, sc.reference, VerifierContext(sandbox=bwrap))
         assert v.passed, f"{sc.id}: {v.detail}"
-        v = check_answer(sc, pack.meta, sc.counterexamples[0], sandbox=bwrap)
+        v = check_answer(sc, pack.meta, sc.counterexamples[0], VerifierContext(sandbox=bwrap))
         assert not v.passed, sc.id
         ran += 1
     assert ran >= 8
     tg = load_pack(PACKS / "testgen")
     sc = tg.scenario("tg-clamp")
-    assert check_answer(sc, tg.meta, sc.reference, sandbox=bwrap).passed
+    assert check_answer(sc, tg.meta, sc.reference, VerifierContext(sandbox=bwrap)).passed
 
 
 @pytest.mark.bwrap
 def test_go_on_bwrap_runs_or_says_why(bwrap: Any) -> None:
     pack = load_pack(PACKS / "polyglot")
     sc = pack.scenario("go-reverse-words")
-    v = check_answer(sc, pack.meta, sc.reference, sandbox=bwrap)
+    v = check_answer(sc, pack.meta, sc.reference, VerifierContext(sandbox=bwrap))
     if "go" in bwrap.tc.found:  # a host with Go: the reference really builds and passes
         assert v.passed, v.detail
         return
@@ -129,7 +130,7 @@ def test_every_counterexample_fails_in_docker() -> None:
         pack, sc, i = case
         sb = pool.get()
         try:
-            v = check_answer(sc, pack.meta, sc.counterexamples[i], sandbox=sb)
+            v = check_answer(sc, pack.meta, sc.counterexamples[i], VerifierContext(sandbox=sb))
         finally:
             pool.put(sb)
         return None if not v.passed else f"{pack.meta.id}::{sc.id} counterexample {i} passes"
@@ -157,7 +158,7 @@ def test_typescript_compiles_with_tsc_in_docker() -> None:
     sc = pack.scenario("ts-emitter-once")
     sb = _open("docker")
     try:
-        v = check_answer(sc, pack.meta, _with_enum(str(sc.reference)), sandbox=sb)
+        v = check_answer(sc, pack.meta, _with_enum(str(sc.reference)), VerifierContext(sandbox=sb))
     finally:
         sb.close()
     assert v.passed, v.detail
@@ -167,7 +168,7 @@ def test_typescript_compiles_with_tsc_in_docker() -> None:
 def test_typescript_beyond_the_eraser_is_the_sandbox_s_shortcoming(bwrap: Any) -> None:
     pack = load_pack(PACKS / "polyglot")
     sc = pack.scenario("ts-emitter-once")
-    v = check_answer(sc, pack.meta, _with_enum(str(sc.reference)), sandbox=bwrap)
+    v = check_answer(sc, pack.meta, _with_enum(str(sc.reference)), VerifierContext(sandbox=bwrap))
     if "tsc" in bwrap.tc.found:  # a host with tsc compiles it for real
         assert v.passed, v.detail
         return

@@ -24,6 +24,7 @@ from pytest_llmbench.core import humaneval
 from pytest_llmbench.core.packs import Pack, load_pack
 from pytest_llmbench.core.sandbox import Sandbox, SandboxUnavailable, open_sandbox
 from pytest_llmbench.core.selfcheck import check_scenario
+from pytest_llmbench.core.verifiers.context import VerifierContext
 
 PACKS = Path(__file__).resolve().parents[2] / "packs"
 BACKENDS = [
@@ -59,7 +60,7 @@ def _selfcheck(pack: Pack, boxes: list[Sandbox], ids: set[str] | None = None) ->
     def one(sc: Any) -> list[str]:
         sb = pool.get()
         try:
-            return [str(p) for p in check_scenario(pack, sc, sb)]
+            return [str(p) for p in check_scenario(pack, sc, VerifierContext(sandbox=sb))]
         finally:
             pool.put(sb)
 

@@ -38,9 +38,9 @@ class ExtWord(Verifier):
     Args = WordArgs
     needs_sandbox = True
 
-    def check(self, output):
+    def check(self, output, ctx):
         word = self.args.word
-        res = self.sandbox.run(cmd=["echo", output.text.strip()])
+        res = ctx.sandbox.run(cmd=["echo", output.text.strip()])
         return Verdict.from_checks(
             [
                 Check("word", output.text.strip() == word, output.text.strip()[:20], word),

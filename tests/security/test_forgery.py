@@ -22,6 +22,7 @@ from pytest_llmbench.core.exchange import check_answer
 from pytest_llmbench.core.packs import Pack, load_pack
 from pytest_llmbench.core.sandbox import Sandbox, SandboxUnavailable, open_sandbox
 from pytest_llmbench.core.verifiers._code import extract_code as _extract_code
+from pytest_llmbench.core.verifiers.context import VerifierContext
 
 pytestmark = pytest.mark.security
 
@@ -281,7 +282,7 @@ def _answer(code: str, trick: str) -> str:
 
 def _verdict(pack: Pack, sid: str, code: str, trick: str, sandbox: Sandbox) -> Any:
     sc = next(s for s in pack.scenarios if s.id == sid)
-    v = check_answer(sc, pack.meta, _answer(code, trick), sandbox=sandbox)
+    v = check_answer(sc, pack.meta, _answer(code, trick), VerifierContext(sandbox=sandbox))
     assert v.category != "sandbox_unavailable", v.detail
     return v
 
@@ -404,7 +405,7 @@ def test_humaneval_helpers_and_builtins_stay_the_hosts(
     prob = next(p for p in humaneval.load_problems() if p["task_id"] == f"HumanEval/{num}")
     sc = next(s for s in pack.scenarios if s.id == f"humaneval-{num:03d}")
     answer = "```python\n" + prob["prompt"] + body + "```\n"
-    v = check_answer(sc, pack.meta, answer, sandbox=sandbox)
+    v = check_answer(sc, pack.meta, answer, VerifierContext(sandbox=sandbox))
     assert v.category != "sandbox_unavailable", v.detail
     assert v.passed is ok, f"{case}: {v.detail}"
 
@@ -415,7 +416,9 @@ def test_humaneval_stub_with_trick_fails(sandbox: Sandbox, trick: str) -> None:
     for sc in pack.scenarios[:3]:
         stub = sc.counterexamples[0]  # the prompt with a `pass` body
         code = extract_code(stub, "python")
-        v = check_answer(sc, pack.meta, _answer(code, TRICKS[trick]), sandbox=sandbox)
+        v = check_answer(
+            sc, pack.meta, _answer(code, TRICKS[trick]), VerifierContext(sandbox=sandbox)
+        )
         assert not v.passed and _tests_ran(v), f"{trick} on {sc.id}: {v.detail}"
 
 
@@ -520,7 +523,9 @@ done
 def _cli(sandbox: Sandbox, command: str) -> Any:
     pack = load_pack(PACKS / "cli")
     sc = next(s for s in pack.scenarios if s.id == "count-lines")
-    v = check_answer(sc, pack.meta, "```bash\n" + command + "\n```\n", sandbox=sandbox)
+    v = check_answer(
+        sc, pack.meta, "```bash\n" + command + "\n```\n", VerifierContext(sandbox=sandbox)
+    )
     assert v.category != "sandbox_unavailable", v.detail
     return v
 
@@ -577,7 +582,9 @@ def test_detects_mutants():
 def _testgen(sandbox: Sandbox, answer: str) -> Any:
     pack = load_pack(PACKS / "testgen")
     sc = next(s for s in pack.scenarios if s.id == "tg-clamp")
-    v = check_answer(sc, pack.meta, "```python\n" + answer + "\n```\n", sandbox=sandbox)
+    v = check_answer(
+        sc, pack.meta, "```python\n" + answer + "\n```\n", VerifierContext(sandbox=sandbox)
+    )
     assert v.category != "sandbox_unavailable", v.detail
     return v
 
@@ -635,7 +642,7 @@ def test_performance_cannot_be_faked(sandbox: Sandbox, python_pack: Pack, trick:
     sc = next(s for s in python_pack.scenarios if s.id == "lis-fast")
     quadratic = extract_code(sc.counterexamples[0], "python")
     answer = "```python\n" + quadratic + "\n" + PERF_TRICKS[trick] + "\n```\n"
-    v = check_answer(sc, python_pack.meta, answer, sandbox=sandbox)
+    v = check_answer(sc, python_pack.meta, answer, VerifierContext(sandbox=sandbox))
     assert not v.passed and v.category == "too_slow", v.detail
 
 
@@ -655,7 +662,7 @@ def test_bugfind_python_tricks_fail_and_noise_passes(sandbox: Sandbox, sid: str)
     )  # the original, still buggy code
     noise = "".join(TRICKS[t] for t in BUGFIND_TRICKS if t != "nonce_line")
     for t in BUGFIND_TRICKS:
-        v = check_answer(sc, pack.meta, _answer(wrong, TRICKS[t]), sandbox=sandbox)
+        v = check_answer(sc, pack.meta, _answer(wrong, TRICKS[t]), VerifierContext(sandbox=sandbox))
         assert not v.passed and _tests_ran(v), f"{t} forged {sid}: {v.detail}"
-    v = check_answer(sc, pack.meta, _answer(right, noise), sandbox=sandbox)
+    v = check_answer(sc, pack.meta, _answer(right, noise), VerifierContext(sandbox=sandbox))
     assert v.passed, v.detail

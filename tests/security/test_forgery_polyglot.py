@@ -20,6 +20,7 @@ import pytest
 from pytest_llmbench.core.exchange import check_answer
 from pytest_llmbench.core.packs import Pack, load_pack
 from pytest_llmbench.core.sandbox import Sandbox
+from pytest_llmbench.core.verifiers.context import VerifierContext
 
 pytestmark = pytest.mark.security
 
@@ -495,7 +496,7 @@ def _param(c: Case) -> Any:
 def test_forgery_fails_and_noise_passes(sandbox: Sandbox, case: Case) -> None:
     pack = _pack(case.pack)
     sc = pack.scenario(case.scenario)
-    v = check_answer(sc, pack.meta, case.answer(), sandbox=sandbox)
+    v = check_answer(sc, pack.meta, case.answer(), VerifierContext(sandbox=sandbox))
     tc: Any = getattr(sandbox, "tc", None)
     if case.language == "go" and tc is not None and "go" not in tc.found:
         # no Go on this host: an infrastructure error, never a verdict on the model

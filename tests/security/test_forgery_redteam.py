@@ -13,6 +13,7 @@ from pytest_llmbench.core.exchange import check_answer
 from pytest_llmbench.core.packs import Pack, load_pack
 from pytest_llmbench.core.sandbox import Sandbox
 from pytest_llmbench.core.verifiers._code import extract_code as _extract_code
+from pytest_llmbench.core.verifiers.context import VerifierContext
 
 pytestmark = pytest.mark.security
 
@@ -105,7 +106,7 @@ def test_perf_trick_on_a_slow_answer_fails(sandbox: Sandbox, python_pack: Pack, 
     sc = next(s for s in python_pack.scenarios if s.id == "lis-fast")
     quadratic = extract_code(sc.counterexamples[0], "python")
     answer = "```python\n" + quadratic + "\n" + PERF_TRICKS[trick] + "\n```\n"
-    v = check_answer(sc, python_pack.meta, answer, sandbox=sandbox)
+    v = check_answer(sc, python_pack.meta, answer, VerifierContext(sandbox=sandbox))
     assert not v.passed and v.category == "too_slow", v.detail
 
 
@@ -117,7 +118,7 @@ def test_perf_trick_on_the_fast_answer_passes(
     assert sc.reference
     fast = extract_code(sc.reference, "python")
     answer = "```python\n" + fast + "\n" + PERF_TRICKS[trick] + "\n```\n"
-    v = check_answer(sc, python_pack.meta, answer, sandbox=sandbox)
+    v = check_answer(sc, python_pack.meta, answer, VerifierContext(sandbox=sandbox))
     assert v.passed, v.detail
 
 
@@ -156,7 +157,9 @@ _OPEN_HOLES: dict[str, str] = {}
 def _money(sandbox: Sandbox, code: str) -> Any:
     pack = load_pack(PACKS / "coding")
     sc = next(s for s in pack.scenarios if s.id == "ts-refactor-money")
-    v = check_answer(sc, pack.meta, "```typescript\n" + code + "\n```\n", sandbox=sandbox)
+    v = check_answer(
+        sc, pack.meta, "```typescript\n" + code + "\n```\n", VerifierContext(sandbox=sandbox)
+    )
     assert v.category != "sandbox_unavailable", v.detail
     return v
 

@@ -24,6 +24,7 @@ from pytest_llmbench.core.verifiers.code import (
     extract_command,
     forbidden_uses,
 )
+from pytest_llmbench.core.verifiers.context import VerifierContext
 
 PACKS = Path(__file__).resolve().parents[2] / "packs"
 
@@ -39,8 +40,7 @@ def _check(verifier: dict[str, Any], answer: str, sandbox: Any = None) -> Verdic
         }
     )
     v = build_verifier(sc.verifier, sc, None)
-    v.sandbox = sandbox
-    return v.check(Output.from_turns([AssistantTurn(content=answer)]))
+    return v.check(Output.from_turns([AssistantTurn(content=answer)]), VerifierContext(sandbox))
 
 
 PY = {"type": "code_tests", "entry": ["add"], "tests": ["assert add(1, 2) == 3"]}

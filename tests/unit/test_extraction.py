@@ -12,6 +12,7 @@ from pytest_llmbench.core.output import Output
 from pytest_llmbench.core.packs import load_pack
 from pytest_llmbench.core.schema import AssistantTurn, PackMeta, Scenario, ToolCall, VerifierSpec
 from pytest_llmbench.core.verifiers.base import Verdict, VerifierConfigError, build_verifier
+from pytest_llmbench.core.verifiers.context import NO_CONTEXT
 from pytest_llmbench.core.verifiers.extraction import (
     currency_codes,
     parse_amount,
@@ -71,7 +72,7 @@ def run(fields: dict[str, Any], answer: str | AssistantTurn, **args: Any) -> Ver
     )
     verifier = build_verifier(sc.verifier, sc, META)
     turn = answer if isinstance(answer, AssistantTurn) else AssistantTurn(content=answer)
-    return verifier.check(Output.from_turns([turn]))
+    return verifier.check(Output.from_turns([turn]), NO_CONTEXT)
 
 
 def ok(fields: dict[str, Any], answer: Any, **args: Any) -> bool:
@@ -360,7 +361,7 @@ def test_threshold_comes_from_pack() -> None:
     )
     strict_pack = PackMeta(id="t", title="t", version="1", pass_threshold=1.0)
     v = build_verifier(sc.verifier, sc, strict_pack).check(
-        Output.from_turns([AssistantTurn(content=json.dumps(answer))])
+        Output.from_turns([AssistantTurn(content=json.dumps(answer))]), NO_CONTEXT
     )
     assert not v.passed and v.score == pytest.approx(0.9)
 

@@ -16,6 +16,7 @@ from pytest_llmbench.core.packs import load_pack
 from pytest_llmbench.core.schema import AssistantTurn, Scenario, VerifierSpec
 from pytest_llmbench.core.verifiers import VerifierConfigError, build_verifier, ifeval_exact
 from pytest_llmbench.core.verifiers.base import Verdict
+from pytest_llmbench.core.verifiers.context import NO_CONTEXT
 from pytest_llmbench.core.verifiers.ifeval import (
     InstructionsArgs,
     detect_language,
@@ -64,7 +65,7 @@ def run(instructions: list[dict[str, Any]] | dict[str, Any], text: str | None) -
     ins = instructions if isinstance(instructions, list) else [instructions]
     sc = _scenario(ins)
     verifier = build_verifier(sc.verifier, sc, None)
-    return verifier.check(Output.from_turns([AssistantTurn(content=text)]))
+    return verifier.check(Output.from_turns([AssistantTurn(content=text)]), NO_CONTEXT)
 
 
 def ok(ins: dict[str, Any], text: str) -> bool:
@@ -485,7 +486,7 @@ def test_tool_call_only_answer_fails() -> None:
     sc = _scenario([{"kind": "all_lowercase"}])
     verifier = build_verifier(sc.verifier, sc, None)
     out = Output.from_turns([AssistantTurn(content=None)])
-    assert not verifier.check(out).passed
+    assert not verifier.check(out, NO_CONTEXT).passed
 
 
 # --------------------------------------------------------------------------- configuration
@@ -548,7 +549,7 @@ def run_ifeval(instructions: list[dict[str, Any]] | dict[str, Any], text: str | 
         counterexamples=["a", "b"],
     )
     verifier = build_verifier(sc.verifier, sc, None)
-    return verifier.check(Output.from_turns([AssistantTurn(content=text)]))
+    return verifier.check(Output.from_turns([AssistantTurn(content=text)]), NO_CONTEXT)
 
 
 def official_of(ins: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -16,12 +16,8 @@ from pytest_llmbench.core.exchange import check_answer, run_exchange, verify
 from pytest_llmbench.core.junk import JUNK_KINDS, junk_turn
 from pytest_llmbench.core.packs import PackError, load_scenario_file
 from pytest_llmbench.core.schema import Scenario
-from pytest_llmbench.core.verifiers.judge import (
-    JudgeUnavailable,
-    get_judge,
-    parse_judgement,
-    set_judge,
-)
+from pytest_llmbench.core.verifiers.context import Judge, VerifierContext
+from pytest_llmbench.core.verifiers.judge import JudgeUnavailable, JudgeVerifier, parse_judgement
 
 # One judge scenario, kept as test data: built-in packs carry none, since the
 # reference endpoint has no judge.
@@ -88,33 +84,42 @@ def scenarios(tmp_path: Path) -> dict[str, Scenario]:
 
 
 @pytest.fixture
-def judge(fake_server: FakeServer) -> Iterator[FakeServer]:
-    ep = HTTPEndpoint(fake_server.url, retries=0)
-    set_judge(ep, "judge-model")
+def judge(fake_server: FakeServer) -> FakeServer:
+    return fake_server
+
+
+@pytest.fixture
+def ctx(judge: FakeServer) -> Iterator[VerifierContext]:
+    """The verifier context with the fake server as the judge model."""
+    ep = HTTPEndpoint(judge.url, retries=0)
     try:
-        yield fake_server
+        yield VerifierContext(judge=Judge(ep, "judge-model"))
     finally:
-        set_judge(None)
         ep.close()
 
 
-def test_registry_set_get_clear(fake_server: FakeServer) -> None:
-    assert get_judge() is None
-    ep = HTTPEndpoint(fake_server.url)
-    set_judge(ep, "m")
-    j = get_judge()
-    assert j is not None and j.endpoint is ep and j.model == "m"
-    set_judge(None)
-    assert get_judge() is None
-    ep.close()
+def test_the_judge_comes_only_from_the_context(
+    judge: FakeServer, ctx: VerifierContext, scenarios: dict[str, Scenario]
+) -> None:
+    """No process global: a verification without the judge in its context is graded
+    without one, even right after one with it."""
+    assert JudgeVerifier.needs_judge and not JudgeVerifier.needs_sandbox
+    scripted(judge, [grade(5), grade(5), grade(5)])
+    sc = scenarios["explain-dns"]
+    assert check_answer(sc, None, sc.reference, ctx).data["judge"]["status"] == "ok"
+    v = check_answer(sc, None, sc.reference)
+    assert v.passed and v.data["judge"] == {"status": "not_configured"}
+    assert len(judge.requests) == 3
+    with pytest.raises(AttributeError):
+        ctx.judge = None  # type: ignore[misc]
 
 
 def test_requests_are_json_constrained_k_samples(
-    judge: FakeServer, scenarios: dict[str, Scenario]
+    judge: FakeServer, ctx: VerifierContext, scenarios: dict[str, Scenario]
 ) -> None:
     scripted(judge, [grade(4), grade(5), grade(3)])
     sc = scenarios["explain-dns"]
-    v = check_answer(sc, None, sc.reference)
+    v = check_answer(sc, None, sc.reference, ctx)
     assert len(judge.requests) == 3
     body = judge.requests[0]
     assert body["model"] == "judge-model"
@@ -135,24 +140,24 @@ def test_requests_are_json_constrained_k_samples(
 
 
 def test_judge_never_decides_unless_asked(
-    judge: FakeServer, scenarios: dict[str, Scenario]
+    judge: FakeServer, ctx: VerifierContext, scenarios: dict[str, Scenario]
 ) -> None:
     sc = scenarios["explain-dns"]
     # a low judged score does not fail an answer the deterministic check accepts
     scripted(judge, [grade(1), grade(1), grade(2)])
-    assert check_answer(sc, None, sc.reference).passed
+    assert check_answer(sc, None, sc.reference, ctx).passed
     # a high judged score does not pass an answer the check rejects
     scripted(judge, [grade(5), grade(5), grade(5)])
-    v = check_answer(sc, None, sc.counterexamples[0])
+    v = check_answer(sc, None, sc.counterexamples[0], ctx)
     assert not v.passed and v.data["judge"]["mean"] == 5.0
 
 
 def test_malformed_output_is_a_recorded_judge_failure(
-    judge: FakeServer, scenarios: dict[str, Scenario]
+    judge: FakeServer, ctx: VerifierContext, scenarios: dict[str, Scenario]
 ) -> None:
     scripted(judge, ["this is not json", grade(7), grade(2, "vague")])
     sc = scenarios["explain-dns"]
-    v = check_answer(sc, None, sc.reference)
+    v = check_answer(sc, None, sc.reference, ctx)
     j = v.data["judge"]
     assert j["scores"] == [2] and j["reasons"] == ["vague"]
     assert len(j["failures"]) == 2
@@ -163,11 +168,11 @@ def test_malformed_output_is_a_recorded_judge_failure(
 
 
 def test_endpoint_errors_count_as_judge_failures(
-    judge: FakeServer, scenarios: dict[str, Scenario]
+    judge: FakeServer, ctx: VerifierContext, scenarios: dict[str, Scenario]
 ) -> None:
     scripted(judge, ["HTTP 500", "HTTP 500", "HTTP 500"])
     sc = scenarios["explain-dns"]
-    v = check_answer(sc, None, sc.reference)
+    v = check_answer(sc, None, sc.reference, ctx)
     assert v.passed and v.data["judge"]["status"] == "failed"
     assert "judge" not in v.metrics and v.metrics["judge_failures"] == [3.0, 3.0]
     assert "server_error" in v.data["judge"]["failures"][0]
@@ -175,14 +180,14 @@ def test_endpoint_errors_count_as_judge_failures(
 
 
 def test_deciding_judge_passes_and_fails_on_the_mean(
-    judge: FakeServer, scenarios: dict[str, Scenario]
+    judge: FakeServer, ctx: VerifierContext, scenarios: dict[str, Scenario]
 ) -> None:
     sc = scenarios["explain-dns-judged"]
     scripted(judge, [grade(4), grade(5)])
-    v = check_answer(sc, None, sc.reference)
+    v = check_answer(sc, None, sc.reference, ctx)
     assert v.passed and v.score == pytest.approx(0.875)
     scripted(judge, [grade(4), grade(3, "misses the point")])
-    v = check_answer(sc, None, sc.counterexamples[0])
+    v = check_answer(sc, None, sc.counterexamples[0], ctx)
     assert not v.passed and v.category == "judged_low"
     assert v.detail == "judged 3.50/5 < 4 (min 3, max 4)"
     assert any(
@@ -193,15 +198,14 @@ def test_deciding_judge_passes_and_fails_on_the_mean(
 
 
 def test_deciding_judge_with_no_valid_sample_is_an_error(
-    judge: FakeServer, scenarios: dict[str, Scenario]
+    judge: FakeServer, ctx: VerifierContext, scenarios: dict[str, Scenario]
 ) -> None:
     scripted(judge, ["{}", "[1, 2]"])
     with pytest.raises(JudgeUnavailable, match="no valid score in 2 sample"):
-        check_answer(scenarios["explain-dns-judged"], None, "DNS maps names to IP addresses.")
+        check_answer(scenarios["explain-dns-judged"], None, "DNS maps names to IP addresses.", ctx)
 
 
 def test_no_judge_configured(scenarios: dict[str, Scenario]) -> None:
-    assert get_judge() is None
     with pytest.raises(JudgeUnavailable, match="no judge is configured"):
         check_answer(scenarios["explain-dns-judged"], None, "DNS maps names to IP addresses.")
     sc = scenarios["explain-dns"]
@@ -261,7 +265,7 @@ def test_bad_arguments_fail_at_load(tmp_path: Path, args: str, msg: str) -> None
 
 
 def test_junk_fails_even_when_the_judge_loves_it(
-    judge: FakeServer, scenarios: dict[str, Scenario]
+    judge: FakeServer, ctx: VerifierContext, scenarios: dict[str, Scenario]
 ) -> None:
     """The junk floor holds with a judge that gives everything 5: a judge that does not
     decide cannot lift junk or a counterexample over the deterministic check."""
@@ -272,8 +276,8 @@ def test_junk_fails_even_when_the_judge_loves_it(
         def respond(messages: object, scenario: Scenario, kind: str = kind) -> object:
             return junk_turn(scenario, kind)
 
-        v = verify(sc, None, run_exchange(sc, respond))  # type: ignore[arg-type]
+        v = verify(sc, None, run_exchange(sc, respond), ctx)  # type: ignore[arg-type]
         assert not v.passed, kind
-    assert check_answer(sc, None, sc.reference).passed
+    assert check_answer(sc, None, sc.reference, ctx).passed
     for ce in sc.counterexamples:
-        assert not check_answer(sc, None, ce).passed
+        assert not check_answer(sc, None, ce, ctx).passed

@@ -10,6 +10,7 @@ import pytest
 from pytest_llmbench.core.exchange import check_answer
 from pytest_llmbench.core.schema import Scenario
 from pytest_llmbench.core.verifiers.base import VerifierConfigError, build_verifier
+from pytest_llmbench.core.verifiers.context import VerifierContext
 from pytest_llmbench.core.verifiers.observe import (
     Expect,
     equal,
@@ -193,6 +194,6 @@ def test_no_observation_means_not_run_not_a_crash() -> None:
             "expect": {"a": 1, "b": 2},
         }
     )
-    v = check_answer(sc, None, "```go\npackage solution\n```", sandbox=Silent())
+    v = check_answer(sc, None, "```go\npackage solution\n```", VerifierContext(sandbox=Silent()))
     assert not v.passed and v.metrics["tests"] == [1.0, 2.0]
     assert "a: not observed" in v.detail

@@ -15,6 +15,7 @@ import pytest
 from pytest_llmbench.core.exchange import check_answer
 from pytest_llmbench.core.sandbox.interface import ExecResult, Limits
 from pytest_llmbench.core.schema import Scenario
+from pytest_llmbench.core.verifiers.context import VerifierContext
 from pytest_llmbench.core.verifiers.polyglot import (
     TypeEraseError,
     TypeEraseUnsupported,
@@ -119,26 +120,32 @@ def local() -> Any:
 def test_partial_credit_and_metrics(local: Any) -> None:
     sb = local
     half = "```python\ndef add(a, b):\n    return abs(a) + b\n```"
-    v = check_answer(scenario("whole"), None, half, sandbox=sb)
+    v = check_answer(scenario("whole"), None, half, VerifierContext(sandbox=sb))
     assert not v.passed and v.category == "tests_failed"
     assert v.metrics == {"tests": [2.0, 3.0]} and v.score == pytest.approx(2 / 3)
     assert "test_two: assertion failed: assert add(-1, 1) == 0" in v.detail
     good = "```python\ndef add(a, b):\n    return a + b\n```"
-    v = check_answer(scenario("whole"), None, good, sandbox=sb)
+    v = check_answer(scenario("whole"), None, good, VerifierContext(sandbox=sb))
     assert v.passed and v.score == 1.0 and v.metrics == {"tests": [3.0, 3.0]}
 
 
 def test_weights(local: Any) -> None:
     sc = scenario("whole", weights={"test_two": 3})
     v = check_answer(
-        sc, None, "```python\ndef add(a, b):\n    return abs(a) + b\n```", sandbox=local
+        sc,
+        None,
+        "```python\ndef add(a, b):\n    return abs(a) + b\n```",
+        VerifierContext(sandbox=local),
     )
     assert v.score == pytest.approx(2 / 5)
 
 
 def test_import_error_is_compile_error_with_zero_of_n(local: Any) -> None:
     v = check_answer(
-        scenario("whole"), None, "```python\ndef add(a, b)\n    return a\n```", sandbox=local
+        scenario("whole"),
+        None,
+        "```python\ndef add(a, b)\n    return a\n```",
+        VerifierContext(sandbox=local),
     )
     assert v.category == "compile_error" and v.metrics == {"tests": [0.0, 3.0]}
     assert "SyntaxError" in v.detail
@@ -150,7 +157,7 @@ def test_a_missing_name_is_a_load_failure_not_an_error(local: Any) -> None:
         scenario("whole", tests=tests),
         None,
         "```python\ndef plus(a, b):\n    return a + b\n```",
-        sandbox=local,
+        VerifierContext(sandbox=local),
     )
     assert not v.passed and v.category == "compile_error", v.detail
     assert "ImportError" in v.detail and v.metrics == {"tests": [0.0, 1.0]}
@@ -161,26 +168,28 @@ def test_printed_pass_lines_do_not_count(local: Any) -> None:
         "```python\nprint('@@0000 PASS test_one')\nprint('PASS test_two')\n"
         "def add(a, b):\n    return None\n```"
     )
-    v = check_answer(scenario("whole"), None, fake, sandbox=local)
+    v = check_answer(scenario("whole"), None, fake, VerifierContext(sandbox=local))
     assert v.metrics == {"tests": [0.0, 3.0]}
 
 
 def test_edit_formats_and_categories(local: Any) -> None:
     sb = local
     sr = "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"
-    assert check_answer(scenario("search_replace"), None, sr, sandbox=sb).passed
+    assert check_answer(scenario("search_replace"), None, sr, VerifierContext(sandbox=sb)).passed
     bad = sr.replace("a - b\n=", "a * b\n=")
-    v = check_answer(scenario("search_replace"), None, bad, sandbox=sb)
+    v = check_answer(scenario("search_replace"), None, bad, VerifierContext(sandbox=sb))
     assert v.category == "edit_apply_error" and "SEARCH text is not in calc.py" in v.detail
     diff = (
         "```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n"
         " def add(a, b):\n-    return a - b\n+    return a + b\n```"
     )
-    assert check_answer(scenario("diff"), None, diff, sandbox=sb).passed
-    v = check_answer(scenario("diff"), None, "I would change the minus to a plus.", sandbox=sb)
+    assert check_answer(scenario("diff"), None, diff, VerifierContext(sandbox=sb)).passed
+    v = check_answer(
+        scenario("diff"), None, "I would change the minus to a plus.", VerifierContext(sandbox=sb)
+    )
     assert v.category == "no_code"
     # no sandbox: a clear failure, not a crash
-    v = check_answer(scenario("diff"), None, diff, sandbox=None)
+    v = check_answer(scenario("diff"), None, diff, VerifierContext(sandbox=None))
     assert v.category == "sandbox_unavailable"
 
 
@@ -213,7 +222,7 @@ def test_missing_toolchain_is_reported() -> None:
             },
         }
     )
-    v = check_answer(sc, None, "```go\npackage solution\n```", sandbox=NoGo())
+    v = check_answer(sc, None, "```go\npackage solution\n```", VerifierContext(sandbox=NoGo()))
     assert v.category == "sandbox_unavailable" and "no `go`" in v.detail
 
 
@@ -319,16 +328,21 @@ def test_typescript_scenario_through_the_eraser() -> None:
         }
     )
     ans = "```ts\nexport function twice(n: number): number {\n  return (n as number) * 2;\n}\n```"
-    v = check_answer(sc, None, ans, sandbox=HostRunner())
+    v = check_answer(sc, None, ans, VerifierContext(sandbox=HostRunner()))
     assert v.passed, v.detail
     v = check_answer(
-        sc, None, "```ts\nenum E { A }\nexport const twice = 1;\n```", sandbox=HostRunner()
+        sc,
+        None,
+        "```ts\nenum E { A }\nexport const twice = 1;\n```",
+        VerifierContext(sandbox=HostRunner()),
     )
     # valid TypeScript the eraser cannot take: the sandbox's shortcoming, not the model's
     assert v.category == "sandbox_unavailable" and "enum is not supported" in v.detail
     assert "--llm-sandbox docker" in v.detail
     # a real syntax error is still the model's
-    v = check_answer(sc, None, "```ts\nexport const twice = 'oops;\n```", sandbox=HostRunner())
+    v = check_answer(
+        sc, None, "```ts\nexport const twice = 'oops;\n```", VerifierContext(sandbox=HostRunner())
+    )
     assert v.category == "compile_error" and "unterminated string" in v.detail
 
 
@@ -391,11 +405,16 @@ module.exports = {
         "hangs": {"cmp": "error", "value": "timed out"},
         "clock": [True, [1, 2]],
     }
-    v = check_answer(_js_scenario(observe, expect), None, code, sandbox=HostRunner())
+    v = check_answer(
+        _js_scenario(observe, expect), None, code, VerifierContext(sandbox=HostRunner())
+    )
     assert v.passed, v.detail
     # the same run with one expectation changed fails on exactly that key
     v = check_answer(
-        _js_scenario(observe, {**expect, "async": 1}), None, code, sandbox=HostRunner()
+        _js_scenario(observe, {**expect, "async": 1}),
+        None,
+        code,
+        VerifierContext(sandbox=HostRunner()),
     )
     assert not v.passed and v.metrics["tests"] == [4.0, 5.0]
     assert "async: got 1.5, wanted 1" in v.detail
@@ -405,7 +424,12 @@ def test_javascript_that_does_not_load_is_a_build_error() -> None:
     if NODE is None:
         pytest.skip("node is not installed")
     sc = _js_scenario("const m = require('./m.js');\nobserve('a', () => m.a);\n", {"a": 1})
-    v = check_answer(sc, None, "```javascript\nmodule.exports = {a: 1\n```", sandbox=HostRunner())
+    v = check_answer(
+        sc,
+        None,
+        "```javascript\nmodule.exports = {a: 1\n```",
+        VerifierContext(sandbox=HostRunner()),
+    )
     assert v.category == "compile_error" and "SyntaxError" in v.detail, v.detail
     assert v.metrics["tests"] == [0.0, 1.0]
 
@@ -461,7 +485,11 @@ def test_rust_observations_are_typed_and_a_panic_is_an_error() -> None:
             },
         }
     )
-    v = check_answer(sc, None, "```rust\npub fn unused() {}\n```", sandbox=HostRunner())
+    v = check_answer(
+        sc, None, "```rust\npub fn unused() {}\n```", VerifierContext(sandbox=HostRunner())
+    )
     assert v.passed, v.detail
-    v = check_answer(sc, None, "```rust\npub fn broken( {}\n```", sandbox=HostRunner())
+    v = check_answer(
+        sc, None, "```rust\npub fn broken( {}\n```", VerifierContext(sandbox=HostRunner())
+    )
     assert v.category == "compile_error" and v.metrics["tests"] == [0.0, 10.0]

@@ -11,6 +11,7 @@ from pytest_llmbench.core.output import Output
 from pytest_llmbench.core.packs import load_pack
 from pytest_llmbench.core.schema import AssistantTurn, Scenario, VerifierSpec
 from pytest_llmbench.core.verifiers.base import build_verifier
+from pytest_llmbench.core.verifiers.context import NO_CONTEXT
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "packs" / "reasonmath"
 PACK = load_pack(PACK_DIR)
@@ -63,7 +64,9 @@ _DUMMY = Scenario(
 
 def _check(text: str, value: float, **args: float) -> tuple[bool, list[str]]:
     spec = VerifierSpec.model_validate({"type": "number", "value": value, **args})
-    v = build_verifier(spec, _DUMMY, None).check(Output.from_turns([AssistantTurn(content=text)]))
+    v = build_verifier(spec, _DUMMY, None).check(
+        Output.from_turns([AssistantTurn(content=text)]), NO_CONTEXT
+    )
     return v.passed, v.trace()
 
 

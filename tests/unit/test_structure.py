@@ -13,6 +13,7 @@ from pytest_llmbench.core.output import Output
 from pytest_llmbench.core.packs import load_pack
 from pytest_llmbench.core.schema import AssistantTurn, Scenario, VerifierSpec
 from pytest_llmbench.core.verifiers.base import Verdict, VerifierConfigError, build_verifier
+from pytest_llmbench.core.verifiers.context import NO_CONTEXT
 from pytest_llmbench.core.verifiers.structure import resolve_path, values_equal
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "packs" / "structoutput"
@@ -55,7 +56,7 @@ def run(spec: dict[str, Any], text: str | None) -> Verdict:
         id="t", prompt="p", verifier=VerifierSpec(**spec), reference="r", counterexamples=["a", "b"]
     )
     v = build_verifier(sc.verifier, sc, None)
-    return v.check(Output.from_turns([AssistantTurn(content=text)]))
+    return v.check(Output.from_turns([AssistantTurn(content=text)]), NO_CONTEXT)
 
 
 def lines(v: Verdict) -> str:

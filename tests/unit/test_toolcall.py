@@ -12,6 +12,7 @@ from pytest_llmbench.core.output import Output
 from pytest_llmbench.core.packs import load_pack
 from pytest_llmbench.core.schema import AssistantTurn, Scenario, ToolCall, VerifierSpec
 from pytest_llmbench.core.verifiers.base import Verdict, VerifierConfigError, build_verifier
+from pytest_llmbench.core.verifiers.context import NO_CONTEXT
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "packs" / "toolcall"
 PACK = load_pack(PACK_DIR)
@@ -105,7 +106,7 @@ def scenario(
 
 
 def run(sc: Scenario, *turns: AssistantTurn) -> Verdict:
-    return build_verifier(sc.verifier, sc, None).check(Output.from_turns(list(turns)))
+    return build_verifier(sc.verifier, sc, None).check(Output.from_turns(list(turns)), NO_CONTEXT)
 
 
 def call(name: str, arguments: dict[str, Any] | str) -> ToolCall:

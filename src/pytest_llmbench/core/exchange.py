@@ -15,6 +15,7 @@ from typing import Any
 from .output import Output, clean_turn
 from .schema import AnswerSpec, AssistantTurn, MockResult, PackMeta, Scenario, answer_turns
 from .verifiers.base import Verdict, build_verifier
+from .verifiers.context import NO_CONTEXT, VerifierContext
 
 Responder = Callable[[list[dict[str, Any]], Scenario], AssistantTurn]
 
@@ -117,18 +118,23 @@ def replay_responder(answer: AnswerSpec) -> Responder:
 
 
 def verify(
-    scenario: Scenario, pack: PackMeta | None, exchange: Exchange, *, sandbox: Any = None
+    scenario: Scenario,
+    pack: PackMeta | None,
+    exchange: Exchange,
+    ctx: VerifierContext = NO_CONTEXT,
 ) -> Verdict:
-    """Judge an exchange. ``sandbox`` (a core.sandbox backend) is given to verifiers
-    that execute code."""
+    """Judge an exchange. ``ctx`` holds what the verifier may use: the sandbox for
+    verifiers that execute code, the judge model."""
     verifier = build_verifier(scenario.verifier, scenario, pack)
-    verifier.sandbox = sandbox
-    return verifier.check(exchange.output())
+    return verifier.check(exchange.output(), ctx)
 
 
 def check_answer(
-    scenario: Scenario, pack: PackMeta | None, answer: AnswerSpec, *, sandbox: Any = None
+    scenario: Scenario,
+    pack: PackMeta | None,
+    answer: AnswerSpec,
+    ctx: VerifierContext = NO_CONTEXT,
 ) -> Verdict:
     """Run a fixed answer through the exchange and the verifier (no endpoint)."""
     ex = run_exchange(scenario, replay_responder(answer))
-    return verify(scenario, pack, ex, sandbox=sandbox)
+    return verify(scenario, pack, ex, ctx)

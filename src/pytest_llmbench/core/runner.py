@@ -10,6 +10,7 @@ from .endpoint import ChatParams, ChatResult, Endpoint, EndpointError, build_bod
 from .exchange import Exchange, run_exchange, verify
 from .schema import AssistantTurn, Generation, PackMeta, Scenario
 from .verifiers.base import Verdict
+from .verifiers.context import NO_CONTEXT, VerifierContext
 
 
 @dataclass
@@ -127,10 +128,14 @@ def generate(
 
 
 def judge(
-    res: ScenarioResult, scenario: Scenario, pack: PackMeta | None, *, sandbox: Any = None
+    res: ScenarioResult,
+    scenario: Scenario,
+    pack: PackMeta | None,
+    ctx: VerifierContext = NO_CONTEXT,
 ) -> ScenarioResult:
+    """The verdict on a generated exchange; ``ctx`` holds the verifier's collaborators."""
     if res.exchange is not None and res.error is None:
-        res.verdict = verify(scenario, pack, res.exchange, sandbox=sandbox)
+        res.verdict = verify(scenario, pack, res.exchange, ctx)
     return res
 
 
@@ -139,8 +144,7 @@ def run_scenario(
     pack: PackMeta | None,
     endpoint: Endpoint,
     params: ChatParams,
-    *,
-    sandbox: Any = None,
+    ctx: VerifierContext = NO_CONTEXT,
 ) -> ScenarioResult:
     """Ask, then verify. Endpoint failures end up in ``result.error``, not raised."""
-    return judge(generate(scenario, pack, endpoint, params), scenario, pack, sandbox=sandbox)
+    return judge(generate(scenario, pack, endpoint, params), scenario, pack, ctx)

@@ -11,13 +11,17 @@ from .base import (
     register,
     registered,
 )
+from .context import NO_CONTEXT, Judge, VerifierContext
 
 __all__ = [
+    "NO_CONTEXT",
     "Check",
+    "Judge",
     "NoArgs",
     "Verdict",
     "Verifier",
     "VerifierConfigError",
+    "VerifierContext",
     "build_verifier",
     "get_verifier",
     "register",

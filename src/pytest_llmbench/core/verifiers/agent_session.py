@@ -37,6 +37,7 @@ from ..output import Output
 from ..schema import AssistantTurn, ToolCall
 from ._text import short
 from .base import Check, Verdict, Verifier, register
+from .context import VerifierContext
 from .toolcall import _looks_truncated
 
 Fact = Union[str, list[str]]  # noqa: UP007 - pydantic needs a runtime union on 3.10
@@ -428,7 +429,7 @@ class AgentVerifier(_AgentBase):
         assert isinstance(self.args, AgentArgs)
         return self.args
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         if output.state is None:
             return Verdict.fail("no environment state: the scenario has no environment", "config")
         s = read_session(output)
@@ -720,7 +721,7 @@ class BriefVerifier(_AgentBase):
         assert isinstance(self.args, BriefArgs)
         return self.args
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a = self.a
         s = read_session(output)
         checks = self.turn_checks(s)
@@ -841,7 +842,7 @@ class ThinkingVerifier(Verifier):
         assert isinstance(self.args, ThinkingArgs)
         return self.args
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a = self.a
         prompt = self.scenario.user_text()
         # An echo of the prompt must not pass: a fact taken from the prompt needs an

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .. import registry
 from ..output import Output
 from ..schema import PackMeta, Scenario, VerifierSpec
+from .context import VerifierContext
 
 
 class NoArgs(BaseModel):
@@ -115,14 +116,16 @@ class Verifier:
 
     name: ClassVar[str] = ""
     Args: ClassVar[type[BaseModel]] = NoArgs
-    # Verifiers that execute model-written code set this; they get ``self.sandbox``.
+    # Verifiers that execute model-written code set this: the plugin then opens the
+    # sandbox (and only then) and passes it in ``ctx.sandbox``.
     needs_sandbox: ClassVar[bool] = False
+    # Verifiers that ask a judge model set this: they get ``ctx.judge``.
+    needs_judge: ClassVar[bool] = False
 
     def __init__(self, args: BaseModel, scenario: Scenario, pack: PackMeta | None = None):
         self.args = args
         self.scenario = scenario
         self.pack = pack
-        self.sandbox: Any = None
 
     @property
     def threshold(self) -> float:
@@ -133,7 +136,8 @@ class Verifier:
         """Load what the first check would load (models, tables) before any request is
         timed; a no-op unless the verifier has such a start-up cost."""
 
-    def check(self, output: Output) -> Verdict:  # pragma: no cover - abstract
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:  # pragma: no cover
+        """The verdict on ``output``; ``ctx`` holds the collaborators (sandbox, judge)."""
         raise NotImplementedError
 
 

@@ -25,7 +25,7 @@ import re
 import secrets
 import tarfile
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -33,8 +33,12 @@ from ..output import Output
 from ._code import NoCode, code_blocks, extract_code
 from ._text import short
 from .base import Check, Verdict, Verifier, register
+from .context import VerifierContext
 from .pyremote import PYTHON
 from .runners import source
+
+if TYPE_CHECKING:
+    from ..sandbox.base import Sandbox
 
 
 class _Strict(BaseModel):
@@ -191,7 +195,7 @@ class CodeTests(Verifier):
     Args = CodeTestsArgs
     needs_sandbox = True
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: CodeTestsArgs = self.args  # type: ignore[assignment]
         try:
             code = extract_code(output.text, a.language, allow_unfenced=a.allow_unfenced)
@@ -220,13 +224,13 @@ class CodeTests(Verifier):
                 )
                 if hits:
                     category = "forbidden_construct"
-        if self.sandbox is None:
+        if ctx.sandbox is None:
             return _no_sandbox()
-        return run_tests(self.sandbox, a, code, checks, category)
+        return run_tests(ctx.sandbox, a, code, checks, category)
 
 
 def run_tests(
-    sandbox: Any, a: CodeTestsArgs, code: str, checks: list[Check], category: str | None
+    sandbox: Sandbox, a: CodeTestsArgs, code: str, checks: list[Check], category: str | None
 ) -> Verdict:
     return run_py_tests(sandbox, a, code, checks, category)
 
@@ -243,7 +247,7 @@ _MODES = {"timeout": "exec_timeout", "limit": "crashed", "died": "crashed", "pro
 
 
 def run_py_tests(
-    sandbox: Any, a: CodeTestsArgs, code: str, checks: list[Check], category: str | None
+    sandbox: Sandbox, a: CodeTestsArgs, code: str, checks: list[Check], category: str | None
 ) -> Verdict:
     """Python: only the candidate runs in the sandbox (``runners/py_serve.py``); the
     tests run here against proxies of its names (see :mod:`.pyremote`)."""
@@ -280,7 +284,7 @@ def run_py_tests(
         session.close()
 
 
-def _reference_timing(sandbox: Any, a: CodeTestsArgs) -> tuple[list[float], Any]:
+def _reference_timing(sandbox: Sandbox, a: CodeTestsArgs) -> tuple[list[float], Any]:
     """The reference solution's times and result on the perf input (same sandbox,
     same channel, same clock as the candidate's)."""
     from . import pyremote as pr
@@ -455,7 +459,7 @@ class NoBug(Verifier):
 
     Args = NoBugArgs
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: NoBugArgs = self.args  # type: ignore[assignment]
         text = output.text
         said = bool(_NO_BUG_LINE.search(text))
@@ -878,7 +882,7 @@ class Shell(Verifier):
     Args = ShellArgs
     needs_sandbox = True
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: ShellArgs = self.args  # type: ignore[assignment]
         tools = list(a.tools or CLI_TOOLS)
         try:
@@ -892,12 +896,12 @@ class Shell(Verifier):
                 "disallowed_tool",
                 checks=[Check("only allowlisted tools", False, ", ".join(bad), "allowlist")],
             )
-        if self.sandbox is None:
+        if ctx.sandbox is None:
             return _no_sandbox()
-        return run_shell(self.sandbox, a, command, tools)
+        return run_shell(ctx.sandbox, a, command, tools)
 
 
-def run_shell(sandbox: Any, a: ShellArgs, command: str, tools: list[str]) -> Verdict:
+def run_shell(sandbox: Sandbox, a: ShellArgs, command: str, tools: list[str]) -> Verdict:
     from ..sandbox import Limits
 
     nonce = secrets.token_hex(12)

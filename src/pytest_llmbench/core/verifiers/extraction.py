@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..output import Output
 from ._text import normalize, short, strip_fence
 from .base import Check, Verdict, Verifier, register
+from .context import VerifierContext
 
 FieldType = Literal[
     "text",
@@ -614,7 +615,7 @@ class Fields(Verifier):
             out += f" (or {', '.join(_show(x) for x in spec.alts)})"
         return out
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: FieldsArgs = self.args  # type: ignore[assignment]
         total = len(a.fields)
         obj, why = parse_object(output.text, a.strict)

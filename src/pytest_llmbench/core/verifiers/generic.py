@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..output import Output
 from ._text import answer_line, normalize, parse_number, short, strip_fence
 from .base import Check, Verdict, Verifier, register
+from .context import VerifierContext
 
 
 class _Args(BaseModel):
@@ -31,7 +32,7 @@ class Exact(Verifier):
 
     Args = ExactArgs
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: ExactArgs = self.args  # type: ignore[assignment]
 
         def norm(s: str) -> str:
@@ -73,7 +74,7 @@ class Contains(Verifier):
             pat = rf"(?<!\w){pat}(?!\w)"
         return re.search(pat, text, flags) is not None
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: ContainsArgs = self.args  # type: ignore[assignment]
         if not (a.all or a.any):
             return Verdict.fail("contains needs 'all' or 'any'", "config")
@@ -112,7 +113,7 @@ class Regex(Verifier):
 
     Args = RegexArgs
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: RegexArgs = self.args  # type: ignore[assignment]
         flags = re.IGNORECASE if a.ignore_case else 0
         text = output.text.strip()
@@ -139,7 +140,7 @@ class Number(Verifier):
 
     Args = NumberArgs
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: NumberArgs = self.args  # type: ignore[assignment]
         text = output.text.strip()
         got: float | None
@@ -208,7 +209,7 @@ class Json(Verifier):
 
     Args = JsonArgs
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: JsonArgs = self.args  # type: ignore[assignment]
         if a.schema_ is None and a.equals is None:
             return Verdict.fail("json needs 'schema' or 'equals'", "config")

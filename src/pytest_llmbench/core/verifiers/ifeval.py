@@ -61,6 +61,7 @@ from ._ifeval_format import (
 )
 from ._ifeval_text import LANGUAGES, detect_language, has_content, sentences, words
 from .base import Check, Verdict, Verifier, register
+from .context import VerifierContext
 
 Instruction = Annotated[
     (
@@ -208,7 +209,7 @@ class Instructions(Verifier):
         with contextlib.suppress(ifeval_exact.IFEvalUnavailable):
             ifeval_exact.warm_up()
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: InstructionsArgs = self.args  # type: ignore[assignment]
         if a.semantics == "ifeval":
             return self._check_ifeval(a, output)

@@ -1,7 +1,8 @@
 """Optional LLM judge: ``judge``, a rubric score from 1 to 5.
 
-A judge model (configured once per process with :func:`set_judge`; the pytest plugin
-does it for ``--llm-judge-url`` / ``--llm-judge-model``) grades the answer against
+A judge model (``ctx.judge``, a :class:`Judge` in the verifier context; the pytest
+plugin's ``llm_judge`` fixture gives it for ``--llm-judge-url`` / ``--llm-judge-model``)
+grades the answer against
 the scenario's ``rubric``, answering JSON ``{"score": int, "reason": str}`` under a
 ``json_schema`` response format. ``samples`` requests are sent (self-consistency);
 the spread (min, max, population stdev) goes into ``Verdict.data["judge"]`` and the
@@ -23,41 +24,22 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..endpoint import Endpoint, EndpointError
+from ..endpoint import EndpointError
 from ..output import Output, split_thinking
 from ..schema import PackMeta, Scenario, VerifierSpec
 from ._text import short, strip_fence
 from .base import Check, Verdict, Verifier, VerifierConfigError, build_verifier, register
+from .context import Judge, VerifierContext
 
 DEFAULT_PASS_AT = 4.0
 
 
 class JudgeUnavailable(Exception):  # noqa: N818 - reads better in messages
     """A scenario needs a judge and none is configured, or it gave no usable score."""
-
-
-@dataclass
-class Judge:
-    endpoint: Endpoint
-    model: str | None = None
-
-
-_JUDGE: Judge | None = None
-
-
-def set_judge(endpoint: Endpoint | None, model: str | None = None) -> None:
-    """Configure (or, with ``None``, remove) the judge for this process."""
-    global _JUDGE
-    _JUDGE = Judge(endpoint, model) if endpoint is not None else None
-
-
-def get_judge() -> Judge | None:
-    return _JUDGE
 
 
 JUDGEMENT_SCHEMA: dict[str, Any] = {
@@ -139,6 +121,7 @@ class JudgeVerifier(Verifier):
     ``decides: true``."""
 
     Args = JudgeArgs
+    needs_judge = True
 
     def __init__(self, args: BaseModel, scenario: Scenario, pack: PackMeta | None = None):
         super().__init__(args, scenario, pack)
@@ -186,13 +169,12 @@ class JudgeVerifier(Verifier):
                 valid.append(got)
         return valid, failures
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: JudgeArgs = self.args  # type: ignore[assignment]
         det: Verdict | None = None
         if self.inner is not None:
-            self.inner.sandbox = self.sandbox
-            det = self.inner.check(output)
-        judge = get_judge()
+            det = self.inner.check(output, ctx)
+        judge = ctx.judge
         if judge is None:
             if a.decides:
                 raise JudgeUnavailable(
@@ -274,7 +256,5 @@ __all__ = [
     "JudgeArgs",
     "JudgeUnavailable",
     "JudgeVerifier",
-    "get_judge",
     "parse_judgement",
-    "set_judge",
 ]

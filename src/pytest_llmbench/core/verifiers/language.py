@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..output import Output
 from ._text import short
 from .base import Check, Verdict, Verifier, register
+from .context import VerifierContext
 from .ifeval import detect_language, has_content
 
 DEFAULT_THRESHOLD = 0.8
@@ -223,7 +224,7 @@ class Language(Verifier):
         if detector_name() == "lingua":
             _lingua("warm up: the first detection loads every language model (seconds)")
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: LanguageArgs = self.args  # type: ignore[assignment]
         text = output.text
         adh = adherence(text, a.language)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..output import Output
 from ._text import short
 from .base import Check, Verdict, Verifier, register
+from .context import VerifierContext
 
 
 class NeedleArgs(BaseModel):
@@ -42,7 +43,7 @@ class Needle(Verifier):
 
     Args = NeedleArgs
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: NeedleArgs = self.args  # type: ignore[assignment]
         text = output.text
         found = [_has(text, v) for v in a.values]

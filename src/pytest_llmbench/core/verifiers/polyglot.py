@@ -38,7 +38,7 @@ import re
 import weakref
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -46,9 +46,13 @@ from ..edits import EditApplyError, NoEdit, apply_edit, describe_format
 from ..output import Output
 from ._code import NoCode, code_blocks
 from .base import Check, Verdict, Verifier, register
+from .context import VerifierContext
 from .observe import Expect, groups, judge, parse_expect, read_observations
 from .pyhost import run_python_tests, test_names
 from .ts_erase import TypeEraseError, TypeEraseUnsupported, erase_types
+
+if TYPE_CHECKING:
+    from ..sandbox.base import Sandbox
 
 __all__ = [
     "PolyglotArgs",
@@ -180,7 +184,7 @@ class TestRun:
 _MISSING: weakref.WeakKeyDictionary[Any, dict[str, bool]] = weakref.WeakKeyDictionary()
 
 
-def tool_missing(sandbox: Any, tool: str) -> bool:
+def tool_missing(sandbox: Sandbox, tool: str) -> bool:
     cache = _MISSING.setdefault(sandbox, {})
     if tool not in cache:
         res = sandbox.run({}, ["sh", "-c", f"command -v {tool} >/dev/null"], timeout_s=20.0)
@@ -192,7 +196,7 @@ def _could_not_start(stderr: str, exit_code: int) -> bool:
     return exit_code == 127 or "execvp" in stderr or "executable file not found" in stderr
 
 
-def _tsc_available(sandbox: Any) -> bool:
+def _tsc_available(sandbox: Sandbox) -> bool:
     return not tool_missing(sandbox, "tsc")
 
 
@@ -204,7 +208,7 @@ def _tail(text: str, n: int = 600) -> str:
 class Runner:
     """Builds the sandbox files and command for a language, then reads the results."""
 
-    def __init__(self, args: PolyglotArgs, sandbox: Any):
+    def __init__(self, args: PolyglotArgs, sandbox: Sandbox):
         self.a = args
         self.sandbox = sandbox
         self.tests_lang: str = args.runner_language()
@@ -457,7 +461,7 @@ class PolyglotVerifier(Verifier):
             raise ValueError(f"scenario {self.scenario.id!r}: no code block in the prompt")
         return code
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: PolyglotArgs = self.args  # type: ignore[assignment]
         files = dict(a.files)
         files[a.file] = self._original()
@@ -481,11 +485,11 @@ class PolyglotVerifier(Verifier):
             return Verdict.fail(
                 f"the edit deleted {a.file}", category="edit_apply_error", metrics=zero
             )
-        return run_hidden_tests(self.sandbox, a, files, self.threshold)
+        return run_hidden_tests(ctx.sandbox, a, files, self.threshold)
 
 
 def run_hidden_tests(
-    sandbox: Any, a: PolyglotArgs, files: dict[str, str], threshold: float
+    sandbox: Sandbox | None, a: PolyglotArgs, files: dict[str, str], threshold: float
 ) -> Verdict:
     if sandbox is None:
         return Verdict.fail(

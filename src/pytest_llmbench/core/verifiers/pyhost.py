@@ -19,6 +19,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..sandbox.base import Sandbox
     from .polyglot import PolyglotArgs, TestRun
 
 _TEST_DEF = re.compile(r"^def (test\w*)\s*\(", re.M)
@@ -29,7 +30,7 @@ def test_names(source: str) -> list[str]:
     return list(dict.fromkeys(_TEST_DEF.findall(source)))
 
 
-def run_python_tests(sandbox: Any, a: PolyglotArgs, files: dict[str, str], tr: TestRun) -> None:
+def run_python_tests(sandbox: Sandbox, a: PolyglotArgs, files: dict[str, str], tr: TestRun) -> None:
     """Fill ``tr`` from a run of ``a.tests`` here against the answer in the sandbox."""
     from . import pyremote as pr
 

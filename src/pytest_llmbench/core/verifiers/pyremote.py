@@ -27,9 +27,12 @@ import sys
 import time
 import traceback
 from types import CodeType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .runners import py_serve, source
+
+if TYPE_CHECKING:
+    from ..sandbox.base import Sandbox
 
 PYTHON = "/usr/bin/python3"  # absolute: a pyenv shim on PATH costs ~20 ms per start
 SERVE_FILE = "_serve.py"
@@ -174,7 +177,7 @@ class PySession:
 
     def __init__(
         self,
-        sandbox: Any,
+        sandbox: Sandbox,
         code: str,
         *,
         preamble: str = "",
@@ -539,7 +542,7 @@ def _stdlib_module(name: str) -> Any:
 
 
 def open_session(
-    sandbox: Any,
+    sandbox: Sandbox,
     code: str,
     *,
     preamble: str = "",

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..output import Output
 from ._text import short, strip_fence
 from .base import Check, Verdict, Verifier, register
+from .context import VerifierContext
 from .generic import parse_json_answer
 
 
@@ -309,7 +310,7 @@ class JsonOutput(Verifier):
 
     Args = JsonOutputArgs
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: JsonOutputArgs = self.args  # type: ignore[assignment]
         res = _Result("json", a.strict)
         text = output.text
@@ -372,7 +373,7 @@ class Yaml(Verifier):
 
     Args = YamlArgs
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: YamlArgs = self.args  # type: ignore[assignment]
         res = _Result("yaml", a.strict)
         body, fenced = strip_fence(output.text.strip())
@@ -625,7 +626,7 @@ class Csv(Verifier):
 
     Args = CsvArgs
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: CsvArgs = self.args  # type: ignore[assignment]
         res = _Result("csv", a.strict)
         body, fenced = strip_fence(output.text.strip())
@@ -699,7 +700,7 @@ class MarkdownTable(Verifier):
 
     Args = MarkdownTableArgs
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: MarkdownTableArgs = self.args  # type: ignore[assignment]
         res = _Result("md_table", a.strict)
         body, fenced = strip_fence(output.text.strip())
@@ -806,7 +807,7 @@ class Xml(Verifier):
 
     Args = XmlArgs
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: XmlArgs = self.args  # type: ignore[assignment]
         res = _Result("xml", a.strict)
         body, fenced = strip_fence(output.text.strip())

@@ -39,16 +39,20 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..output import Output
 from ._code import NoCode, code_blocks, extract_code
 from .base import Check, Verdict, Verifier, register
+from .context import VerifierContext
 from .pyremote import PYTHON
 from .runners import py_serve
 from .runners import source as runner_source
+
+if TYPE_CHECKING:
+    from ..sandbox.base import Sandbox
 
 
 @dataclass(frozen=True)
@@ -311,7 +315,7 @@ class TestgenVerifier(Verifier):
             raise ValueError(f"scenario {self.scenario.id!r}: no python block in the prompt")
         return blocks[0].code + "\n"
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a: TestgenArgs = self.args  # type: ignore[assignment]
         threshold = a.min_score if a.min_score is not None else self.threshold
         try:
@@ -329,14 +333,14 @@ class TestgenVerifier(Verifier):
             return Verdict.fail(
                 "the answer defines no test function (def test_...())", category="no_tests"
             )
-        if self.sandbox is None:
+        if ctx.sandbox is None:
             return Verdict.fail(
                 "no sandbox to run the tests in (give --llm-sandbox)",
                 category="sandbox_unavailable",
             )
         code = self.code()
         muts = mutants(code, limit=a.max_mutants)
-        results = self._run(a, code, tests, muts)
+        results = self._run(ctx.sandbox, a, code, tests, muts)
         infra = next((r for r in results.values() if r.infra), None)
         if infra is not None:
             return Verdict.fail(str(infra.signal), category="sandbox_unavailable")
@@ -402,7 +406,7 @@ class TestgenVerifier(Verifier):
         )
 
     def _run(
-        self, a: TestgenArgs, code: str, tests: str, muts: list[Mutant]
+        self, sandbox: Sandbox, a: TestgenArgs, code: str, tests: str, muts: list[Mutant]
     ) -> dict[str, VariantResult]:
         """Each variant in a fresh sandbox process for the tests and a fresh host
         process for the implementation (so no run knows about another, and the order
@@ -421,7 +425,7 @@ class TestgenVerifier(Verifier):
             if time.monotonic() > deadline:
                 r = VariantResult([], [], signal="the overall time limit passed")
             else:
-                r = run_variant(self.sandbox, a, src, tests)
+                r = run_variant(sandbox, a, src, tests)
             prev = out.get(vid)
             if prev is None or (r.killed and not prev.killed):
                 out[vid] = r
@@ -510,7 +514,7 @@ class _Impl:
                     f.close()
 
 
-def run_variant(sandbox: Any, a: TestgenArgs, source: str, tests: str) -> VariantResult:
+def run_variant(sandbox: Sandbox, a: TestgenArgs, source: str, tests: str) -> VariantResult:
     """The model's tests (in the sandbox) against one implementation (on the host)."""
     from ..sandbox.interface import ChannelTimeout, Limits
 

@@ -47,6 +47,7 @@ from ..schema import ToolCall
 from . import _bfcl
 from ._text import normalize
 from .base import Check, Verdict, Verifier, register
+from .context import VerifierContext
 
 # When one call fails several ways, the most specific cause names it.
 _CALL_PRECEDENCE = (
@@ -637,7 +638,7 @@ class Toolcall(Verifier):
                         return f"'ask' keyword {alt!r} appears in the prompt or a refusal"
         return None
 
-    def check(self, output: Output) -> Verdict:
+    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
         a = self.a
         if a.match == "bfcl":
             return self._check_bfcl(output)

@@ -29,6 +29,7 @@ from ..packs import (
 from ..runlog import summary_of
 from ..schema import Scenario
 from ..verifiers.base import VerifierConfigError, get_verifier
+from ..verifiers.context import VerifierContext
 from .records import WorkflowError, is_error
 
 
@@ -217,7 +218,7 @@ def rescore(
                 if box is None:
                     box = stack.enter_context(_open_sandbox(sandbox))
             try:
-                verdict = verify(sc, pack.meta, ex, sandbox=box)
+                verdict = verify(sc, pack.meta, ex, VerifierContext(sandbox=box))
             except Exception as exc:  # a broken verifier must not lose the other verdicts
                 out.skipped.append(f"{label}: verifier raised {type(exc).__name__}: {exc}")
                 continue
