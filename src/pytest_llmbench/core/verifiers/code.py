@@ -38,7 +38,7 @@ from .pyremote import PYTHON
 from .runners import source
 
 if TYPE_CHECKING:
-    from ..sandbox.base import Sandbox
+    from ..sandbox.interface import Sandbox
 
 
 class _Strict(BaseModel):

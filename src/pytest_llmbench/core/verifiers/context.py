@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..endpoint import Endpoint
-    from ..sandbox.base import Sandbox
+    from ..sandbox.interface import Sandbox
 
 
 @dataclass(frozen=True)

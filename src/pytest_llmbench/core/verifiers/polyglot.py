@@ -52,7 +52,7 @@ from .pyhost import run_python_tests, test_names
 from .ts_erase import TypeEraseError, TypeEraseUnsupported, erase_types
 
 if TYPE_CHECKING:
-    from ..sandbox.base import Sandbox
+    from ..sandbox.interface import Sandbox
 
 __all__ = [
     "PolyglotArgs",

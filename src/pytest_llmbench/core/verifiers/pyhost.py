@@ -19,7 +19,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..sandbox.base import Sandbox
+    from ..sandbox.interface import Sandbox
     from .polyglot import PolyglotArgs, TestRun
 
 _TEST_DEF = re.compile(r"^def (test\w*)\s*\(", re.M)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from .runners import py_serve, source
 
 if TYPE_CHECKING:
-    from ..sandbox.base import Sandbox
+    from ..sandbox.interface import Sandbox
 
 PYTHON = "/usr/bin/python3"  # absolute: a pyenv shim on PATH costs ~20 ms per start
 SERVE_FILE = "_serve.py"

@@ -52,7 +52,7 @@ from .runners import py_serve
 from .runners import source as runner_source
 
 if TYPE_CHECKING:
-    from ..sandbox.base import Sandbox
+    from ..sandbox.interface import Sandbox
 
 
 @dataclass(frozen=True)
