@@ -11,10 +11,16 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pytest_llmbench.core.sandbox import ExecResult
-from pytest_llmbench.core.sandbox.interface import ChannelTimeout
+from pytest_llmbench.core.sandbox.interface import ChannelTimeout, Sandbox
+
+
+def as_sandbox(fake: object) -> Sandbox:
+    """A duck-typed test sandbox where a Sandbox is expected: it implements only what
+    the code under test calls."""
+    return cast(Sandbox, fake)
 
 
 class FakeChannel:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from fakechannel import as_sandbox
 from pytest_llmbench.core.exchange import check_answer
 from pytest_llmbench.core.schema import Scenario
 from pytest_llmbench.core.verifiers.base import VerifierConfigError, build_verifier
@@ -194,6 +195,8 @@ def test_no_observation_means_not_run_not_a_crash() -> None:
             "expect": {"a": 1, "b": 2},
         }
     )
-    v = check_answer(sc, None, "```go\npackage solution\n```", VerifierContext(sandbox=Silent()))
+    v = check_answer(
+        sc, None, "```go\npackage solution\n```", VerifierContext(sandbox=as_sandbox(Silent()))
+    )
     assert not v.passed and v.metrics["tests"] == [1.0, 2.0]
     assert "a: not observed" in v.detail

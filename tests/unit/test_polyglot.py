@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fakechannel import as_sandbox
 from pytest_llmbench.core.exchange import check_answer
 from pytest_llmbench.core.sandbox.interface import ExecResult, Limits
 from pytest_llmbench.core.schema import Scenario
@@ -222,7 +223,9 @@ def test_missing_toolchain_is_reported() -> None:
             },
         }
     )
-    v = check_answer(sc, None, "```go\npackage solution\n```", VerifierContext(sandbox=NoGo()))
+    v = check_answer(
+        sc, None, "```go\npackage solution\n```", VerifierContext(sandbox=as_sandbox(NoGo()))
+    )
     assert v.category == "sandbox_unavailable" and "no `go`" in v.detail
 
 
@@ -328,20 +331,23 @@ def test_typescript_scenario_through_the_eraser() -> None:
         }
     )
     ans = "```ts\nexport function twice(n: number): number {\n  return (n as number) * 2;\n}\n```"
-    v = check_answer(sc, None, ans, VerifierContext(sandbox=HostRunner()))
+    v = check_answer(sc, None, ans, VerifierContext(sandbox=as_sandbox(HostRunner())))
     assert v.passed, v.detail
     v = check_answer(
         sc,
         None,
         "```ts\nenum E { A }\nexport const twice = 1;\n```",
-        VerifierContext(sandbox=HostRunner()),
+        VerifierContext(sandbox=as_sandbox(HostRunner())),
     )
     # valid TypeScript the eraser cannot take: the sandbox's shortcoming, not the model's
     assert v.category == "sandbox_unavailable" and "enum is not supported" in v.detail
     assert "--llm-sandbox docker" in v.detail
     # a real syntax error is still the model's
     v = check_answer(
-        sc, None, "```ts\nexport const twice = 'oops;\n```", VerifierContext(sandbox=HostRunner())
+        sc,
+        None,
+        "```ts\nexport const twice = 'oops;\n```",
+        VerifierContext(sandbox=as_sandbox(HostRunner())),
     )
     assert v.category == "compile_error" and "unterminated string" in v.detail
 
@@ -406,7 +412,7 @@ module.exports = {
         "clock": [True, [1, 2]],
     }
     v = check_answer(
-        _js_scenario(observe, expect), None, code, VerifierContext(sandbox=HostRunner())
+        _js_scenario(observe, expect), None, code, VerifierContext(sandbox=as_sandbox(HostRunner()))
     )
     assert v.passed, v.detail
     # the same run with one expectation changed fails on exactly that key
@@ -414,7 +420,7 @@ module.exports = {
         _js_scenario(observe, {**expect, "async": 1}),
         None,
         code,
-        VerifierContext(sandbox=HostRunner()),
+        VerifierContext(sandbox=as_sandbox(HostRunner())),
     )
     assert not v.passed and v.metrics["tests"] == [4.0, 5.0]
     assert "async: got 1.5, wanted 1" in v.detail
@@ -428,7 +434,7 @@ def test_javascript_that_does_not_load_is_a_build_error() -> None:
         sc,
         None,
         "```javascript\nmodule.exports = {a: 1\n```",
-        VerifierContext(sandbox=HostRunner()),
+        VerifierContext(sandbox=as_sandbox(HostRunner())),
     )
     assert v.category == "compile_error" and "SyntaxError" in v.detail, v.detail
     assert v.metrics["tests"] == [0.0, 1.0]
@@ -486,10 +492,16 @@ def test_rust_observations_are_typed_and_a_panic_is_an_error() -> None:
         }
     )
     v = check_answer(
-        sc, None, "```rust\npub fn unused() {}\n```", VerifierContext(sandbox=HostRunner())
+        sc,
+        None,
+        "```rust\npub fn unused() {}\n```",
+        VerifierContext(sandbox=as_sandbox(HostRunner())),
     )
     assert v.passed, v.detail
     v = check_answer(
-        sc, None, "```rust\npub fn broken( {}\n```", VerifierContext(sandbox=HostRunner())
+        sc,
+        None,
+        "```rust\npub fn broken( {}\n```",
+        VerifierContext(sandbox=as_sandbox(HostRunner())),
     )
     assert v.category == "compile_error" and v.metrics["tests"] == [0.0, 10.0]

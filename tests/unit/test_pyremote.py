@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fakechannel import FakeSandbox
+from fakechannel import FakeSandbox, as_sandbox
 from pytest_llmbench.core.verifiers import pyremote as pr
 from pytest_llmbench.core.verifiers.runners import py_serve
 
@@ -134,7 +134,7 @@ def custom():
 
 @pytest.fixture
 def session() -> Iterator[pr.PySession]:
-    s = pr.open_session(FakeSandbox(), CODE, timeout_s=30.0)
+    s = pr.open_session(as_sandbox(FakeSandbox()), CODE, timeout_s=30.0)
     s.deadline = s.deadline_cap
     yield s
     s.close()
@@ -172,7 +172,7 @@ def test_mutated_arguments_and_host_iterators(session: pr.PySession) -> None:
 
 def test_builtins_and_preamble_names_stay_the_hosts() -> None:
     code = "def abs(x):\n    return 0\ndef helper(x):\n    return 0\ndef f(x):\n    return x\n"
-    s = pr.open_session(FakeSandbox(), code)
+    s = pr.open_session(as_sandbox(FakeSandbox()), code)
     try:
         ns = pr.host_namespace(s, "def helper(x):\n    return x + 1\n", ["f"])
         assert ns.get("abs", abs) is abs and "abs" not in ns

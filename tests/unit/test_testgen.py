@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from fakechannel import FakeSandbox
+from fakechannel import FakeSandbox, as_sandbox
 from pytest_llmbench.core.exchange import check_answer
 from pytest_llmbench.core.schema import Scenario
 from pytest_llmbench.core.verifiers.context import VerifierContext
@@ -108,7 +108,7 @@ def scenario(min_score: float = 0.6) -> Scenario:
 
 
 def test_good_tests_kill_mutants() -> None:
-    v = check_answer(scenario(), None, GOOD, VerifierContext(sandbox=FakeSandbox()))
+    v = check_answer(scenario(), None, GOOD, VerifierContext(sandbox=as_sandbox(FakeSandbox())))
     assert v.passed, v.detail
     killed, total = v.metrics["mutation"]
     assert total == len(mutants(CLAMP)) and killed >= total - 3
@@ -117,7 +117,7 @@ def test_good_tests_kill_mutants() -> None:
 
 def test_tests_failing_on_the_original_score_zero() -> None:
     bad = GOOD.replace("== 10\n", "== 11\n")
-    v = check_answer(scenario(), None, bad, VerifierContext(sandbox=FakeSandbox()))
+    v = check_answer(scenario(), None, bad, VerifierContext(sandbox=as_sandbox(FakeSandbox())))
     assert not v.passed and v.score == 0.0 and v.category == "tests_fail_on_original"
     assert "test_inside_and_outside" in v.detail
 
@@ -127,7 +127,7 @@ def test_weak_tests_fail_with_survivors_listed() -> None:
         "```python\nfrom solution import clamp\n\ndef test_a():\n"
         "    assert clamp(5, 0, 10) == 5\n```"
     )
-    v = check_answer(scenario(), None, weak, VerifierContext(sandbox=FakeSandbox()))
+    v = check_answer(scenario(), None, weak, VerifierContext(sandbox=as_sandbox(FakeSandbox())))
     assert not v.passed and v.category == "mutants_survive" and "survivors:" in v.detail
     assert 0 < v.score < 0.6
 
@@ -138,10 +138,17 @@ def test_answers_without_tests() -> None:
             raise AssertionError("nothing may run")
 
     sb = NoRun()
-    v = check_answer(scenario(), None, f"```python\n{CLAMP}```", VerifierContext(sandbox=sb))
+    v = check_answer(
+        scenario(), None, f"```python\n{CLAMP}```", VerifierContext(sandbox=as_sandbox(sb))
+    )
     assert v.category == "no_tests"
-    assert check_answer(scenario(), None, "", VerifierContext(sandbox=sb)).category == "no_code"
-    v = check_answer(scenario(), None, "```python\ndef test_x(:\n```", VerifierContext(sandbox=sb))
+    assert (
+        check_answer(scenario(), None, "", VerifierContext(sandbox=as_sandbox(sb))).category
+        == "no_code"
+    )
+    v = check_answer(
+        scenario(), None, "```python\ndef test_x(:\n```", VerifierContext(sandbox=as_sandbox(sb))
+    )
     assert v.category == "compile_error"
 
 
@@ -160,7 +167,7 @@ def test_a_looping_mutant_is_killed_by_time() -> None:
         "```python\nfrom solution import count_up\n\ndef test_it():\n"
         "    assert count_up(3) == 3\n```"
     )
-    v = check_answer(sc, None, tests, VerifierContext(sandbox=FakeSandbox()))
+    v = check_answer(sc, None, tests, VerifierContext(sandbox=as_sandbox(FakeSandbox())))
     # `i += 1` -> `i -= 1` never ends: killed by the per-variant alarm
     assert v.passed, v.detail
     assert any("i -= 1" in c.name and c.passed for c in v.checks)
