@@ -44,7 +44,6 @@ PENDING_SPLIT: frozenset[str] = frozenset(
         "core/verifiers/testgen.py",
         "core/verifiers/polyglot.py",
         "core/verifiers/ifeval_exact.py",
-        "core/verifiers/toolcall.py",
         "core/verifiers/_bfcl.py",
         "core/bfcl.py",
         "core/verifiers/structure.py",

@@ -36,9 +36,9 @@ from ..envs.vfs import norm_path
 from ..output import Output
 from ..schema import AssistantTurn, ToolCall
 from ._text import short
+from ._toolcall_match import _looks_truncated
 from .base import Check, Verdict, Verifier, register
 from .context import VerifierContext
-from .toolcall import _looks_truncated
 
 Fact = Union[str, list[str]]  # noqa: UP007 - pydantic needs a runtime union on 3.10
 
