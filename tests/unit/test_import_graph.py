@@ -46,7 +46,6 @@ PENDING_SPLIT: frozenset[str] = frozenset(
         "core/verifiers/ifeval_exact.py",
         "core/verifiers/_bfcl.py",
         "core/bfcl.py",
-        "core/verifiers/structure.py",
         "core/verifiers/extraction.py",
         "core/verifiers/ts_erase.py",
         "core/verifiers/agent_session.py",
