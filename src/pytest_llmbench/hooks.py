@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from .collect import PackDir, is_pack_dir
+from .core.record import RunRecord
 from .session import LLMSession
 from .xdist import is_worker, prefetch_scheduling
 
@@ -85,8 +86,8 @@ class LLMBenchPlugin:
         record = getattr(report, "llmbench", None)
         if is_worker(self.llm.config):
             return
-        if record is not None:
-            self.llm.fold(record)
+        if record is not None:  # a builtin dict: it may come from an xdist worker
+            self.llm.fold(RunRecord.from_json(record))
         elif report.failed:
             self.llm.other_failures += 1
 

@@ -33,6 +33,7 @@ from .core.endpoint import (
 from .core.endpoints import CachingEndpoint, ReplayEndpoint, ReplicaSet
 from .core.exchange import Exchange
 from .core.packs import PACK_FILE, PackError, builtin_packs_dir, load_meta
+from .core.record import RunRecord, records_of, user_properties
 from .core.request_queue import Scheduler
 from .core.runlog import (
     RunLogBusy,
@@ -44,14 +45,14 @@ from .core.runlog import (
 )
 from .core.runner import ScenarioResult, generation_for
 from .core.schema import PackMeta, Scenario
-from .core.summary import ERROR_MODES, Summary
+from .core.summary import Summary
 from .core.verifiers.context import Judge, VerifierContext
 from .options import endpoint_arg
 from .xdist import is_worker, upcoming_items
 
 SESSION_KEY = pytest.StashKey["LLMSession"]()
 RESULT_KEY = pytest.StashKey[ScenarioResult]()
-RECORD_KEY = pytest.StashKey[dict[str, Any]]()
+RECORD_KEY = pytest.StashKey[RunRecord]()
 CALLS_KEY = pytest.StashKey[list[Any]]()
 
 DEFAULT_CONCURRENCY = 4
@@ -142,7 +143,7 @@ class LLMSession:
         self.resume: str | None = opt.llm_resume
         if self.resume and not runlog_exists(self.resume):  # a crashed run: its journal
             raise pytest.UsageError(f"--llm-resume: no such run log or journal: {self.resume}")
-        self._resumed: dict[str, dict[str, Any]] | None = None
+        self._resumed: dict[str, RunRecord] | None = None
         self.sampling = {
             k: getattr(opt, "llm_" + k)
             for k in SAMPLING_FIELDS
@@ -323,7 +324,7 @@ class LLMSession:
     def settle_stop(self, to_run: int) -> None:
         """Controller of an -n run stopped early: the scenarios none of the workers ran."""
         if self.stopped_early is not None and self.stopped_early.get("not_run") is None:
-            done = sum(1 for r in self.writer.results if not r.get("resumed")) if self.writer else 0
+            done = sum(1 for r in self.writer.results if not r.resumed) if self.writer else 0
             self.stopped_early["not_run"] = max(0, to_run - done)
 
     def header_line(self) -> str:
@@ -410,7 +411,7 @@ class LLMSession:
                 self.config.hook.pytest_deselected(items=skip)
                 items[:] = keep
 
-    def resumed_records(self) -> dict[str, dict[str, Any]]:
+    def resumed_records(self) -> dict[str, RunRecord]:
         """Finished scenarios of the run log given to --llm-resume (errors re-run)."""
         if self._resumed is None:
             self._resumed = {}
@@ -421,9 +422,9 @@ class LLMSession:
                     raise pytest.UsageError(f"--llm-resume: {exc}") from None
                 for note in notes:
                     self._say(f"--llm-resume: {note}")
-                for rec in data.get("results", []):
-                    if rec.get("nodeid") and rec.get("failure_mode") not in ERROR_MODES:
-                        self._resumed[str(rec["nodeid"])] = rec
+                for rec in records_of(data):
+                    if rec.nodeid and not rec.is_error:
+                        self._resumed[rec.nodeid] = rec
         return self._resumed
 
     # -- endpoint -------------------------------------------------------------
@@ -855,31 +856,16 @@ class LLMSession:
         return item.stash.get(RESULT_KEY, None)
 
     def _store(self, item: ScenarioItem, res: ScenarioResult) -> None:
-        rec = res.to_record()
-        rec["nodeid"] = item.nodeid
-        rec["pack_version"] = item.pack.version
-        rec["tags"] = list(item.scenario.tags)
-        if item.model is not None:
-            rec["model"] = item.model
-            rec["model_label"] = item.model
-        else:
-            rec["model"] = self.model
+        rec = RunRecord.of_result(
+            res,
+            nodeid=item.nodeid,
+            pack_version=item.pack.version,
+            tags=item.scenario.tags,
+            model=self.model,
+            model_label=item.model,
+        )
         item.stash[RECORD_KEY] = rec
-        props = item.user_properties
-        props.append(("llmbench.pack", res.pack))
-        props.append(("llmbench.scenario", res.scenario))
-        props.append(("llmbench.passed", bool(rec["passed"])))
-        props.append(("llmbench.score", float(rec["score"])))
-        props.append(("llmbench.failure_mode", rec["failure_mode"] or ""))
-        if res.verdict is not None and res.verdict.category:
-            props.append(("llmbench.category", res.verdict.category))
-        props.append(("llmbench.latency_s", float(rec["latency_s"])))
-        if rec["completion_tokens"] is not None:
-            props.append(("llmbench.completion_tokens", int(rec["completion_tokens"])))
-        if res.repeat is not None:
-            props.append(("llmbench.repeat", int(res.repeat)))
-        if item.model is not None:
-            props.append(("llmbench.model", item.model))
+        item.user_properties.extend(user_properties(rec))
 
     def annotate_report(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Attach the scenario's record to the report that decided it, once; builtins
@@ -890,31 +876,25 @@ class LLMSession:
             report.when == "call" or (report.when == "setup" and report.failed)
         ):
             del item.stash[RECORD_KEY]
-            rec["outcome"] = report.outcome if report.when == "call" else "error"
-            report.llmbench = rec  # type: ignore[attr-defined]
+            outcome = report.outcome if report.when == "call" else "error"
+            report.llmbench = rec.replace(outcome=outcome).to_json()  # type: ignore[attr-defined]
             return
         if isinstance(item, BrokenPackItem) and report.when == "setup":
-            pack = item.nodeid.split("/")[0].split("::")[0]
-            report.llmbench = {  # type: ignore[attr-defined]
-                "nodeid": item.nodeid,
-                "pack": pack,
-                "scenario": item.name,
-                "passed": False,
-                "score": 0.0,
-                "failure_mode": "pack_error",
-                "error": item.error,
-                "outcome": "error",
-            }
+            broken = RunRecord.of_broken_pack(
+                nodeid=item.nodeid,
+                pack=item.nodeid.split("/")[0].split("::")[0],
+                scenario=item.name,
+                error=item.error,
+            )
+            report.llmbench = broken.to_json()  # type: ignore[attr-defined]
             return
         if not isinstance(item, ScenarioItem):
             frec = self.function_record(item, report)
             if frec is not None:
-                frec["outcome"] = report.outcome
-                report.llmbench = frec  # type: ignore[attr-defined]
+                frec = frec.replace(outcome=report.outcome)
+                report.llmbench = frec.to_json()  # type: ignore[attr-defined]
 
-    def function_record(
-        self, item: pytest.Item, report: pytest.TestReport
-    ) -> dict[str, Any] | None:
+    def function_record(self, item: pytest.Item, report: pytest.TestReport) -> RunRecord | None:
         """A plain test marked ``@pytest.mark.llmbench(pack=...)`` joins that pack's summary."""
         mark = item.get_closest_marker("llmbench")
         if mark is None or not mark.kwargs.get("pack"):
@@ -925,7 +905,6 @@ class LLMSession:
             return None
         calls = item.stash.get(CALLS_KEY, [])
         infra = next((c for c in calls if isinstance(c, EndpointError)), None)
-        ok_calls = [c for c in calls if not isinstance(c, EndpointError)]
         mode = None
         if report.failed:
             if infra is not None:
@@ -933,30 +912,17 @@ class LLMSession:
             else:
                 mode = "setup_error" if report.when == "setup" else "verifier_fail"
         lines = report.longreprtext.strip().splitlines() if report.failed else []
-        toks = [c.completion_tokens for c in ok_calls]
-        rec: dict[str, Any] = {
-            "nodeid": item.nodeid,
-            "pack": str(mark.kwargs["pack"]),
-            "pack_version": None,
-            "scenario": item.name,
-            "passed": report.passed,
-            "score": 1.0 if report.passed else 0.0,
-            "failure_mode": mode,
-            "error": str(infra) if infra else None,
-            "verdict": {"passed": report.passed, "detail": lines[-1] if lines else ""},
-            "latency_s": round(sum(c.latency_s for c in ok_calls), 6),
-            "completion_tokens": sum(t for t in toks if t) if toks and None not in toks else None,
-            "calls": [{"request": c.request, "response": c.response} for c in ok_calls],
-            "kind": "function",
-        }
-        item.user_properties.extend(
-            [
-                ("llmbench.pack", rec["pack"]),
-                ("llmbench.passed", bool(report.passed)),
-                ("llmbench.score", float(rec["score"])),
-                ("llmbench.failure_mode", mode or ""),
-            ]
+        rec = RunRecord.of_function(
+            nodeid=item.nodeid,
+            pack=str(mark.kwargs["pack"]),
+            scenario=item.name,
+            passed=report.passed,
+            failure_mode=mode,
+            error=str(infra) if infra else None,
+            detail=lines[-1] if lines else "",
+            calls=[c for c in calls if not isinstance(c, EndpointError)],
         )
+        item.user_properties.extend(user_properties(rec))
         return rec
 
     # -- controller -------------------------------------------------------------
@@ -965,7 +931,7 @@ class LLMSession:
         finished scenarios of --llm-resume."""
         self._open_writer()
         for rec in self.resumed_records().values():
-            self.fold({**rec, "resumed": True})
+            self.fold(rec.replace(resumed=True))
 
     def _open_writer(self) -> RunLogWriter:
         if self.writer is None:
@@ -991,7 +957,7 @@ class LLMSession:
         if tr is not None:
             tr.write_line(f"llmbench: {line}", yellow=True)
 
-    def fold(self, record: dict[str, Any]) -> None:
+    def fold(self, record: RunRecord) -> None:
         self.summary.add(record)
         writer = self._open_writer()
         aside = writer.kept_aside
@@ -1053,7 +1019,7 @@ class LLMSession:
                 render_markdown(
                     {
                         **self.writer.header,
-                        "results": self.writer.results,
+                        "results": [r.to_json() for r in self.writer.results],
                         "summary": self.summary.to_dict(),
                     }
                 ),
@@ -1074,7 +1040,7 @@ class LLMSession:
             return []
         from .core.workflows.gates import evaluate_gates
 
-        results = self.writer.results if self.writer else []
+        results = [r.to_json() for r in self.writer.results] if self.writer else []
         return evaluate_gates(
             self.summary.to_dict(),
             results,

@@ -18,6 +18,7 @@ from pytest_llmbench.core.endpoint import (
     make_endpoint,
 )
 from pytest_llmbench.core.junk import JUNK_KINDS
+from pytest_llmbench.core.record import RunRecord
 from pytest_llmbench.core.runner import run_scenario
 from pytest_llmbench.core.schema import Generation, PackMeta, Scenario
 
@@ -133,7 +134,7 @@ def test_api_key_from_env_sent_but_not_in_request_record(
     ep = HTTPEndpoint(fake_server.url, api_key_env="MY_KEY")
     res = run_scenario(_scenario(), None, ep, ChatParams())
     assert fake_server.headers[0]["Authorization"] == "Bearer sk-secret-123"
-    assert "sk-secret-123" not in json.dumps(res.to_record())
+    assert "sk-secret-123" not in json.dumps(RunRecord.of_result(res).to_json())
 
 
 def test_body_thinking_and_canonical_sampling() -> None:

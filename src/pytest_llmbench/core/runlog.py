@@ -18,9 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from .record import RunRecord
 from .redact import redact_known
+from .summary import Summary
+from .workflows.migrate import FORMAT, RunLogError, migrate_runlog
 
-FORMAT = "pytest-llmbench/runlog@1"
+__all__ = ["FORMAT", "RunLogError", "RunLogWriter", "load_runlog", "read_runlog"]
 
 
 def default_log_path(root: Path) -> Path:
@@ -132,7 +135,7 @@ class RunLogWriter:
         self.path = path
         self.journal_path = journal_of(path)
         self.header = {"format": FORMAT, **header}
-        self.results: list[dict[str, Any]] = []
+        self.results: list[RunRecord] = []
         self._journal: TextIO | None = None
         self._lock = _LogLock(path)
         self.kept_aside: Path | None = None  # a crashed run's journal, renamed
@@ -152,18 +155,19 @@ class RunLogWriter:
         fh.write(redact_known(json.dumps({"header": self.header}, default=str)) + "\n")
         return fh
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: RunRecord) -> None:
         self.results.append(record)
         if self._journal is None:
             self._journal = self._open_journal()
-        line = redact_known(json.dumps(record, ensure_ascii=False, default=str))
+        line = redact_known(json.dumps(record.to_json(), ensure_ascii=False, default=str))
         self._journal.write(line + "\n")
         self._journal.flush()
 
     def finish(self, extra: dict[str, Any]) -> Path:
         data = dict(self.header)
         data.update(extra)
-        data["results"] = sorted(self.results, key=lambda r: str(r.get("nodeid", "")))
+        ordered = sorted(self.results, key=lambda r: str(r.nodeid or ""))
+        data["results"] = [r.to_json() for r in ordered]
         atomic_write_json(self.path, data)
         if self._journal is not None:
             self._journal.close()
@@ -250,17 +254,11 @@ def runlog_exists(path: Path | str) -> bool:
     return p.is_file() or journal_of(p).is_file()
 
 
-class RunLogError(ValueError):
-    """A file is not a readable run log; ``str()`` is a one-line message for users."""
-
-
 def load_runlog(path: Path | str, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Read a run log for the workflows: clear errors, older formats migrated.
 
     A crashed run (final file never written, or its ``.partial.jsonl`` given) is read
     from its journal; ``warn`` gets what was dropped from it."""
-    from .workflows.migrate import migrate_runlog
-
     p = Path(path)
     if p.name.endswith(JOURNAL_SUFFIX) or not p.exists():
         journal = journal_of(p)
@@ -302,9 +300,7 @@ def save_runlog(path: Path | str, data: dict[str, Any]) -> Path:
 
 def summary_of(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The summary dict a run log carries, rebuilt from its records."""
-    from .summary import Summary
-
     s = Summary()
     for rec in results:
-        s.add(rec)
+        s.add(RunRecord.from_json(rec))
     return s.to_dict()

@@ -49,48 +49,6 @@ class ScenarioResult:
             return None
         return sum(t for t in toks if t is not None)
 
-    def to_record(self) -> dict[str, Any]:
-        """Everything the run log keeps for this scenario (builtins only)."""
-        v = self.verdict
-        return {
-            "pack": self.pack,
-            "scenario": self.scenario,
-            "passed": self.passed,
-            "score": round(v.score, 6) if v is not None and self.error is None else 0.0,
-            "failure_mode": self.failure_mode,
-            "error": str(self.error) if self.error else None,
-            "verdict": v.to_dict() if v is not None else None,
-            "latency_s": round(self.latency_s, 6),
-            "wall_s": round(self.wall_s, 6),
-            "completion_tokens": self.completion_tokens,
-            "repeat": self.repeat,
-            "calls": [_call_record(c) for c in self.calls],
-            "retries": sum(len(c.retries) for c in self.calls)
-            + (len(self.error.retries) if self.error else 0),
-            "messages": self.exchange.messages if self.exchange else None,
-            "events": self.exchange.events if self.exchange else [],
-            "state": self.exchange.state if self.exchange else None,
-        }
-
-
-def _call_record(c: ChatResult) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "request": c.request,
-        "response": c.response,
-        "latency_s": round(c.latency_s, 6),
-        "usage": c.usage,
-        "timings": c.timings,
-    }
-    if c.retries:
-        rec["retries"] = c.retries
-    if c.stream is not None:
-        rec["stream"] = c.stream
-    if c.cached:
-        rec["cached"] = True
-    if c.replica is not None:
-        rec["replica"] = c.replica
-    return rec
-
 
 def generation_for(pack: PackMeta | None, scenario: Scenario) -> Generation:
     base = pack.generation if pack is not None else Generation()

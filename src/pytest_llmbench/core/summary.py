@@ -6,16 +6,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from .endpoint import INFRA_MODES
+from .record import ERROR_MODES, RunRecord
 
-ERROR_MODES = frozenset(INFRA_MODES) | {
-    "verifier_error",
-    "setup_error",
-    "pack_error",
-    "sandbox_unavailable",
-    "verifier_unavailable",
-    "judge_unavailable",
-}
+__all__ = ["ERROR_MODES", "PackStats", "Summary"]
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -58,37 +51,33 @@ class PackStats:
     def mean_score(self) -> float | None:
         return self.score_sum / self.scored if self.scored else None
 
-    def add(self, rec: dict[str, Any]) -> None:
+    def add(self, rec: RunRecord) -> None:
         self.total += 1
-        self.version = self.version or rec.get("pack_version")
-        mode = rec.get("failure_mode")
+        self.version = self.version or rec.pack_version
+        mode = rec.failure_mode
         if mode:
             self.modes[mode] = self.modes.get(mode, 0) + 1
-        if mode in ERROR_MODES:
+        if rec.is_error:
             self.errors += 1
             return
-        if rec.get("passed"):
+        if rec.passed:
             self.passed += 1
-        rep = rec.get("repeat")
-        if isinstance(rep, int):
-            acc_r = self.by_repeat.setdefault(rep, [0, 0])
-            acc_r[0] += bool(rec.get("passed"))
+        if rec.repeat is not None:
+            acc_r = self.by_repeat.setdefault(rec.repeat, [0, 0])
+            acc_r[0] += rec.passed
             acc_r[1] += 1
-            self.by_scenario.setdefault(str(rec.get("scenario")), []).append(
-                bool(rec.get("passed"))
-            )
-        self.score_sum += float(rec.get("score") or 0.0)
-        lat = rec.get("latency_s")
-        if isinstance(lat, (int, float)) and lat > 0:
-            self.latencies.append(float(lat))
-        toks = rec.get("completion_tokens")
-        if isinstance(toks, int):
-            self.tokens += toks
-            if isinstance(lat, (int, float)) and lat > 0:
-                self.token_time += float(lat)
+            self.by_scenario.setdefault(rec.scenario, []).append(rec.passed)
+        self.score_sum += rec.score
+        lat = rec.latency_s
+        if lat > 0:
+            self.latencies.append(lat)
+        if rec.completion_tokens is not None:
+            self.tokens += rec.completion_tokens
+            if lat > 0:
+                self.token_time += lat
         first = True
-        for call in rec.get("calls") or []:
-            st = call.get("stream") if isinstance(call, dict) else None
+        for call in rec.calls:
+            st = call.get("stream")
             if not isinstance(st, dict):
                 continue
             ttft, tps = st.get("ttft_s"), st.get("decode_tokens_per_s")
@@ -97,8 +86,7 @@ class PackStats:
                 first = False
             if isinstance(tps, (int, float)) and tps > 0:
                 self.decode_tps.append(float(tps))
-        verdict = rec.get("verdict") or {}
-        for name, pair in (verdict.get("metrics") or {}).items():
+        for name, pair in rec.metrics.items():
             acc = self.metrics.setdefault(name, [0.0, 0.0])
             acc[0] += float(pair[0])
             acc[1] += float(pair[1])
@@ -160,9 +148,9 @@ class PackStats:
         }
 
 
-def _thinking_leak(rec: dict[str, Any]) -> bool:
+def _thinking_leak(rec: RunRecord) -> bool:
     """Reasoning came back although the request switched thinking off."""
-    for call in rec.get("calls") or []:
+    for call in rec.calls:
         req = call.get("request") or {}
         kw = req.get("chat_template_kwargs") or {}
         if kw.get("enable_thinking") is not False:
@@ -185,13 +173,13 @@ class Summary:
     models: dict[str, dict[str, float]] = field(default_factory=dict)
     model_sizes: dict[str, float] = field(default_factory=dict)  # GB, for score per GB
 
-    def add(self, rec: dict[str, Any]) -> None:
-        label = rec.get("model_label")
-        pack = rec.get("pack") or "?"
+    def add(self, rec: RunRecord) -> None:
+        label = rec.model_label
+        pack = rec.pack or "?"
         if label:
             pack = f"{pack} [{label}]"
             m = self.models.setdefault(
-                str(label),
+                label,
                 {
                     "total": 0,
                     "passed": 0,
@@ -203,30 +191,28 @@ class Summary:
                 },
             )
             m["total"] += 1
-            if rec.get("failure_mode") in ERROR_MODES:
+            if rec.is_error:
                 m["errors"] += 1
-            elif rec.get("passed"):
+            elif rec.passed:
                 m["passed"] += 1
-            lat = float(rec.get("latency_s") or 0.0)
-            m["latency_s"] += lat
-            m["wall_s"] += float(rec.get("wall_s") or 0.0)
-            if isinstance(rec.get("completion_tokens"), int):
-                m["tokens"] += rec["completion_tokens"]
-                m["token_time"] += lat
+            m["latency_s"] += rec.latency_s
+            m["wall_s"] += rec.wall_s
+            if rec.completion_tokens is not None:
+                m["tokens"] += rec.completion_tokens
+                m["token_time"] += rec.latency_s
         self.packs.setdefault(pack, PackStats(pack)).add(rec)
-        self.retries += int(rec.get("retries") or 0)
+        self.retries += rec.retries
         if _thinking_leak(rec):
-            self.thinking_leaks.append(f"{pack}::{rec.get('scenario')}")
-        if not rec.get("passed"):
-            verdict = rec.get("verdict") or {}
+            self.thinking_leaks.append(f"{pack}::{rec.scenario}")
+        if not rec.passed:
             self.failures.append(
                 {
                     "pack": pack,
-                    "scenario": rec.get("scenario"),
-                    "failure_mode": rec.get("failure_mode"),
-                    "category": verdict.get("category"),
-                    "score": rec.get("score"),
-                    "detail": rec.get("error") or verdict.get("detail") or "",
+                    "scenario": rec.scenario,
+                    "failure_mode": rec.failure_mode,
+                    "category": rec.category,
+                    "score": rec.score,
+                    "detail": rec.reason,
                 }
             )
 

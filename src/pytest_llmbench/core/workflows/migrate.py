@@ -12,7 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..runlog import FORMAT, RunLogError
+FORMAT = "pytest-llmbench/runlog@1"
+
+
+class RunLogError(ValueError):
+    """A file is not a readable run log; ``str()`` is a one-line message for users."""
+
 
 FORMAT_RE = re.compile(r"^pytest-llmbench/runlog@(\d+)$")
 CURRENT = int(FORMAT.rsplit("@", 1)[1])

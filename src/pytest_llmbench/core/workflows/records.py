@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..output import split_thinking
+from ..record import RunRecord
 from ..summary import ERROR_MODES, Summary
 
 
@@ -80,7 +81,7 @@ def models_of(runlog: dict[str, Any]) -> list[str]:
 def summary_for(results: list[dict[str, Any]]) -> Summary:
     s = Summary()
     for rec in results:
-        s.add(rec)
+        s.add(RunRecord.from_json(rec))
     return s
 
 
