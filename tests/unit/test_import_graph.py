@@ -23,7 +23,6 @@ PKG = "pytest_llmbench"
 ALLOWED_CYCLES: frozenset[frozenset[str]] = frozenset(
     {
         frozenset({"session", "collect"}),
-        frozenset({"core.runlog", "core.workflows.migrate"}),
         frozenset({"core.agent", "core.exchange"}),
     }
 )
