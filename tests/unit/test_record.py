@@ -54,7 +54,7 @@ SCENARIO = {
     "outcome": "failed",
     "resumed": True,
 }
-FUNCTION = {
+FUNCTION: dict[str, Any] = {
     "nodeid": "test_fn.py::test_capital",
     "pack": "custom",
     "pack_version": None,
