@@ -47,7 +47,6 @@ PENDING_SPLIT: frozenset[str] = frozenset(
         "core/bfcl.py",
         "core/verifiers/extraction.py",
         "core/verifiers/ts_erase.py",
-        "core/sandbox/docker.py",
         "core/sandbox/_supervise.py",
         "core/verifiers/runners/py_serve.py",
         "core/templates.py",

@@ -100,13 +100,27 @@ def test_supervise_missing_program() -> None:
 
 
 def test_docker_runner_source_compiles() -> None:
-    from pytest_llmbench.core.sandbox.docker import _runner_source
+    """The runner is _supervise.py + _docker_runner.py as one script: no package import
+    and one ``__future__`` line (at the top) survive the joining."""
+    import ast
 
-    compile(_runner_source(), "<runner>", "exec")
+    from pytest_llmbench.core.sandbox._docker_client import _program, _runner_source
+
+    src = _runner_source()
+    tree = ast.parse(src)
+    compile(tree, "<runner>", "exec")
+    froms = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [n for n in froms if n.level], "a relative import reached the container"
+    assert [n.lineno for n in froms if n.module == "__future__"] == [tree.body[1].lineno]
+    assert "def _serve(" in src and "def supervise(" in src
+    # the container's PID 1 is a program of its own; as a module it does nothing
+    init = _program("_docker_init.py")
+    compile(init, "<init>", "exec")
+    assert 'if __name__ == "__main__":' in init
 
 
 def test_docker_frame_demux() -> None:
-    from pytest_llmbench.core.sandbox.docker import _read_frames
+    from pytest_llmbench.core.sandbox._docker_channel import _read_frames
 
     a, b = socket.socketpair()
     payload = b""
@@ -364,7 +378,7 @@ def test_docker_runs_reuse_one_warm_runner() -> None:
 
 
 def test_docker_reply_reader_stops_at_a_whole_reply() -> None:
-    from pytest_llmbench.core.sandbox.docker import _read_reply
+    from pytest_llmbench.core.sandbox._docker_channel import _read_reply
 
     meta = b'{"stdout_len": 3, "stderr_len": 2}'
     reply = b"LLMBENCH" + struct.pack(">I", len(meta)) + meta + b"out" + b"er"
@@ -446,7 +460,12 @@ def test_docker_reap_stale_survives_a_container_removed_meanwhile() -> None:
 
 @pytest.mark.docker
 def test_docker_reap_stale_removes_a_dead_process_container() -> None:
-    from pytest_llmbench.core.sandbox.docker import LABEL, _client, default_image, reap_stale
+    from pytest_llmbench.core.sandbox._docker_client import (
+        LABEL,
+        _client,
+        default_image,
+        reap_stale,
+    )
 
     try:
         client = _client()

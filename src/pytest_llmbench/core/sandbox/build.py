@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .docker import HOW_TO, LABEL, _client, default_image
+from ._docker_client import HOW_TO, LABEL, _client, default_image
 from .interface import SandboxUnavailable
 
 IMAGE_DIR = Path(__file__).parent / "image"

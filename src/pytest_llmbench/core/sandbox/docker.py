@@ -15,12 +15,10 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import inspect
 import itertools
 import json
 import os
 import secrets
-import select
 import socket
 import struct
 import threading
@@ -28,11 +26,25 @@ import time
 import weakref
 from typing import Any
 
-from . import _supervise
-from .channel import LineChannel
+from ._docker_channel import DockerChannel, _ContainerGone, _read_frames, _read_reply
+from ._docker_client import (
+    _BACKSTOP_S,
+    _SLACK_MB,
+    _SLACK_PIDS,
+    CAPS,
+    DEFAULT_IMAGE,
+    HOW_TO,
+    LABEL,
+    NOBODY,
+    _client,
+    _program,
+    _runner_source,
+    default_image,
+    docker_ready,
+    reap_stale,
+)
 from .interface import (
     Channel,
-    ChannelClosed,
     ExecResult,
     Limits,
     Sandbox,
@@ -40,320 +52,6 @@ from .interface import (
     decode,
     make_result,
 )
-
-DEFAULT_IMAGE = "llmbench-sandbox:latest"
-LABEL = "org.llmbench.sandbox"
-HOW_TO = "install Docker, start the daemon and run `llmbench sandbox build`"
-_BACKSTOP_S = 15.0  # extra time the runner gets beyond the run's own timeout
-_SLACK_MB = 48  # the runner and init live in the same memory cgroup
-_SLACK_PIDS = 3  # the reaper (PID 1), the warm runner, a channel's runner
-
-_REAPER = """
-import ctypes, os, time
-try:
-    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no /proc/1/mem for anyone
-except Exception:
-    pass
-while True:
-    try:
-        os.wait()
-    except ChildProcessError:
-        time.sleep(0.5)
-"""
-
-# PID 1 and the runner are root in the container (no user namespace; a few
-# capabilities only); model code runs as 65534 with no capabilities, an empty bounding
-# set and a stacked seccomp filter, so it can neither ptrace, signal nor read them.
-NOBODY = 65534
-CAPS = ["SETUID", "SETGID", "SETPCAP", "KILL"]
-SCRATCH = ("/work", "/tmp", "/dev/shm", "/dev/mqueue")
-
-_RUNNER_MAIN = r"""
-import ctypes, json, os, secrets, shutil, signal, struct, sys, time, base64
-
-NOBODY = 65534
-SCRATCH = ("/work", "/tmp", "/dev/shm", "/dev/mqueue")
-libc = ctypes.CDLL(None, use_errno=True)
-
-def _read(n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = os.read(0, n - len(buf))
-        if not chunk:
-            raise SystemExit(3)
-        buf += chunk
-    return bytes(buf)
-
-def _oom_kills():
-    for path, key in (("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
-                      ("/sys/fs/cgroup/memory.events", "oom_kill")):
-        try:
-            with open(path) as fh:
-                for line in fh:
-                    k, _, v = line.partition(" ")
-                    if k == key:
-                        return int(v)
-        except (OSError, ValueError):
-            pass
-    return -1
-
-def _model_pids():
-    # Every live process not ours: ours (init, runners) are root, model code is not.
-    me, found = os.getpid(), []
-    for p in os.listdir("/proc"):
-        if not p.isdigit() or int(p) == me:
-            continue
-        try:
-            with open("/proc/" + p + "/status") as fh:
-                st = dict(l.split(":", 1) for l in fh.read().splitlines() if ":" in l)
-        except (OSError, ValueError):
-            continue
-        if st.get("State", "").split()[:1] != ["Z"] and st.get("Uid", "0").split()[0] != "0":
-            found.append(int(p))
-    return found
-
-def _reap():
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-def _kill_rest():
-    # SIGKILL model processes until none is left (a fork bomb needs a few rounds).
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
-        pids = _model_pids()
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        _reap()
-        time.sleep(0.001)
-    _reap()
-
-def _become_nobody():
-    for cap in range(64):
-        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
-    os.setgroups([])
-    os.setresgid(NOBODY, NOBODY, NOBODY)
-    os.setresuid(NOBODY, NOBODY, NOBODY)
-
-def _rm(path):
-    try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o700)
-            for n in os.listdir(path):
-                _rm(os.path.join(path, n))
-            os.rmdir(path)
-        else:
-            os.unlink(path)
-    except OSError:
-        pass
-
-def _ipc_ids(kind):
-    try:
-        with open("/proc/sysvipc/" + kind) as fh:
-            return [int(line.split()[1]) for line in fh.readlines()[1:] if line.strip()]
-    except (OSError, ValueError, IndexError):
-        return []
-
-def _clean_as_nobody():
-    # Model code owns what it left (files, IPC objects): its own uid removes them.
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _become_nobody()
-            for i in _ipc_ids("shm"):
-                libc.shmctl(i, 0, None)  # IPC_RMID
-            for i in _ipc_ids("sem"):
-                libc.semctl(i, 0, 0)
-            for i in _ipc_ids("msg"):
-                libc.msgctl(i, 0, None)
-            for top in SCRATCH:
-                try:
-                    names = os.listdir(top)
-                except OSError:
-                    continue
-                for n in names:
-                    _rm(os.path.join(top, n))
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-
-def _dirt():
-    # What would let one run reach the next; "" when there is none.
-    procs = _model_pids()
-    if procs:
-        return "processes " + " ".join(map(str, procs[:5]))
-    for top in SCRATCH:
-        try:
-            left = os.listdir(top)
-        except OSError:
-            continue
-        if left:
-            return "files in " + top + ": " + " ".join(left[:5])
-        st = os.statvfs(top)
-        if st.f_blocks and st.f_bfree < st.f_blocks:
-            return "space used in " + top
-    for kind in ("shm", "sem", "msg"):
-        if _ipc_ids(kind):
-            return "SysV " + kind + " objects"
-    return ""
-
-def _reply(fd, res, out, err):
-    res["stdout_len"], res["stderr_len"] = len(out), len(err)
-    meta = json.dumps(res).encode()
-    reply = memoryview(b"LLMBENCH" + struct.pack(">I", len(meta)) + meta + out + err)
-    os.set_blocking(fd, True)
-    while reply:
-        reply = reply[os.write(fd, reply):]
-
-def _main():
-    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back to us
-    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
-    while True:
-        try:
-            head = _read(4)
-        except SystemExit:
-            return  # the host closed the stream
-        req = json.loads(_read(struct.unpack(">I", head)[0]))
-        _serve(req)
-        if req.get("channel"):
-            return
-
-def _serve(req):
-    reply_fd = 2 if req.get("channel") else 1
-    _kill_rest()
-    if _dirt():
-        _clean_as_nobody()
-        _kill_rest()
-    dirt = _dirt()
-    if dirt:
-        # Not the model's doing (or not this model's): the host starts a fresh container.
-        _reply(reply_fd, {"dirty": dirt}, b"", b"")
-        return
-    # An unpredictable name, made by the run itself: nothing can wait for it.
-    base = "/work/" + secrets.token_hex(16)
-    cwd, tmp = base + "/work", base + "/tmp"
-    files = {name: base64.b64decode(b64) for name, b64 in req["files"].items()}
-    env = req["env"]
-    env.update(HOME=tmp, TMPDIR=tmp, GOCACHE=tmp + "/go-cache", GOPATH=tmp + "/go",
-               CARGO_HOME=tmp + "/cargo")
-    lim = req["limits"]
-    program = seccomp_program()
-
-    def pre():
-        with open("/proc/self/oom_score_adj", "w") as fh:
-            fh.write("1000")
-        set_rlimits(lim["cpu_s"], lim["disk_mb"], None, None)
-        _become_nobody()
-        os.mkdir(base, 0o700)
-        os.mkdir(cwd)
-        os.mkdir(tmp)
-        for name, data in files.items():
-            path = os.path.join(cwd, name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as fh:
-                fh.write(data)
-        os.chdir(cwd)
-        if program is not None:
-            install_seccomp(program)
-
-    oom0 = _oom_kills()
-    if req.get("channel"):
-        os.write(2, b"+")  # set up: the host may hand out the channel
-        # stdout goes straight to the host; the reply goes on stderr once all is dead.
-        res = serve_channel(req["cmd"], cwd=None, env=env, timeout_s=req["timeout_s"],
-                            output_bytes=lim["output_bytes"], preexec_fn=pre,
-                            cleanup=_kill_rest)
-    else:
-        stdin = base64.b64decode(req["stdin"]) if req["stdin"] is not None else None
-        res = supervise(req["cmd"], cwd=None, env=env, stdin=stdin, timeout_s=req["timeout_s"],
-                        output_bytes=lim["output_bytes"], preexec_fn=pre, cleanup=_kill_rest)
-    res["oom"] = _oom_kills() > oom0 >= 0
-    _kill_rest()
-    _clean_as_nobody()
-    out, err = res.pop("stdout"), res.pop("stderr")
-    _reply(reply_fd, res, out, err)
-
-_main()
-"""
-
-
-def _runner_source() -> str:
-    return inspect.getsource(_supervise) + _RUNNER_MAIN
-
-
-def _client(timeout: float = 30.0) -> Any:
-    try:
-        import docker  # type: ignore[import-untyped,unused-ignore]
-    except ImportError as exc:
-        raise SandboxUnavailable(f"docker sandbox: the docker SDK is missing ({exc})") from exc
-    try:
-        client = docker.from_env(timeout=int(timeout))
-        client.ping()
-    except Exception as exc:
-        raise SandboxUnavailable(
-            f"docker sandbox: no Docker daemon answers ({type(exc).__name__}); {HOW_TO}"
-        ) from exc
-    return client
-
-
-def default_image() -> str:
-    return os.environ.get("LLMBENCH_SANDBOX_IMAGE") or DEFAULT_IMAGE
-
-
-def docker_ready(image: str | None = None) -> bool:
-    """True when a daemon answers and the sandbox image exists (quick, for ``auto``)."""
-    sock = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if sock.startswith("unix://") and not os.path.exists(sock[len("unix://") :]):
-        return False
-    try:
-        client = _client(timeout=5)
-    except SandboxUnavailable:
-        return False
-    try:
-        client.images.get(image or default_image())
-        return True
-    except Exception:
-        return False
-    finally:
-        client.close()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def reap_stale(client: Any) -> int:
-    """Remove sandbox containers left by dead processes of this host (a SIGKILLed
-    worker runs no atexit hook)."""
-    host = socket.gethostname()
-    n = 0
-    # The low-level list: containers.list() inspects each one, and another process
-    # (an xdist worker closing its sandbox) may remove it in between (404).
-    for c in client.api.containers(all=True, filters={"label": f"{LABEL}.host={host}"}):
-        try:
-            pid = int((c.get("Labels") or {}).get(f"{LABEL}.pid", "0"))
-        except ValueError:
-            pid = 0
-        if pid and not _pid_alive(pid):
-            with contextlib.suppress(Exception):
-                client.api.remove_container(c["Id"], force=True)
-                n += 1
-    return n
 
 
 def _close_all(ref: weakref.ref[DockerSandbox]) -> None:
@@ -403,7 +101,7 @@ class DockerSandbox(Sandbox):
             self.image,
             # PID 1 only reaps orphans (zombies would eat the pids limit). It is not a
             # separate init + child: the runner's kill(-1) spares PID 1 alone.
-            command=["python3", "-I", "-S", "-c", _REAPER],
+            command=["python3", "-I", "-S", "-c", _program("_docker_init.py")],
             name=self.container_name,
             detach=True,
             auto_remove=True,
@@ -752,191 +450,13 @@ class DockerSandbox(Sandbox):
             self.client.close()
 
 
-class _ContainerGone(Exception):
-    pass
-
-
-def _read_frames(sock: socket.socket, out: bytearray, err: bytearray) -> None:
-    """Demultiplex a non-TTY exec stream (8-byte headers) until EOF."""
-    buf = bytearray()
-    while True:
-        chunk = sock.recv(262144)
-        if not chunk:
-            break
-        buf += chunk
-        while len(buf) >= 8:
-            stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
-            if len(buf) < 8 + size:
-                break
-            (out if stream == 1 else err).extend(buf[8 : 8 + size])
-            del buf[: 8 + size]
-
-
-class DockerChannel(LineChannel):
-    """The host end of a channel runner (see ``serve_channel``): frames go in on the
-    exec's stdin; the command's stdout comes back as stream 1, the runner's reply as
-    stream 2 once everything in the container is dead."""
-
-    def __init__(
-        self, sb: DockerSandbox, sock: Any, raw: socket.socket, timeout_s: float, cap: int
-    ) -> None:
-        self._sb = sb
-        self._sock = sock
-        self._raw = raw
-        self._t0 = time.monotonic()
-        self._deadline = self._t0 + timeout_s
-        self._slack = _BACKSTOP_S
-        self._cap = cap
-        self._frames = bytearray()
-        self._out = bytearray()
-        self._rep = bytearray()
-        self._out_eof = False
-        self._over = False
-        self._result: ExecResult | None = None
-        raw.setblocking(False)
-
-    def _pump(self, until: float, want_write: bool = False) -> bool:
-        if self._out_eof:
-            return False
-        ev = 0
-        if not want_write or len(self._out) < _CH_BACKLOG:
-            ev |= select.POLLIN
-        if want_write:
-            ev |= select.POLLOUT
-        poller = select.poll()
-        poller.register(self._raw.fileno(), ev)
-        wait = max(min(until, self._deadline + self._slack) - time.monotonic(), 0.0)
-        writable = False
-        for _, got in poller.poll(wait * 1000):
-            if got & select.POLLOUT:
-                writable = True
-            if got & (select.POLLIN | select.POLLHUP | select.POLLERR):
-                self._recv()
-        return writable
-
-    def _recv(self) -> None:
-        try:
-            chunk = self._raw.recv(262144)
-        except BlockingIOError:
-            return
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self._out_eof = True
-            return
-        buf = self._frames
-        buf += chunk
-        while len(buf) >= 8:
-            stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
-            if len(buf) < 8 + size:
-                break
-            if stream == 1:
-                self._out += buf[8 : 8 + size]
-            elif len(self._rep) < self._cap + (1 << 20):
-                self._rep += buf[8 : 8 + size]
-            del buf[: 8 + size]
-
-    def _send_raw(self, data: bytes, until: float) -> None:
-        view = memoryview(data)
-        while view:
-            if self._out_eof:
-                raise ChannelClosed("sandboxed process is gone")
-            if time.monotonic() >= until:
-                raise ChannelClosed("sandboxed process passed its deadline")
-            if not self._pump(until, want_write=True):
-                continue
-            try:
-                n = self._raw.send(view[:262144])
-            except BlockingIOError:
-                continue
-            except OSError as exc:
-                raise ChannelClosed(f"sandbox channel broke: {exc}") from exc
-            view = view[n:]
-
-    def send(self, data: bytes) -> None:
-        if self._result is not None:
-            raise ChannelClosed("channel is closed")
-        view = memoryview(data)
-        while view:
-            part = view[:_FRAME]
-            self._send_raw(struct.pack(">I", len(part)) + bytes(part), self._deadline)
-            view = view[len(part) :]
-
-    def _end_over(self) -> None:
-        if not self._over:
-            self._over = True
-            with contextlib.suppress(ChannelClosed):
-                self._send_raw(struct.pack(">I", _supervise.KILL_NOW), time.monotonic() + 1.0)
-
-    def close(self) -> ExecResult:
-        if self._result is not None:
-            return self._result
-        with contextlib.suppress(ChannelClosed):
-            self._send_raw(b"\0\0\0\0", time.monotonic() + 1.0)
-        until = min(self._deadline, time.monotonic() + _supervise.GRACE_S) + _BACKSTOP_S
-        while not self._out_eof and time.monotonic() < until:
-            self._pump(until)
-            if len(self._out) > self._cap:
-                del self._out[self._cap + 1 :]
-        elapsed = time.monotonic() - self._t0
-        if not self._out_eof:
-            # The runner itself is stuck: only killing the container ends it for sure.
-            with contextlib.suppress(OSError):
-                self._sock.close()
-            self._sb._discard()
-            self._sb._lock.release()
-            self._result = ExecResult(
-                exit_code=-9,
-                stdout="",
-                stderr="sandbox runner did not answer; container killed",
-                duration_s=elapsed,
-                timed_out=True,
-                killed=True,
-                failure_mode="exec_timeout",
-            )
-            return self._result
-        out = bytes(self._out[: self._cap])
-        res = self._sb._channel_done(self._sock, bytes(self._rep), out, elapsed)
-        res.stdout_truncated = len(self._out) > self._cap
-        if self._over and res.failure_mode in (None, "killed"):
-            res.failure_mode, res.killed = "output_limit", True
-        self._out.clear()
-        self._result = res
-        return res
-
-    def __del__(self) -> None:
-        if getattr(self, "_result", None) is None and hasattr(self, "_sb"):
-            with contextlib.suppress(Exception):
-                self.close()
-
-
-_CH_BACKLOG = 8 << 20  # unread stdout kept while sending; beyond it the command waits
-_FRAME = 1 << 20
-
-
-def _read_reply(sock: socket.socket, out: bytearray, err: bytearray) -> bool:
-    """Demultiplex until stdout holds one whole reply (the runner stays for the next
-    request) or EOF; True when the reply is complete."""
-    buf = bytearray()
-    need: int | None = None
-    while True:
-        if need is None and len(out) >= 12:
-            if not out.startswith(b"LLMBENCH"):
-                need = -1  # not a reply: read to EOF
-            else:
-                (n,) = struct.unpack(">I", out[8:12])
-                if len(out) >= 12 + n:
-                    meta = json.loads(out[12 : 12 + n])
-                    need = 12 + n + int(meta.get("stdout_len", 0)) + int(meta.get("stderr_len", 0))
-        if need is not None and need >= 0 and len(out) >= need and not buf:
-            return len(out) == need
-        chunk = sock.recv(262144)
-        if not chunk:
-            return False
-        buf += chunk
-        while len(buf) >= 8:
-            stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
-            if len(buf) < 8 + size:
-                break
-            (out if stream == 1 else err).extend(buf[8 : 8 + size])
-            del buf[: 8 + size]
+__all__ = [
+    "DEFAULT_IMAGE",
+    "HOW_TO",
+    "LABEL",
+    "DockerChannel",
+    "DockerSandbox",
+    "default_image",
+    "docker_ready",
+    "reap_stale",
+]
