@@ -46,7 +46,6 @@ PENDING_SPLIT: frozenset[str] = frozenset(
         "core/verifiers/_bfcl.py",
         "core/bfcl.py",
         "core/verifiers/extraction.py",
-        "core/verifiers/ts_erase.py",
         "core/sandbox/_supervise.py",
         "core/verifiers/runners/py_serve.py",
         "core/templates.py",
