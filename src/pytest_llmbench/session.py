@@ -1040,7 +1040,7 @@ class LLMSession:
             return []
         from .core.workflows.gates import evaluate_gates
 
-        results = [r.to_json() for r in self.writer.results] if self.writer else []
+        results = self.writer.results if self.writer else []
         return evaluate_gates(
             self.summary.to_dict(),
             results,

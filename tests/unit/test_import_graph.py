@@ -36,7 +36,6 @@ LONG_MARKER = "# Long module:"
 PENDING_SPLIT: frozenset[str] = frozenset(
     {
         "session.py",
-        "report/html.py",
         "core/endpoint.py",
         "core/verifiers/code.py",
         "core/verifiers/pyremote.py",

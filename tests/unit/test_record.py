@@ -18,6 +18,8 @@ from pytest_llmbench.core.schema import Scenario
 from pytest_llmbench.core.workflows import inspect as ins
 from pytest_llmbench.core.workflows.diff import diff_runs
 from pytest_llmbench.core.workflows.rescore import rescore
+from pytest_llmbench.report.html import render_html
+from pytest_llmbench.report.markdown import render_markdown
 from runlogs import make_log
 
 # Records exactly as earlier versions wrote them (key order included).
@@ -239,6 +241,11 @@ def test_older_run_logs_load_and_the_workflows_work(
     # diff: the junk run regressed every scenario the reference run passed
     d = diff_runs(ref, junk)
     assert len(d.regressed) == len(records_of(junk)) and not d.fixed
+
+    # the reports
+    page = render_html([("ref", ref), ("junk", junk)])
+    assert all(f"{r.pack}::{r.scenario}" in page for r in recs)
+    assert f"| smoke | 1.0.0 | {len(recs)}/{len(recs)} |" in render_markdown(ref)
 
     # rescore: today's verifiers agree with the recorded verdicts, nothing is lost
     before = copy.deepcopy(ref["results"])

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from pytest_llmbench.core.record import records_of
 from pytest_llmbench.core.runlog import FORMAT, RunLogError, load_runlog, summary_of
 from pytest_llmbench.core.workflows import migrate
 from pytest_llmbench.core.workflows.baseline import (
@@ -270,7 +271,7 @@ def gates(run: dict[str, Any], baseline: dict[str, Any] | None, **kw: Any) -> li
         "allow_noncanonical": False,
     }
     args.update(kw)
-    return evaluate_gates(run["summary"], run["results"], **args)
+    return evaluate_gates(run["summary"], records_of(run), **args)
 
 
 def test_baseline_capture_statistics() -> None:

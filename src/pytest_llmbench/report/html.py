@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from ..core.workflows.records import is_error, reasoning_of, sampling_tag, summary_for
+from ..core.record import RunRecord, records_of
+from ..core.workflows.records import reasoning_of, sampling_tag, summary_for
+from .html_assets import CSS, JS
 
 PALETTE = ["#3b6fd8", "#e07b1a", "#2a9d5b", "#c2410c", "#7c3aed", "#0e7490", "#be185d", "#65a30d"]
 CLIP = 20_000  # characters of one text block; the run log keeps the rest
@@ -38,25 +40,25 @@ class Series:
     source: str
     runlog: dict[str, Any]
     model: str | None
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[RunRecord] = field(default_factory=list)
     color: str = PALETTE[0]
 
 
 def _series(runs: list[tuple[str, dict[str, Any]]]) -> list[Series]:
     out: list[Series] = []
     for source, data in runs:
-        results = data.get("results") or []
-        models = sorted({str(r["model"]) for r in results if r.get("model")})
-        groups: list[tuple[str | None, list[dict[str, Any]]]]
+        results = records_of(data)
+        models = sorted({r.model for r in results if r.model})
+        groups: list[tuple[str | None, list[RunRecord]]]
         if models:
-            groups = [(m, [r for r in results if str(r.get("model")) == m]) for m in models]
+            groups = [(m, [r for r in results if r.model == m]) for m in models]
         else:
             groups = [(data.get("model"), results)]
         ep = data.get("endpoint") or {}
         ep_name = ep.get("name") if isinstance(ep, dict) else ep
         for model, group in groups:
             # a series is one model: its records count under their pack, not "pack [model]"
-            recs = [{k: v for k, v in r.items() if k != "model_label"} for r in group]
+            recs = [r.replace(model_label=None) for r in group]
             label = str(model or ep_name or "run")
             if data.get("thinking") not in (None, "pack"):
                 label += f" (thinking {data['thinking']})"
@@ -73,82 +75,12 @@ def _series(runs: list[tuple[str, dict[str, Any]]]) -> list[Series]:
     return out
 
 
-CSS = """
-:root{--fg:#1d2430;--mut:#5b6473;--bd:#d9dee7;--bg:#f6f7f9;--ok:#1f8f4e;--bad:#c53030;--err:#b7791f}
-*{box-sizing:border-box}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
- margin:0;background:var(--bg)}
-header{background:#1d2430;color:#fff;padding:18px 28px}
-header h1{margin:0;font-size:22px} header p{margin:4px 0 0;color:#c9d1dd}
-main{max-width:1200px;margin:0 auto;padding:8px 28px 40px}
-section{background:#fff;border:1px solid var(--bd);border-radius:8px;padding:14px 18px;
- margin:16px 0}
-h2{font-size:17px;margin:0 0 10px} h3{font-size:14px;margin:12px 0 6px}
-table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:4px 8px;
- border-bottom:1px solid var(--bd);vertical-align:top} th{color:var(--mut);font-weight:600}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-.legend span{display:inline-block;margin-right:14px}
-.sw{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:5px;vertical-align:-1px}
-.packs{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:6px 26px}
-.bar-row{display:grid;grid-template-columns:minmax(90px,34%) 1fr 118px;gap:8px;align-items:center;
- margin:3px 0;font-size:12.5px}
-.bar-row .lbl{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;color:var(--mut)}
-.bar{background:#eceff4;border-radius:4px;height:14px;overflow:hidden}
-.fill{height:100%;border-radius:4px}
-.val{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.badge{display:inline-block;min-width:44px;text-align:center;border-radius:4px;padding:0 5px;
- font-size:11.5px;font-weight:700;color:#fff}
-.passed{background:var(--ok)} .failed{background:var(--bad)} .error{background:var(--err)}
-.missing{background:#a0aec0}
-.matrix td a{text-decoration:none}
-.controls{display:flex;gap:14px;align-items:center;margin-bottom:8px;flex-wrap:wrap}
-.controls input[type=search]{padding:5px 8px;border:1px solid var(--bd);border-radius:5px;
- width:280px}
-details.sc{border:1px solid var(--bd);border-radius:6px;margin:4px 0;background:#fff}
-details.sc>summary{cursor:pointer;padding:5px 8px;list-style-position:inside}
-details.sc[open]>summary{border-bottom:1px solid var(--bd);background:#f9fafb}
-details.sc .body{padding:6px 12px 10px}
-details.run>summary{cursor:pointer;font-weight:600;padding:4px 0}
-.det{color:var(--mut);font-size:12.5px}
-pre{background:#f3f5f8;border:1px solid var(--bd);border-radius:5px;padding:8px;margin:4px 0 8px;
- white-space:pre-wrap;word-break:break-word;max-height:420px;overflow:auto;font-size:12px}
-.role{font-size:11.5px;font-weight:700;color:var(--mut);text-transform:uppercase;margin-top:6px}
-.hidden{display:none}
-svg text{font:11px system-ui,sans-serif;fill:#5b6473}
-"""
-
-JS = """
-(function(){
-  var q=document.getElementById('q'), fo=document.getElementById('failedonly');
-  function apply(){
-    var t=(q.value||'').toLowerCase(), f=fo.checked;
-    document.querySelectorAll('details.sc').forEach(function(d){
-      var show=(!t||d.dataset.name.indexOf(t)>=0)&&(!f||d.dataset.status!=='passed');
-      d.classList.toggle('hidden',!show);
-    });
-    document.querySelectorAll('tr.mrow').forEach(function(r){
-      var show=(!t||r.dataset.name.indexOf(t)>=0)&&(!f||r.dataset.allpass!=='1');
-      r.classList.toggle('hidden',!show);
-    });
-  }
-  q.addEventListener('input',apply); fo.addEventListener('change',apply);
-  function openHash(){
-    var id=location.hash.slice(1); if(!id) return;
-    var el=document.getElementById(id); if(!el) return;
-    for(var p=el;p;p=p.parentElement){ if(p.tagName==='DETAILS') p.open=true; }
-    el.scrollIntoView();
-  }
-  window.addEventListener('hashchange',openHash); openHash();
-})();
-"""
-
-
-def _status(rec: dict[str, Any] | None) -> str:
+def _status(rec: RunRecord | None) -> str:
     if rec is None:
         return "missing"
-    if is_error(rec):
+    if rec.is_error:
         return "error"
-    return "passed" if rec.get("passed") else "failed"
+    return "passed" if rec.passed else "failed"
 
 
 def _badge(status: str) -> str:
@@ -231,18 +163,17 @@ def _scores_section(series: list[Series], packs: list[str]) -> str:
     )
 
 
-def _latency(rec: dict[str, Any]) -> float | None:
-    for k in ("latency_s", "wall_s"):
-        v = rec.get(k)
-        if isinstance(v, (int, float)) and v > 0:
-            return float(v)
+def _latency(rec: RunRecord) -> float | None:
+    for v in (rec.latency_s, rec.wall_s):
+        if v > 0:
+            return v
     return None
 
 
 def _latency_section(series: list[Series]) -> str:
     # errored scenarios are left out, as in the terminal summary's percentiles
     values = [
-        [v for r in s.results if not is_error(r) and (v := _latency(r)) is not None] for s in series
+        [v for r in s.results if not r.is_error and (v := _latency(r)) is not None] for s in series
     ]
     flat = [v for vs in values for v in vs]
     if not flat:
@@ -334,11 +265,10 @@ def _failures_section(series: list[Series], packs: list[str]) -> str:
     counts: dict[tuple[str, str], list[int]] = {}
     for si, s in enumerate(series):
         for r in s.results:
-            if r.get("passed"):
+            if r.passed:
                 continue
-            mode = str(r.get("failure_mode") or "failed")
-            cat = (r.get("verdict") or {}).get("category")
-            key = (str(r.get("pack")), mode + (f" [{cat}]" if cat else ""))
+            mode = r.failure_mode or "failed"
+            key = (r.pack, mode + (f" [{r.category}]" if r.category else ""))
             counts.setdefault(key, [0] * len(series))[si] += 1
     if not counts:
         return '<section id="failures"><h2>Failures by mode</h2><p>No failures.</p></section>'
@@ -387,30 +317,26 @@ def _message_html(msg: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _scenario_html(rec: dict[str, Any], anchor: str) -> str:
+def _scenario_html(rec: RunRecord, anchor: str) -> str:
     status = _status(rec)
-    verdict = rec.get("verdict") or {}
-    name = f"{rec.get('pack')}::{rec.get('scenario')}"
-    mode = "" if status == "passed" else str(rec.get("failure_mode") or "failed")
-    if verdict.get("category") and status != "passed":
-        mode += f"[{verdict['category']}]"
-    detail = str(rec.get("error") or verdict.get("detail") or "")
-    score = rec.get("score")
-    sc = f"{float(score):.2f}" if isinstance(score, (int, float)) else "-"
+    name = f"{rec.pack}::{rec.scenario}"
+    mode = "" if status == "passed" else rec.failure_mode or "failed"
+    if rec.category and status != "passed":
+        mode += f"[{rec.category}]"
+    detail = rec.reason
     body = [
-        f'<div class="det">score {sc} · latency {e(rec.get("latency_s"))} s · '
-        f"tokens {e(rec.get('completion_tokens'))} · node {e(rec.get('nodeid') or name)}</div>"
+        f'<div class="det">score {rec.score:.2f} · latency {e(rec.latency_s)} s · '
+        f"tokens {e(rec.completion_tokens)} · node {e(rec.nodeid or name)}</div>"
     ]
     if detail:
         body.append(f"<h3>Verdict</h3><pre>{e(_clip(detail))}</pre>")
-    trace = verdict.get("trace") or []
-    if trace:
-        body.append(f"<h3>Verifier trace</h3><pre>{e(_clip(chr(10).join(map(str, trace))))}</pre>")
-    msgs = [m for m in rec.get("messages") or [] if isinstance(m, dict)]
+    if rec.trace:
+        body.append(f"<h3>Verifier trace</h3><pre>{e(_clip(chr(10).join(rec.trace)))}</pre>")
+    msgs = [m for m in rec.messages or [] if isinstance(m, dict)]
     if msgs:
         body.append("<h3>Exchange</h3>" + "".join(_message_html(m) for m in msgs))
-    for n, call in enumerate(rec.get("calls") or [], 1):
-        resp = call.get("response") if isinstance(call, dict) else None
+    for n, call in enumerate(rec.calls, 1):
+        resp = call.get("response")
         reasoning = reasoning_of(resp)
         if reasoning:
             body.append(f"<h3>Reasoning (call {n})</h3><pre>{e(_clip(reasoning))}</pre>")
@@ -428,11 +354,11 @@ def _scenario_html(rec: dict[str, Any], anchor: str) -> str:
 
 def _scenarios_section(series: list[Series]) -> str:
     keys: dict[tuple[str, str], None] = {}
-    index: list[dict[tuple[str, str], tuple[str, dict[str, Any]]]] = []
+    index: list[dict[tuple[str, str], tuple[str, RunRecord]]] = []
     for si, s in enumerate(series):
-        idx: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        idx: dict[tuple[str, str], tuple[str, RunRecord]] = {}
         for ri, r in enumerate(s.results):
-            k = (str(r.get("pack")), str(r.get("scenario")))
+            k = (r.pack, r.scenario)
             keys.setdefault(k, None)
             idx.setdefault(k, (f"s{si}-r{ri}", r))
         index.append(idx)
@@ -463,7 +389,7 @@ def _scenarios_section(series: list[Series]) -> str:
     for si, s in enumerate(series):
         by_pack: dict[str, list[str]] = {}
         for ri, r in enumerate(s.results):
-            by_pack.setdefault(str(r.get("pack")), []).append(_scenario_html(r, f"s{si}-r{ri}"))
+            by_pack.setdefault(r.pack, []).append(_scenario_html(r, f"s{si}-r{ri}"))
         packs = "".join(
             f"<h3>{e(pid)}</h3>{''.join(items)}" for pid, items in sorted(by_pack.items())
         )
@@ -486,7 +412,7 @@ def _scenarios_section(series: list[Series]) -> str:
 def render_html(runs: list[tuple[str, dict[str, Any]]], *, title: str | None = None) -> str:
     """``runs`` are ``(label, run-log dict)`` pairs; returns the whole HTML document."""
     series = _series(runs)
-    packs = sorted({str(r.get("pack")) for s in series for r in s.results})
+    packs = sorted({r.pack for s in series for r in s.results})
     title = title or "pytest-llmbench report"
     csp = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.record import records_of
 from ..core.workflows.records import run_title, summary_for
 
 
@@ -26,7 +27,7 @@ def _clip(s: str, n: int = 140) -> str:
 
 
 def render_markdown(runlog: dict[str, Any], *, title: str | None = None, limit: int = 100) -> str:
-    results = runlog.get("results") or []
+    results = records_of(runlog)
     s = summary_for(results)
     lines = [f"# {title or 'pytest-llmbench report'}", "", _cell(run_title(runlog)), ""]
     if not results:

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .records import is_canonical, is_error, models_of, pack_versions, sampling_tag, summary_for
+from ..record import records_of
+from .records import is_canonical, models_of, pack_versions, sampling_tag, summary_for
 
 BASELINE_FORMAT = "pytest-llmbench/baseline@1"
 MIN_RUNS = 3
@@ -58,7 +59,7 @@ def capture_baseline(
             versions[pid] = ver
     packs: dict[str, dict[str, Any]] = {}
     for _, d in runs:
-        results = d.get("results") or []
+        results = records_of(d)
         summary = summary_for(results)
         for pid, stats in summary.packs.items():
             entry = packs.setdefault(
@@ -69,12 +70,10 @@ def capture_baseline(
                 entry["score_pct"].append(round(stats.score_pct, 4))
             entry["errors"] += stats.errors
         for rec in results:
-            if is_error(rec):
+            if rec.is_error:
                 continue
-            sc = packs[str(rec.get("pack") or "?")]["scenarios"].setdefault(
-                str(rec.get("scenario")), [0, 0]
-            )
-            sc[0] += 1 if rec.get("passed") else 0
+            sc = packs[rec.pack or "?"]["scenarios"].setdefault(rec.scenario, [0, 0])
+            sc[0] += 1 if rec.passed else 0
             sc[1] += 1
     out_packs: dict[str, Any] = {}
     for pid in sorted(packs):

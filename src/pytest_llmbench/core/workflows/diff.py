@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..record import RunRecord, records_of
 from .records import (
     Key,
-    is_error,
     is_multi_model,
     key_of,
     label_of,
@@ -189,28 +189,27 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def _state(recs: list[dict[str, Any]]) -> str:
+def _state(recs: list[RunRecord]) -> str:
     """passed / failed / error; repeats of one scenario decide by majority."""
-    scored = [r for r in recs if not is_error(r)]
+    scored = [r for r in recs if not r.is_error]
     if not scored:
         return "error"
-    return "passed" if sum(bool(r.get("passed")) for r in scored) * 2 > len(scored) else "failed"
+    return "passed" if sum(r.passed for r in scored) * 2 > len(scored) else "failed"
 
 
-def _group(run: dict[str, Any]) -> dict[Key, list[dict[str, Any]]]:
-    out: dict[Key, list[dict[str, Any]]] = {}
+def _group(run: dict[str, Any]) -> dict[Key, list[RunRecord]]:
+    out: dict[Key, list[RunRecord]] = {}
     multi = is_multi_model(run)
-    for rec in run.get("results") or []:
+    for rec in records_of(run):
         out.setdefault(key_of(rec, multi), []).append(rec)
     return out
 
 
-def _detail(recs: list[dict[str, Any]]) -> str:
+def _detail(recs: list[RunRecord]) -> str:
     for r in recs:
-        if not r.get("passed"):
-            verdict = r.get("verdict") or {}
-            text = str(r.get("error") or verdict.get("detail") or "").replace("\n", " ")
-            mode = r.get("failure_mode") or "failed"
+        if not r.passed:
+            text = r.reason.replace("\n", " ")
+            mode = r.failure_mode or "failed"
             return f"({mode}: {text[:120]}{'...' if len(text) > 120 else ''})"
     return ""
 
@@ -244,8 +243,8 @@ def diff_runs(a: dict[str, Any], b: dict[str, Any]) -> DiffResult:
                 setattr(d, f"scored_{side}", getattr(d, f"scored_{side}") + 1)
                 if st == "passed":
                     setattr(d, f"passed_{side}", getattr(d, f"passed_{side}") + 1)
-            wall = sum(float(r.get("wall_s") or r.get("latency_s") or 0.0) for r in recs)
-            toks = sum(int(r.get("completion_tokens") or 0) for r in recs)
+            wall = sum(r.wall_s or r.latency_s for r in recs)
+            toks = sum(r.completion_tokens or 0 for r in recs)
             setattr(d, f"wall_{side}", getattr(d, f"wall_{side}") + wall)
             setattr(d, f"tokens_{side}", getattr(d, f"tokens_{side}") + toks)
         if sa == sb:

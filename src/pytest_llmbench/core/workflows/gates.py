@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..record import RunRecord
 from .baseline import baseline_is_canonical, load_baseline
-from .records import is_canonical, is_error, models_label
+from .records import is_canonical, models_label
 
 __all__ = [
     "EXIT_GATE_FAILED",
@@ -91,14 +92,14 @@ def decide_exit(
     return 0, "every gate holds (failed scenarios are results, see JUnit)"
 
 
-def _regressed(pack: str, results: list[dict[str, Any]], scen: dict[str, Any]) -> list[str]:
+def _regressed(pack: str, results: list[RunRecord], scen: dict[str, Any]) -> list[str]:
     out = []
     for rec in results:
-        if rec.get("pack") != pack or rec.get("passed") or is_error(rec):
+        if rec.pack != pack or rec.passed or rec.is_error:
             continue
-        base = scen.get(str(rec.get("scenario")))
+        base = scen.get(rec.scenario)
         if isinstance(base, dict) and float(base.get("pass_rate") or 0.0) >= 0.5:
-            out.append(str(rec.get("scenario")))
+            out.append(rec.scenario)
     return sorted(set(out))
 
 
@@ -110,7 +111,7 @@ def _names(ids: list[str]) -> str:
 
 def evaluate_gates(
     summary: dict[str, Any],
-    results: list[dict[str, Any]],
+    results: list[RunRecord],
     *,
     baseline: dict[str, Any] | None,
     max_drop_pp: float | None,
@@ -143,9 +144,7 @@ def evaluate_gates(
             out.append(f"{pid}: fail-under {floor:g}%: no scored scenario (all errored)")
         elif pct < floor:
             failed = sorted(
-                str(r.get("scenario"))
-                for r in results
-                if r.get("pack") == pid and not r.get("passed") and not is_error(r)
+                r.scenario for r in results if r.pack == pid and not r.passed and not r.is_error
             )
             out.append(
                 f"{pid}: {pct:.1f}% is under the floor of {floor:g}%"
@@ -156,7 +155,7 @@ def evaluate_gates(
 
 def _baseline_gates(
     packs: dict[str, Any],
-    results: list[dict[str, Any]],
+    results: list[RunRecord],
     baseline: dict[str, Any],
     max_drop_pp: float | None,
     noise_k: float,

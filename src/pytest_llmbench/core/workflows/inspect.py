@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..record import RunRecord, records_of
 from .records import WorkflowError, reasoning_of, run_title, summary_for
 
 
 def summary_lines(runlog: dict[str, Any]) -> list[str]:
     """The terminal summary again; one table per model for multi-model runs."""
-    results = runlog.get("results") or []
+    results = records_of(runlog)
     lines = [run_title(runlog), ""]
     if not results:
         return lines + ["no scenario records in this run log"]
-    models = sorted({str(r["model"]) for r in results if r.get("model")})
-    groups = [(m, [r for r in results if str(r.get("model")) == m]) for m in models]
+    models = sorted({r.model for r in results if r.model})
+    groups = [(m, [r for r in results if r.model == m]) for m in models]
     for model, recs in groups or [("", results)]:
         s = summary_for(recs)
         if model:
@@ -25,37 +26,33 @@ def summary_lines(runlog: dict[str, Any]) -> list[str]:
     return lines[:-1]
 
 
-def _matches(rec: dict[str, Any], mode: str | None, failed: bool) -> bool:
-    if failed and rec.get("passed"):
+def _matches(rec: RunRecord, mode: str | None, failed: bool) -> bool:
+    if failed and rec.passed:
         return False
     if mode is not None:
-        verdict = rec.get("verdict") or {}
-        return mode in (rec.get("failure_mode"), verdict.get("category"))
+        return mode in (rec.failure_mode, rec.category)
     return True
 
 
-def _one_line(rec: dict[str, Any], width: int = 160) -> str:
-    verdict = rec.get("verdict") or {}
-    if rec.get("passed"):
+def _one_line(rec: RunRecord, width: int = 160) -> str:
+    if rec.passed:
         mode = "passed"
     else:
-        mode = str(rec.get("failure_mode") or "failed")
-        if verdict.get("category"):
-            mode += f"[{verdict['category']}]"
-    detail = str(rec.get("error") or verdict.get("detail") or "").replace("\n", " ")
+        mode = rec.failure_mode or "failed"
+        if rec.category:
+            mode += f"[{rec.category}]"
+    detail = rec.reason.replace("\n", " ")
     if len(detail) > width:
         detail = detail[: width - 3] + "..."
-    score = rec.get("score")
-    sc = f"{float(score):.2f}" if isinstance(score, (int, float)) else "-"
-    model = f" [{rec['model']}]" if rec.get("model") else ""
-    return f"{rec.get('pack')}::{rec.get('scenario')}{model}  {mode}  score {sc}  {detail}"
+    model = f" [{rec.model}]" if rec.model else ""
+    return f"{rec.pack}::{rec.scenario}{model}  {mode}  score {rec.score:.2f}  {detail}"
 
 
 def list_lines(
     runlog: dict[str, Any], *, failed: bool = False, mode: str | None = None
 ) -> list[str]:
     """One line per matching record, and a count."""
-    recs = [r for r in runlog.get("results") or [] if _matches(r, mode, failed)]
+    recs = [r for r in records_of(runlog) if _matches(r, mode, failed)]
     what = "failed " if failed else ""
     if mode:
         what += f"'{mode}' "
@@ -64,31 +61,31 @@ def list_lines(
     lines = [_one_line(r) for r in recs]
     modes: dict[str, int] = {}
     for r in recs:
-        m = str(r.get("failure_mode") or "passed")
+        m = r.failure_mode or "passed"
         modes[m] = modes.get(m, 0) + 1
     by = ", ".join(f"{k} {v}" for k, v in sorted(modes.items()))
     lines.append(f"{len(recs)} {what}scenario(s): {by}")
     return lines
 
 
-def find_records(runlog: dict[str, Any], ident: str) -> list[dict[str, Any]]:
+def find_records(runlog: dict[str, Any], ident: str) -> list[RunRecord]:
     """Records matching a node id, ``pack::scenario`` or a bare scenario id."""
-    recs = runlog.get("results") or []
-    hit = [r for r in recs if r.get("nodeid") == ident]
+    recs = records_of(runlog)
+    hit = [r for r in recs if r.nodeid == ident]
     if hit:
         return hit
     if "::" in ident:
         pack, _, sid = ident.partition("::")
-        return [r for r in recs if r.get("pack") == pack and r.get("scenario") == sid]
-    return [r for r in recs if r.get("scenario") == ident]
+        return [r for r in recs if r.pack == pack and r.scenario == sid]
+    return [r for r in recs if r.scenario == ident]
 
 
-def find_record(runlog: dict[str, Any], ident: str) -> dict[str, Any]:
+def find_record(runlog: dict[str, Any], ident: str) -> RunRecord:
     hits = find_records(runlog, ident)
     if not hits:
         raise WorkflowError(f"no scenario {ident!r} in this run log")
     if len(hits) > 1:
-        names = ", ".join(str(r.get("nodeid") or f"{r['pack']}::{r['scenario']}") for r in hits)
+        names = ", ".join(r.label for r in hits)
         raise WorkflowError(f"{ident!r} is ambiguous ({names}); give the node id")
     return hits[0]
 
@@ -113,24 +110,24 @@ def _message_text(msg: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def detail_lines(rec: dict[str, Any], *, full: bool = False) -> list[str]:
+def detail_lines(rec: RunRecord, *, full: bool = False) -> list[str]:
     """One scenario: verdict first, then the conversation; ``full`` adds each raw request
     and response and the reasoning, exactly as the log holds them."""
-    verdict = rec.get("verdict") or {}
+    verdict = rec.verdict or {}
     lines = [_one_line(rec, width=10_000)]
     lines.append(
-        f"pack {rec.get('pack')} {rec.get('pack_version') or ''}  node {rec.get('nodeid') or '-'}"
-        f"  latency {rec.get('latency_s')} s  tokens {rec.get('completion_tokens')}"
+        f"pack {rec.pack} {rec.pack_version or ''}  node {rec.nodeid or '-'}"
+        f"  latency {rec.latency_s} s  tokens {rec.completion_tokens}"
     )
-    if rec.get("error"):
-        lines += _block("error", str(rec["error"]))
-    for i, msg in enumerate(rec.get("messages") or []):
+    if rec.error:
+        lines += _block("error", rec.error)
+    for i, msg in enumerate(rec.messages or []):
         if not isinstance(msg, dict):
             continue
         role = msg.get("role", "?")
         lines += _block(f"message {i} {role}", _message_text(msg))
     if full:
-        for n, call in enumerate(rec.get("calls") or [], 1):
+        for n, call in enumerate(rec.calls, 1):
             lines += _block(
                 f"call {n} request", json.dumps(call.get("request"), indent=1, ensure_ascii=False)
             )
@@ -145,14 +142,14 @@ def detail_lines(rec: dict[str, Any], *, full: bool = False) -> list[str]:
         lines += _block(
             "verdict",
             f"passed {verdict.get('passed')}  score {verdict.get('score')}  "
-            f"category {verdict.get('category')}\n{verdict.get('detail', '')}",
+            f"category {rec.category}\n{rec.detail}",
         )
-        lines += _block("verifier trace", "\n".join(verdict.get("trace") or []))
+        lines += _block("verifier trace", "\n".join(rec.trace))
         if full and verdict.get("data"):
             lines += _block(
                 "verifier data", json.dumps(verdict["data"], indent=1, ensure_ascii=False)
             )
-    for h in rec.get("history") or []:
+    for h in rec.history:
         old = h.get("verdict") or {}
         lines.append(
             f"earlier verdict ({h.get('at', '?')}): passed {old.get('passed')} "

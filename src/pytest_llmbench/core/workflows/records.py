@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..output import split_thinking
-from ..record import RunRecord
-from ..summary import ERROR_MODES, Summary
+from ..record import RunRecord, records_of
+from ..summary import Summary
 
 
 class WorkflowError(ValueError):
@@ -16,18 +16,18 @@ class WorkflowError(ValueError):
 Key = tuple[str, str, str]  # (model or "", pack, scenario)
 
 
-def key_of(rec: dict[str, Any], multi: bool = False) -> Key:
+def key_of(rec: RunRecord, multi: bool = False) -> Key:
     """Identity of a scenario across runs: ``pack::scenario``, plus the model's label
     in a multi-model run (``multi``). Not a single model's id: llama.cpp reports the
     .gguf path as the id, so Q4 and Q8 of one model would otherwise share no scenario."""
-    label = rec.get("model_label") or (rec.get("model") if multi else None)
-    return (str(label or ""), str(rec.get("pack")), str(rec.get("scenario")))
+    label = rec.model_label or (rec.model if multi else None)
+    return (label or "", rec.pack, rec.scenario)
 
 
 def is_multi_model(run: dict[str, Any]) -> bool:
     if run.get("models"):
         return True
-    return len({r.get("model") for r in run.get("results") or [] if r.get("model")}) > 1
+    return len({r.model for r in records_of(run) if r.model}) > 1
 
 
 def models_label(run: dict[str, Any]) -> str:
@@ -41,11 +41,6 @@ def models_label(run: dict[str, Any]) -> str:
 def label_of(key: Key) -> str:
     model, pack, sid = key
     return f"{pack}::{sid}" + (f" [{model}]" if model else "")
-
-
-def is_error(rec: dict[str, Any]) -> bool:
-    """An infrastructure or setup error: no verdict on the model."""
-    return rec.get("failure_mode") in ERROR_MODES
 
 
 def is_canonical(sampling: Any) -> bool:
@@ -63,25 +58,24 @@ def pack_versions(runlog: dict[str, Any]) -> dict[str, str | None]:
     for pid, meta in (runlog.get("packs") or {}).items():
         if isinstance(meta, dict):
             out[str(pid)] = meta.get("version")
-    for rec in runlog.get("results") or []:
-        pid = str(rec.get("pack"))
-        if out.get(pid) is None and rec.get("pack_version") is not None:
-            out[pid] = str(rec["pack_version"])
+    for rec in records_of(runlog):
+        if out.get(rec.pack) is None and rec.pack_version is not None:
+            out[rec.pack] = rec.pack_version
     return out
 
 
 def models_of(runlog: dict[str, Any]) -> list[str]:
     """Models of a run: per-record ones (multi-model runs) or the header's."""
-    per = sorted({str(r["model"]) for r in runlog.get("results") or [] if r.get("model")})
+    per = sorted({r.model for r in records_of(runlog) if r.model})
     if per:
         return per
     return [str(runlog.get("model") or "")]
 
 
-def summary_for(results: list[dict[str, Any]]) -> Summary:
+def summary_for(records: list[RunRecord]) -> Summary:
     s = Summary()
-    for rec in results:
-        s.add(RunRecord.from_json(rec))
+    for rec in records:
+        s.add(rec)
     return s
 
 

@@ -26,11 +26,12 @@ from ..packs import (
     load_meta,
     load_pack,
 )
+from ..record import RunRecord
 from ..runlog import summary_of
 from ..schema import Scenario
 from ..verifiers.base import VerifierConfigError, get_verifier
 from ..verifiers.context import VerifierContext
-from .records import WorkflowError, is_error
+from .records import WorkflowError
 
 
 @dataclass
@@ -111,25 +112,24 @@ class PackFinder:
         return found
 
 
-def exchange_from_record(rec: dict[str, Any]) -> Exchange:
+def exchange_from_record(rec: RunRecord) -> Exchange:
     """The exchange as the verifier saw it, rebuilt from the log."""
     turns = []
-    for i, call in enumerate(rec.get("calls") or []):
+    for i, call in enumerate(rec.calls):
         try:
             turns.append(parse_response(call.get("response")))
         except EndpointError as exc:
             raise WorkflowError(f"call {i + 1}: saved response unreadable: {exc}") from None
     if not turns:
         raise WorkflowError("no saved response")
-    messages = rec.get("messages")
-    if not isinstance(messages, list):
-        messages = []
-    ex = Exchange(raw_turns=turns, messages=list(messages))
-    if isinstance(rec.get("state"), dict):
-        ex.state = rec["state"]
-    if isinstance(rec.get("events"), list):
-        ex.events = rec["events"]
+    ex = Exchange(raw_turns=turns, messages=list(rec.messages or []))
+    if rec.state is not None:
+        ex.state = rec.state
+    ex.events = list(rec.events)
     return ex
+
+
+_RESCORED = ("history", "verdict", "passed", "score", "failure_mode", "pack_version", "outcome")
 
 
 def _failure_mode(ex: Exchange, passed: bool) -> str | None:
@@ -185,25 +185,26 @@ def rescore(
     versions: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         box: Any = None
-        for rec in runlog.get("results") or []:
-            label = str(rec.get("nodeid") or f"{rec.get('pack')}::{rec.get('scenario')}")
-            if rec.get("kind") == "function":
+        for raw in runlog.get("results") or []:
+            rec = RunRecord.from_json(raw)
+            label = rec.label
+            if rec.kind == "function":
                 out.skipped.append(f"{label}: a test function, its checks live in the test")
                 continue
-            if is_error(rec):
-                out.skipped.append(f"{label}: {rec.get('failure_mode')}, no response to rescore")
+            if rec.is_error:
+                out.skipped.append(f"{label}: {rec.failure_mode}, no response to rescore")
                 continue
-            pack = finder.get(str(rec.get("pack")))
+            pack = finder.get(rec.pack)
             if pack is None:
-                why = finder.errors.get(str(rec.get("pack")), "not found (give --packs DIR)")
-                out.skipped.append(f"{label}: pack {rec.get('pack')!r} {why}")
+                why = finder.errors.get(rec.pack, "not found (give --packs DIR)")
+                out.skipped.append(f"{label}: pack {rec.pack!r} {why}")
                 continue
             try:
-                sc = pack.scenario(str(rec.get("scenario")))
+                sc = pack.scenario(rec.scenario)
             except KeyError:
                 out.skipped.append(f"{label}: no such scenario in pack {pack.meta.version}")
                 continue
-            if sc.environment is not None and not isinstance(rec.get("state"), dict):
+            if sc.environment is not None and rec.state is None:
                 out.skipped.append(f"{label}: agent scenario without a saved final state")
                 continue
             try:
@@ -224,34 +225,38 @@ def rescore(
                 continue
             out.checked += 1
             new = verdict.to_dict()
-            old = rec.get("verdict") or {}
-            if rec.get("pack_version") != pack.meta.version:
+            old = dict(rec.verdict or {})
+            if rec.pack_version != pack.meta.version:
                 versions[pack.meta.id] = pack.meta.version
             same = (
                 all(old.get(k) == new.get(k) for k in ("passed", "score", "detail", "category"))
-                and rec.get("pack_version") == pack.meta.version
+                and rec.pack_version == pack.meta.version
             )
             if same:
                 continue
             out.changes.append(Change(label, old, new))
-            rec.setdefault("history", []).append(
-                {
-                    "at": now,
-                    "action": "rescore",
-                    "pack_version": rec.get("pack_version"),
-                    "passed": rec.get("passed"),
-                    "score": rec.get("score"),
-                    "failure_mode": rec.get("failure_mode"),
-                    "verdict": old,
-                }
-            )
-            rec["verdict"] = new
-            rec["passed"] = verdict.passed
-            rec["score"] = round(verdict.score, 6)
-            rec["failure_mode"] = _failure_mode(ex, verdict.passed)
-            rec["pack_version"] = pack.meta.version
-            if "outcome" in rec:
-                rec["outcome"] = "passed" if verdict.passed else "failed"
+            earlier = {
+                "at": now,
+                "action": "rescore",
+                "pack_version": rec.pack_version,
+                "passed": rec.passed,
+                "score": rec.score,
+                "failure_mode": rec.failure_mode,
+                "verdict": old,
+            }
+            new_rec = rec.replace(
+                history=(*rec.history, earlier),
+                verdict=new,
+                passed=verdict.passed,
+                score=round(verdict.score, 6),
+                failure_mode=_failure_mode(ex, verdict.passed),
+                pack_version=pack.meta.version,
+                outcome=None if rec.outcome is None else ("passed" if verdict.passed else "failed"),
+            ).to_json()
+            # in place, and only what a rescore decides: the record keeps its other keys
+            for key in _RESCORED:
+                if key in new_rec:
+                    raw[key] = new_rec[key]
     for pid, ver in sorted(versions.items()):
         out.notes.append(f"pack {pid} rescored with version {ver} (the run used another)")
         meta = (runlog.get("packs") or {}).get(pid)
