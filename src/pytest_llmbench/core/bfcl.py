@@ -24,420 +24,29 @@ into one ERROR item naming the command.
 
 from __future__ import annotations
 
-import copy
 import functools
-import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
-import zipfile
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .bfcl_data import (
+    BFCL_VERSION,
+    CATEGORIES,
+    ENV_DIR,
+    FETCH_HINT,
+    UNSATISFIABLE,
+    Category,
+    DataMissing,
+    _read,
+    data_dir,
+    fetch,
+    load,
+    wheel_path,
+)
+from .bfcl_encode import _first, _plain, encode, fc_name, signature, tools_for
 from .schema import Generation, Scenario
 from .verifiers import _bfcl
-
-# The release the fidelity corpus (tests/data/bfcl_corpus.json) was labelled with.
-BFCL_VERSION = "2026.3.23"
-FETCH_HINT = "llmbench datasets fetch bfcl"
-ENV_DIR = "LLMBENCH_DATA_DIR"
-
-# BFCL's single-turn categories: (name, live?)
-CATEGORIES: dict[str, bool] = {
-    "simple_python": False,
-    "simple_java": False,
-    "simple_javascript": False,
-    "multiple": False,
-    "parallel": False,
-    "parallel_multiple": False,
-    "irrelevance": False,
-    "live_simple": True,
-    "live_multiple": True,
-    "live_parallel": True,
-    "live_parallel_multiple": True,
-    "live_irrelevance": True,
-    "live_relevance": True,
-}
-Category = Literal[
-    "simple_python",
-    "simple_java",
-    "simple_javascript",
-    "multiple",
-    "parallel",
-    "parallel_multiple",
-    "irrelevance",
-    "live_simple",
-    "live_multiple",
-    "live_parallel",
-    "live_parallel_multiple",
-    "live_irrelevance",
-    "live_relevance",
-]
-
-
-# Entries of BFCL_VERSION for which no answer built from the possible answers passes,
-# in BFCL's checker as in ours, nor any of the corpus's near misses (a required
-# parameter whose only possible answer is "omit" or an empty list, a parameter the
-# function does not declare, a list of Java strings holding numbers or booleans). The
-# pack leaves them out; BFCL's aggregates in the summary count them as failed, as the
-# leaderboard does. tests/unit/test_bfcl_pack.py checks this list against the data,
-# tests/unit/test_bfcl_fidelity.py against the official verdicts.
-UNSATISFIABLE: dict[str, tuple[str, ...]] = {
-    "simple_java": ("simple_java_36", "simple_java_65"),
-    "live_simple": ("live_simple_106-63-0", "live_simple_112-68-0"),
-    "live_multiple": (
-        "live_multiple_507-149-4",
-        "live_multiple_862-181-3",
-        "live_multiple_964-207-0",
-    ),
-}
-
-
-class DataMissing(Exception):  # noqa: N818 - reads better in messages
-    """The dataset has not been fetched (or the cache holds something unreadable)."""
-
-
-# --------------------------------------------------------------------------- cache, fetch
-
-
-def data_dir() -> Path:
-    env = os.environ.get(ENV_DIR)
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "pytest-llmbench" / "datasets"
-
-
-def wheel_path(root: Path | None = None) -> Path | None:
-    """The newest fetched bfcl-eval wheel, if any."""
-    d = (root or data_dir()) / "bfcl"
-    wheels = sorted(d.glob("bfcl_eval-*.whl"), key=lambda p: _version_key(p.name))
-    return wheels[-1] if wheels else None
-
-
-def _version_key(name: str) -> tuple[int, ...]:
-    m = re.match(r"bfcl_eval-([0-9.]+)-", name)
-    return tuple(int(x) for x in m.group(1).split(".") if x) if m else ()
-
-
-def fetch(root: Path | None = None, version: str = BFCL_VERSION) -> Path:
-    """Download the bfcl-eval wheel, without dependencies, into the cache (pip's own
-    download, so its index settings, proxies and certificates apply)."""
-    dest = (root or data_dir()) / "bfcl"
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest) as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--disable-pip-version-check",
-            "--quiet",
-            "--dest",
-            tmp,
-            f"bfcl-eval=={version}" if version else "bfcl-eval",
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise DataMissing(f"pip download bfcl-eval failed: {last[0]}")
-        got = sorted(Path(tmp).glob("bfcl_eval-*.whl"))
-        if not got:
-            raise DataMissing("pip download left no bfcl_eval wheel")
-        target = dest / got[0].name
-        shutil.move(str(got[0]), target)
-    _index(target)  # fails now rather than at collection when the wheel is unusable
-    return target
-
-
-# --------------------------------------------------------------------------- reading
-
-
-@functools.lru_cache(maxsize=4)
-def _read(path: str, mtime: float) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
-    """category -> (entries, possible answers by id)."""
-    out: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            for cat in CATEGORIES:
-                data = _pick(names, rf"bfcl_eval/data/BFCL_v(\d+)_{cat}\.json")
-                if data is None:
-                    raise DataMissing(f"{path}: no data file for category {cat!r}")
-                entries = _jsonl(zf.read(data).decode("utf-8"))
-                answers: dict[str, Any] = {}
-                ans = _pick(names, rf"bfcl_eval/data/possible_answer/BFCL_v(\d+)_{cat}\.json")
-                if ans is not None:
-                    answers = {a["id"]: a["ground_truth"] for a in _jsonl(zf.read(ans).decode())}
-                out[cat] = (entries, answers)
-    except (OSError, zipfile.BadZipFile, ValueError, KeyError) as exc:
-        raise DataMissing(f"{path}: unreadable ({exc}); run {FETCH_HINT} again") from None
-    return out
-
-
-def _pick(names: list[str], pattern: str) -> str | None:
-    found = [(int(m.group(1)), n) for n in names for m in [re.fullmatch(pattern, n)] if m]
-    return max(found)[1] if found else None
-
-
-def _jsonl(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def _index(path: Path) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
-    return _read(str(path), path.stat().st_mtime)
-
-
-def load(root: Path | None = None) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
-    path = wheel_path(root)
-    if path is None:
-        where = (root or data_dir()) / "bfcl"
-        raise DataMissing(
-            f"BFCL data not fetched (nothing in {where}): run `{FETCH_HINT}` "
-            f"(or set {ENV_DIR} to where it was fetched)"
-        )
-    return _index(path)
-
-
-# --------------------------------------------------------------------------- tools
-
-
-def fc_name(name: str) -> str:
-    """BFCL's function name for function-calling models ('.' is not allowed)."""
-    return name.replace(".", "_")
-
-
-_OPENAPI = {
-    "integer": "integer",
-    "number": "number",
-    "float": "number",
-    "string": "string",
-    "boolean": "boolean",
-    "bool": "boolean",
-    "array": "array",
-    "list": "array",
-    "dict": "object",
-    "object": "object",
-    "tuple": "array",
-    "any": "string",
-    "byte": "integer",
-    "short": "integer",
-    "long": "integer",
-    "double": "number",
-    "char": "string",
-    "ArrayList": "array",
-    "Array": "array",
-    "HashMap": "object",
-    "Hashtable": "object",
-    "Queue": "array",
-    "Stack": "array",
-    "Any": "string",
-    "String": "string",
-    "Bigint": "integer",
-}
-_HINT = {
-    "python": " Note that the provided function is in Python 3 syntax.",
-    "java": " Note that the provided function is in Java 8 SDK syntax.",
-    "javascript": " Note that the provided function is in JavaScript syntax.",
-}
-
-
-def _to_openapi(schema: dict[str, Any]) -> dict[str, Any]:
-    """BFCL's types to JSON Schema, recursively (floats keep BFCL's description note)."""
-    out = dict(schema)
-    t = out.get("type")
-    if t == "float":
-        out["format"] = "float"
-        out["description"] = str(out.get("description", "")) + " This is a float type value."
-    if isinstance(t, str):
-        out["type"] = _OPENAPI.get(t, "string")
-    elif t is None:
-        out["type"] = "string"
-    if isinstance(out.get("properties"), dict):
-        out["properties"] = {
-            k: _to_openapi(v) if isinstance(v, dict) else v for k, v in out["properties"].items()
-        }
-    if isinstance(out.get("items"), dict):
-        out["items"] = _to_openapi(out["items"])
-    return out
-
-
-def tools_for(functions: list[dict[str, Any]], language: _bfcl.Language) -> list[dict[str, Any]]:
-    """The functions as BFCL gives them to a function-calling model."""
-    tools = []
-    for fn in copy.deepcopy(functions):
-        params = fn.get("parameters") or {}
-        props: dict[str, Any] = params.get("properties") or {}
-        if language != "python":
-            lang = "Java" if language == "java" else "JavaScript"
-            for p in props.values():
-                t = p.get("type")
-                desc = str(p.get("description", ""))
-                if t == "any":
-                    desc += (
-                        f" This parameter can be of any type of {lang} object"
-                        " in string representation."
-                    )
-                else:
-                    desc += f" This is {lang} {t} type parameter in string representation."
-                if t in ("ArrayList", "Array", "array") and isinstance(p.get("items"), dict):
-                    desc += (
-                        f" The list elements are of type {p['items'].get('type')};"
-                        " they are not in string representation."
-                    )
-                    del p["items"]
-                if t == "dict" and language == "javascript" and "properties" in p:
-                    desc += (
-                        " The dictionary entries have the following schema; they are not in"
-                        f" string representation. {json.dumps(p['properties'])}"
-                    )
-                    del p["properties"]
-                p["description"] = desc
-                p["type"] = "string"
-        params = dict(params)
-        params["type"] = "object"
-        params["properties"] = {k: _to_openapi(v) for k, v in props.items()}
-        tools.append(
-            {
-                "type": "function",
-                "function": {
-                    "name": fc_name(fn["name"]),
-                    "description": str(fn.get("description", "")) + _HINT[language],
-                    "parameters": params,
-                },
-            }
-        )
-    return tools
-
-
-def signature(fn: dict[str, Any]) -> dict[str, Any]:
-    """What BFCL's checker reads from a function: required names and BFCL types."""
-    params = fn.get("parameters") or {}
-    types: dict[str, list[str]] = {}
-    for p, d in (params.get("properties") or {}).items():
-        t = [str(d.get("type"))]
-        items = d.get("items")
-        if isinstance(items, dict) and "type" in items:
-            t.append(str(items["type"]))
-        types[p] = t
-    return {"required": list(params.get("required") or []), "types": types}
-
-
-# --------------------------------------------------------------------------- answers
-
-
-def _first(possible: list[Any]) -> tuple[bool, Any]:
-    for v in possible:
-        if v != "":
-            return True, v
-    return False, None
-
-
-def _plain(value: Any) -> Any:
-    """A concrete value from a possible-answer value (dicts hold lists of options)."""
-    if isinstance(value, dict):
-        out = {}
-        for k, opts in value.items():
-            if isinstance(opts, list):
-                has, v = _first(opts)
-                if has:
-                    out[k] = _plain(v)
-            else:
-                out[k] = opts
-        return out
-    if isinstance(value, list):
-        return [_plain(v) if isinstance(v, dict) else v for v in value]
-    return value
-
-
-def _java_lit(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
-
-
-def _java_scalar(v: Any, t: str | None) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str) or t is None:
-        return v if isinstance(v, str) else _java_lit(v)
-    if t == "long" and isinstance(v, int):
-        return f"{v}L"
-    if t == "float" and isinstance(v, (int, float)):
-        return f"{v}f"
-    return repr(v) if isinstance(v, float) else str(v)
-
-
-def encode_java(v: Any, t: str, item: str | None) -> str:
-    """A Java literal that BFCL's converter reads back as ``v``."""
-    if isinstance(v, str):
-        return v
-    if t == "HashMap" and isinstance(v, dict):
-        puts = " ".join(f'put("{k}", {_java_lit(x)});' for k, x in v.items())
-        return f"new HashMap<String, Object>() {{{{ {puts} }}}}" if puts else "new HashMap<>()"
-    if t == "ArrayList" and isinstance(v, list):
-        if not v:
-            return "new ArrayList<>()"
-        if item == "String":
-            parts = [json.dumps(x) if isinstance(x, str) else str(x) for x in v]
-        elif item == "char":
-            parts = [f"'{x}'" for x in v]
-        else:
-            parts = [_java_scalar(x, item) for x in v]
-        return f"new ArrayList<>(Arrays.asList({', '.join(parts)}))"
-    if t == "Array" and isinstance(v, list):
-        kind = {"integer": "int", "long": "long", "double": "double", "float": "float"}
-        parts = [_java_scalar(x, item) for x in v]
-        return f"new {kind.get(item or '', 'Object')}[]{{{', '.join(parts)}}}"
-    return _java_scalar(v, t)
-
-
-def _js_lit(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return v
-    if isinstance(v, list):
-        return "[" + ", ".join(_js_lit(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_js_lit(x)}" for k, x in v.items()) + "}"
-    return str(v)
-
-
-def encode_js(v: Any, t: str, item: str | None) -> str:
-    """A JavaScript literal that BFCL's converter reads back as ``v``."""
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if t == "Bigint" and isinstance(v, int):
-        return f"{v}n"
-    if t == "array" and isinstance(v, list):
-        if item == "String":
-            return "[" + ", ".join(json.dumps(x) if isinstance(x, str) else str(x) for x in v) + "]"
-        return _js_lit(v)
-    if t == "dict" and isinstance(v, dict):
-        return _js_lit(v)
-    return str(v)
-
-
-def encode(v: Any, t: list[str], language: _bfcl.Language) -> Any:
-    if language == "python":
-        return v
-    item = t[1] if len(t) > 1 else None
-    return encode_java(v, t[0], item) if language == "java" else encode_js(v, t[0], item)
-
 
 # --------------------------------------------------------------------------- scenarios
 
@@ -778,3 +387,25 @@ def summary_lines(pack: str, metrics: dict[str, list[float]]) -> list[str]:
             "(BFCL checks only that one is made, so a random call passes too)"
         )
     return lines
+
+
+__all__ = [
+    "BFCL_VERSION",
+    "CATEGORIES",
+    "DROPPED",
+    "ENV_DIR",
+    "FETCH_HINT",
+    "UNSATISFIABLE",
+    "BfclSpec",
+    "DataMissing",
+    "aggregates",
+    "aggregates_as_bfcl",
+    "data_dir",
+    "expand_bfcl",
+    "fetch",
+    "load",
+    "scenario_data",
+    "summary_lines",
+    "tools_for",
+    "wheel_path",
+]
