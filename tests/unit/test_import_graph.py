@@ -43,7 +43,6 @@ PENDING_SPLIT: frozenset[str] = frozenset(
         "core/verifiers/polyglot.py",
         "core/verifiers/ifeval_exact.py",
         "core/verifiers/_bfcl.py",
-        "core/verifiers/extraction.py",
         "core/sandbox/_supervise.py",
         "core/verifiers/runners/py_serve.py",
         "core/templates.py",
