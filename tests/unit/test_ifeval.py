@@ -14,7 +14,12 @@ from pytest_llmbench.core.junk import REFUSAL
 from pytest_llmbench.core.output import Output
 from pytest_llmbench.core.packs import load_pack
 from pytest_llmbench.core.schema import AssistantTurn, Scenario, VerifierSpec
-from pytest_llmbench.core.verifiers import VerifierConfigError, build_verifier, ifeval_exact
+from pytest_llmbench.core.verifiers import (
+    VerifierConfigError,
+    _ifeval_exact_base,
+    build_verifier,
+    ifeval_exact,
+)
 from pytest_llmbench.core.verifiers.base import Verdict
 from pytest_llmbench.core.verifiers.context import NO_CONTEXT
 from pytest_llmbench.core.verifiers.ifeval import (
@@ -712,7 +717,7 @@ def test_missing_extra_is_an_unavailable_verdict(monkeypatch: pytest.MonkeyPatch
     def missing() -> Any:
         raise ifeval_exact.IFEvalUnavailable("IFEval semantics need nltk: install the extra")
 
-    monkeypatch.setattr(ifeval_exact, "_tokenizers", missing)
+    monkeypatch.setattr(_ifeval_exact_base, "_tokenizers", missing)
     v = run_ifeval({"kind": "sentence_count", "relation": "at_least", "n": 1}, "One.")
     assert not v.passed
     assert v.category == "verifier_unavailable"
@@ -734,7 +739,7 @@ def test_missing_extra_is_an_error_item_not_a_failure(
     def missing() -> Any:
         raise ifeval_exact.IFEvalUnavailable("IFEval semantics need nltk: install the extra")
 
-    monkeypatch.setattr(ifeval_exact, "_tokenizers", missing)
+    monkeypatch.setattr(_ifeval_exact_base, "_tokenizers", missing)
     d = pytester.path / "packs" / "ife"
     d.mkdir(parents=True)
     (d / "pack.yaml").write_text("id: ife\ntitle: IFE\nversion: '1'\n")
@@ -769,6 +774,6 @@ def test_warm_up_loads_the_models_and_tolerates_a_missing_extra(
         calls.append("tokenizers")
         raise ifeval_exact.IFEvalUnavailable("no nltk")
 
-    monkeypatch.setattr(ifeval_exact, "_tokenizers", missing)
+    monkeypatch.setattr(_ifeval_exact_base, "_tokenizers", missing)
     Instructions.warm_up()  # no exception: the scenarios report it when checked
     assert calls == ["tokenizers"]
