@@ -44,7 +44,6 @@ PENDING_SPLIT: frozenset[str] = frozenset(
         "core/verifiers/_bfcl.py",
         "core/sandbox/_supervise.py",
         "core/verifiers/runners/py_serve.py",
-        "core/templates.py",
     }
 )
 
