@@ -42,7 +42,6 @@ PENDING_SPLIT: frozenset[str] = frozenset(
         "core/verifiers/testgen.py",
         "core/verifiers/polyglot.py",
         "core/verifiers/_bfcl.py",
-        "core/sandbox/_supervise.py",
         "core/verifiers/runners/py_serve.py",
     }
 )

@@ -112,7 +112,7 @@ def test_docker_runner_source_compiles() -> None:
     froms = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert not [n for n in froms if n.level], "a relative import reached the container"
     assert [n.lineno for n in froms if n.module == "__future__"] == [tree.body[1].lineno]
-    assert "def _serve(" in src and "def supervise(" in src
+    assert "def _serve(" in src and "def supervise(" in src and "def seccomp_program(" in src
     # the container's PID 1 is a program of its own; as a module it does nothing
     init = _program("_docker_init.py")
     compile(init, "<init>", "exec")

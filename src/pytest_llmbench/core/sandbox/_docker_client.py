@@ -37,17 +37,22 @@ def _program(name: str) -> str:
     return (Path(__file__).parent / name).read_text(encoding="utf-8")
 
 
-@functools.lru_cache(maxsize=1)
-def _runner_source() -> str:
-    """_supervise.py then _docker_runner.py as one script, without the runner's
-    ``__future__`` line and package import (the supervisor's source defines those names)."""
-    text = _program("_docker_runner.py")
+def _script_part(text: str) -> str:
+    """A module's source without its ``__future__`` line and package imports, to follow
+    another module's source in one script."""
     drop: set[int] = set()
     for node in ast.parse(text).body:
         if isinstance(node, ast.ImportFrom) and (node.level or node.module == "__future__"):
             drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
-    kept = [ln for i, ln in enumerate(text.splitlines(keepends=True), 1) if i not in drop]
-    return inspect.getsource(_supervise) + "\n" + "".join(kept)
+    return "".join(ln for i, ln in enumerate(text.splitlines(keepends=True), 1) if i not in drop)
+
+
+@functools.lru_cache(maxsize=1)
+def _runner_source() -> str:
+    """_supervise.py, _seccomp.py and _docker_runner.py as one script (the supervisor's
+    source comes first and keeps the one ``__future__`` line)."""
+    parts = [_program("_seccomp.py"), _program("_docker_runner.py")]
+    return inspect.getsource(_supervise) + "".join("\n" + _script_part(p) for p in parts)
 
 
 def _client(timeout: float = 30.0) -> Any:

@@ -1,9 +1,10 @@
 """The runner inside the Docker container (see docker.py): serves framed requests on
 stdin, runs each command as uid 65534 under _supervise's supervision, cleans up, replies.
 
-Never imported: docker.py sends _supervise.py's source followed by this file's, as one
-script (``python3 -I -S -c``), minus the relative import below (which is there for the
-linters and the type checker) and the ``__future__`` line. Standard library only.
+Never imported: docker.py sends _supervise.py's, _seccomp.py's and this file's source as
+one script (``python3 -I -S -c``), minus the relative imports below (which are there for
+the linters and the type checker) and the later ``__future__`` lines. Standard library
+only.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import struct
 import time
 from typing import Any
 
-from ._supervise import install_seccomp, seccomp_program, serve_channel, set_rlimits, supervise
+from ._seccomp import install_seccomp, seccomp_program
+from ._supervise import serve_channel, set_rlimits, supervise
 
 NOBODY = 65534
 SCRATCH = ("/work", "/tmp", "/dev/shm", "/dev/mqueue")

@@ -19,7 +19,7 @@ import tempfile
 import threading
 from typing import Any
 
-from . import _supervise
+from . import _seccomp, _supervise
 from ._host import (
     NOBODY,
     Cgroup,
@@ -113,7 +113,7 @@ class BwrapSandbox(Sandbox):
         self.setpriv = shutil.which("setpriv")
         # bwrap has no profile of its own: ptrace, process_vm_*, new user namespaces
         # and the other calls in _supervise fail with EPERM.
-        self.seccomp = _supervise.seccomp_program() if self._supports("--seccomp") else None
+        self.seccomp = _seccomp.seccomp_program() if self._supports("--seccomp") else None
         # As root: the command is made host uid 65534 by setpriv inside the sandbox
         # (bwrap's own --uid would map the sandbox user to root's uid); the filter is
         # what keeps it from making a user namespace, so both are needed.
