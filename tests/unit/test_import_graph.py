@@ -41,7 +41,6 @@ PENDING_SPLIT: frozenset[str] = frozenset(
         "core/verifiers/pyremote.py",
         "core/verifiers/testgen.py",
         "core/verifiers/polyglot.py",
-        "core/verifiers/runners/py_serve.py",
     }
 )
 

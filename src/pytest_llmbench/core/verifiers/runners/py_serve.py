@@ -1,3 +1,4 @@
+# Long module: a self-contained program run alone as a file (python3 -I): no sibling imports.
 """Serve one Python module over a line channel: the only program in the sandbox.
 
 Run as ``python3 -I -S _serve.py`` in the sandbox. It loads the candidate's code and
