@@ -2,8 +2,10 @@
 
 Anything that can answer a chat request can be benchmarked: an SDK client, a local
 pipeline, a rule-based program. Subclass ``pytest_llmbench.Endpoint``, implement
-``chat(body, scenario)`` and return it from an ``llm_endpoint`` fixture in a conftest.
-Every scenario below this folder (YAML packs and ``llm`` test functions) then asks it.
+``chat(messages, params)`` returning a ``Reply`` (the assistant turn and token usage)
+and return it from an ``llm_endpoint`` fixture in a conftest. Every scenario below
+this folder (YAML packs and ``llm`` test functions) then asks it; the run log records
+each call in the OpenAI shape and the latency is measured for you.
 
 The plugin still switches on with ``--llm-endpoint`` (or the ``llm_endpoint`` ini key);
 with this conftest its value only activates the run, the fixture decides who answers:
@@ -14,13 +16,11 @@ with this conftest its value only activates the run, the fixture decides who ans
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
 
-from pytest_llmbench import AssistantTurn, Endpoint, Scenario
-from pytest_llmbench.core.endpoint import ChatResult
+from pytest_llmbench import AssistantTurn, Endpoint, Params, Reply, Usage
 
 MODEL_ID = "unit-converter-0.1"
 FACTORS = {("km", "miles"): 0.621371, ("miles", "km"): 1.609344, ("kg", "lb"): 2.204623}
@@ -46,20 +46,12 @@ class UnitConverter(Endpoint):
         return f"{m[1]} {m[2]} is {value:.2f} {m[3]}.\nANSWER: {value:.2f}"
 
     def chat(
-        self, body: dict[str, Any], scenario: Scenario | None, timeout_s: float | None = None
-    ) -> ChatResult:
-        t0 = time.perf_counter()
-        user = [m for m in body["messages"] if m.get("role") == "user"]
+        self, messages: list[dict[str, Any]], params: Params, *, timeout_s: float | None = None
+    ) -> Reply:
+        user = [m for m in messages if m.get("role") == "user"]
         text = self.answer(str(user[-1]["content"]) if user else "")
         turn = AssistantTurn(content=text, finish_reason="stop")
-        usage = {"prompt_tokens": 0, "completion_tokens": len(text.split())}
-        response = {
-            "object": "chat.completion",
-            "model": MODEL_ID,
-            "choices": [{"index": 0, "message": turn.to_openai(), "finish_reason": "stop"}],
-            "usage": usage,
-        }
-        return ChatResult(turn, body, response, time.perf_counter() - t0, usage, None)
+        return Reply(turn, Usage(prompt_tokens=0, completion_tokens=len(text.split())))
 
 
 @pytest.fixture(scope="session")

@@ -11,21 +11,28 @@ __version__ = "0.1.0"
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .core.endpoint import ChatParams, ChatResult, Endpoint, EndpointError, HTTPEndpoint
+    from .core.endpoint import ChatParams, Endpoint, EndpointError, Params, Reply, Usage
+    from .core.http_endpoint import HTTPEndpoint
     from .core.output import Output
+    from .core.responders import Responder
+    from .core.runner import ChatResult
     from .core.schema import AssistantTurn, PackMeta, Scenario, ToolCall
     from .core.verifiers.base import Check, Verdict, Verifier, register
 
 _EXPORTS = {
     "AssistantTurn": "core.schema",
     "ChatParams": "core.endpoint",
-    "ChatResult": "core.endpoint",
+    "ChatResult": "core.runner",
     "Check": "core.verifiers.base",
     "Endpoint": "core.endpoint",
     "EndpointError": "core.endpoint",
-    "HTTPEndpoint": "core.endpoint",
+    "HTTPEndpoint": "core.http_endpoint",
     "Output": "core.output",
     "PackMeta": "core.schema",
+    "Params": "core.endpoint",
+    "Reply": "core.endpoint",
+    "Responder": "core.responders",
+    "Usage": "core.endpoint",
     "Scenario": "core.schema",
     "ToolCall": "core.schema",
     "Verdict": "core.verifiers.base",
@@ -53,9 +60,13 @@ __all__ = [
     "HTTPEndpoint",
     "Output",
     "PackMeta",
+    "Params",
+    "Reply",
+    "Responder",
     "Scenario",
     "ToolCall",
     "Verdict",
+    "Usage",
     "Verifier",
     "__version__",
     "register",

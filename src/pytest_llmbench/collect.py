@@ -236,12 +236,14 @@ class ScenarioItem(pytest.Function):
     def setup(self) -> None:
         super().setup()
         from .core.endpoint import Endpoint
+        from .core.responders import Responder
         from .session import get_session
 
         endpoint = self.funcargs["llm_endpoint"]
-        if not isinstance(endpoint, Endpoint):
+        if not isinstance(endpoint, (Endpoint, Responder)):
             raise TypeError(
-                "the llm_endpoint fixture must return a pytest_llmbench.Endpoint, "
+                "the llm_endpoint fixture must return a pytest_llmbench.Endpoint "
+                "(or Responder), "
                 f"got {type(endpoint).__name__}"
             )
         llm = get_session(self.config)

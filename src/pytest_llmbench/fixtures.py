@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .core.endpoint import Endpoint
+    from .core.responders import Answerer
     from .session import LLM
 
 
 @pytest.fixture(scope="session")
-def llm_endpoint(pytestconfig: pytest.Config) -> Endpoint:
+def llm_endpoint(pytestconfig: pytest.Config) -> Answerer:
     """The model endpoint of this run (skips when no ``--llm-endpoint`` is given)."""
     from .session import get_session
 
@@ -21,7 +21,7 @@ def llm_endpoint(pytestconfig: pytest.Config) -> Endpoint:
 
 
 @pytest.fixture
-def llm(request: pytest.FixtureRequest, llm_endpoint: Endpoint) -> LLM:
+def llm(request: pytest.FixtureRequest, llm_endpoint: Answerer) -> LLM:
     """A chat helper: ``llm.ask("prompt") -> str``, ``llm.chat(messages, tools=...)``."""
     from .session import LLM, get_session
 

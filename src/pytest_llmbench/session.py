@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,17 @@ from .core.endpoint import (
     DEAD_MODES,
     SAMPLING_FIELDS,
     ChatParams,
-    ChatResult,
     Endpoint,
     EndpointError,
-    HTTPEndpoint,
-    build_body,
-    make_endpoint,
+    request_params,
 )
-from .core.endpoints import CachingEndpoint, ReplayEndpoint, ReplicaSet
+from .core.endpoint_kinds import make_endpoint, make_http_endpoint
 from .core.exchange import Exchange
+from .core.http_endpoint import HTTPEndpoint
 from .core.packs import PACK_FILE, PackError, builtin_packs_dir, load_meta
 from .core.record import RunRecord, records_of, user_properties
 from .core.request_queue import Scheduler
+from .core.responders import Answerer, Responder
 from .core.runlog import (
     RunLogBusy,
     RunLogWriter,
@@ -43,10 +43,11 @@ from .core.runlog import (
     read_runlog_warn,
     runlog_exists,
 )
-from .core.runner import ScenarioResult, generation_for
+from .core.runner import ChatResult, ScenarioResult, ask, generation_for
 from .core.schema import PackMeta, Scenario
 from .core.summary import Summary
 from .core.verifiers.context import Judge, VerifierContext
+from .core.wrappers import CachingEndpoint, ReplayEndpoint, ReplicaSet
 from .options import endpoint_arg
 from .xdist import is_worker, upcoming_items
 
@@ -133,7 +134,7 @@ class LLMSession:
                 f"--llm-oracle {self.oracle!r} is not one of the --llm-model names "
                 f"({', '.join(self.model_labels) or 'none'})"
             )
-        self._model_endpoints: dict[str, Endpoint] = {}
+        self._model_endpoints: dict[str, Answerer] = {}
         self._endpoint_models: dict[int, str | None] = {}
         self.thinking = {"on": True, "off": False, "pack": None}[opt.llm_thinking]
         self.packs_filter: list[str] = list(opt.llm_pack)
@@ -181,8 +182,8 @@ class LLMSession:
         self.seen_pack_ids: set[str] = set()
         self._tags: set[str] = set()
         self._scenario_ids: dict[tuple[str, str], str] = {}
-        self._endpoint: Endpoint | None = None
-        self._used_endpoint: Endpoint | None = None
+        self._endpoint: Answerer | None = None
+        self._used_endpoint: Answerer | None = None
         self._probed: dict[int, EndpointError | None] = {}
         self.speed: dict[str, Any] | None = None
         self._speed_known = False  # a usable tokens/s figure is in self.speed
@@ -428,7 +429,7 @@ class LLMSession:
         return self._resumed
 
     # -- endpoint -------------------------------------------------------------
-    def endpoint(self) -> Endpoint:
+    def endpoint(self) -> Answerer:
         with self._lock:
             if self._endpoint is None:
                 if not self.endpoint_specs and not self.replay and self.model_labels:
@@ -437,7 +438,7 @@ class LLMSession:
                     self._endpoint = self._make_endpoint()
             return self._endpoint
 
-    def endpoint_for(self, item: ScenarioItem, fixture_endpoint: Endpoint) -> Endpoint:
+    def endpoint_for(self, item: ScenarioItem, fixture_endpoint: Answerer) -> Answerer:
         """The fixture's endpoint, or the model's own server in a multi-model run."""
         if item.model is None or not self._model_urls.get(item.model):
             return fixture_endpoint
@@ -447,7 +448,7 @@ class LLMSession:
                 ep = self._model_endpoints[item.model] = self._make_model_endpoint(item.model)
             return ep
 
-    def _make_model_endpoint(self, label: str) -> Endpoint:
+    def _make_model_endpoint(self, label: str) -> Answerer:
         url = self._model_urls.get(label)
         assert url is not None
         opt = self.config.option
@@ -460,14 +461,14 @@ class LLMSession:
             stream=opt.llm_stream,
         )
 
-    def model_id_for(self, item: ScenarioItem, endpoint: Endpoint) -> str | None:
+    def model_id_for(self, item: ScenarioItem, endpoint: Answerer) -> str | None:
         if item.model is None:
             return self.model
         if self._model_urls.get(item.model):
             return self._endpoint_models.get(id(endpoint))
         return item.model
 
-    def _make_endpoint(self) -> Endpoint:
+    def _make_endpoint(self) -> Answerer:
         opt = self.config.option
         if self._replay_endpoint is not None:
             return self._replay_endpoint
@@ -484,12 +485,13 @@ class LLMSession:
             )
             for spec in self.endpoint_specs
         ]
-        ep: Endpoint = eps[0] if len(eps) == 1 else ReplicaSet(eps)
-        if opt.llm_cache and not ep.in_process:
+        # several servers: only URLs can be combined (checked with the options)
+        ep = eps[0] if len(eps) == 1 else ReplicaSet([e for e in eps if isinstance(e, Endpoint)])
+        if opt.llm_cache and isinstance(ep, Endpoint) and not ep.in_process:
             ep = CachingEndpoint(ep, Path(opt.llm_cache))
         return ep
 
-    def ensure_probed(self, endpoint: Endpoint) -> None:
+    def ensure_probed(self, endpoint: Answerer) -> None:
         """Probe each endpoint once; a dead endpoint gives the same one-line error to
         every item instead of a hundred tracebacks."""
         key = id(endpoint)
@@ -501,7 +503,7 @@ class LLMSession:
         if err is not None:
             raise InfraError(err.failure_mode, f"{err.args[0]} (detected once at first use)")
 
-    def _probe(self, endpoint: Endpoint) -> None:
+    def _probe(self, endpoint: Answerer) -> None:
         key = id(endpoint)
         outcome: EndpointError | None = None
         try:
@@ -579,10 +581,10 @@ class LLMSession:
                 self._probed[id(ep)] = None
         return True
 
-    def _wants_speed(self, endpoint: Endpoint) -> bool:
+    def _wants_speed(self, endpoint: Answerer) -> bool:
         return not (endpoint.in_process or self.timeout_s or not self.config.option.llm_probe)
 
-    def note_speed(self, calls: list[ChatResult], endpoint: Endpoint) -> None:
+    def note_speed(self, calls: list[ChatResult], endpoint: Answerer) -> None:
         """Decode speed, which sizes per-request timeouts, from the first reply that
         gives a usable figure. Until then requests use the client's default timeout, so
         no scenario waits for a measurement. A reply too short to measure sends one
@@ -603,17 +605,17 @@ class LLMSession:
             target=self._speed_probe, args=(endpoint,), name="llmbench-speed", daemon=True
         ).start()
 
-    def _speed_probe(self, endpoint: Endpoint) -> None:
+    def _speed_probe(self, endpoint: Answerer) -> None:
         """A short generation (30 tokens or so) whose speed is measurable."""
-        body = build_body(
-            [{"role": "user", "content": "Count from 1 to 30, separated by spaces."}],
-            None,
-            generation_for(None, _PROBE),
-            self.params(),
-        )
-        body["max_tokens"] = 32
+        if not isinstance(endpoint, Endpoint):
+            return  # a responder answers from the scenario: no speed to measure
+        params = replace(request_params(self.params()), max_tokens=32)
+        ask_for = [{"role": "user", "content": "Count from 1 to 30, separated by spaces."}]
         try:
-            out = {**speed_figure(endpoint.chat(body, None, 60.0)), "source": "probe"}
+            out = {
+                **speed_figure(ask(endpoint, ask_for, params, timeout_s=60.0)),
+                "source": "probe",
+            }
         except EndpointError as exc:
             out = {"ok": False, "error": str(exc), "source": "probe"}
         with self._lock:
@@ -647,7 +649,8 @@ class LLMSession:
         """Every process (xdist workers too) gets the judge endpoint."""
         opt = self.config.option
         self.judge_model = Judge(
-            make_endpoint(opt.llm_judge_url, api_key_env=self.api_key_env), opt.llm_judge_model
+            make_http_endpoint(opt.llm_judge_url, api_key_env=self.api_key_env),
+            opt.llm_judge_model,
         )
 
     def sandbox_for(self, item: ScenarioItem) -> Any:
@@ -674,7 +677,7 @@ class LLMSession:
             return self._sandbox
 
     # -- items ------------------------------------------------------------------
-    def _job(self, item: ScenarioItem, endpoint: Endpoint) -> Callable[[], ScenarioResult]:
+    def _job(self, item: ScenarioItem, endpoint: Answerer) -> Callable[[], ScenarioResult]:
         # Built for every upcoming item on every prefetch: keep it a bare closure.
         def job() -> ScenarioResult:
             params = self.params(self.model_id_for(item, endpoint))
@@ -711,7 +714,7 @@ class LLMSession:
         for kind in sorted(kinds):
             get_verifier(kind).warm_up()
 
-    def generate(self, item: ScenarioItem, endpoint: Endpoint) -> None:
+    def generate(self, item: ScenarioItem, endpoint: Answerer) -> None:
         self.warm_up_verifiers(item.session.items)
         endpoint = self.endpoint_for(item, endpoint)
         if self._used_endpoint is None:
@@ -1082,7 +1085,7 @@ class LLMSession:
             self.writer.close()
 
 
-def _server_settings(endpoint: Endpoint) -> dict[str, Any] | None:
+def _server_settings(endpoint: Answerer) -> dict[str, Any] | None:
     """What the server says it samples with (llama.cpp ``/props``), if it says."""
     inner: Any = endpoint
     while not isinstance(inner, HTTPEndpoint):
@@ -1139,38 +1142,25 @@ def speed_figure(res: ChatResult) -> dict[str, Any]:
     return out
 
 
-_PROBE = Scenario(
-    id="speed-probe",
-    prompt="(probe)",
-    verifier={"type": "exact", "value": "-"},  # type: ignore[arg-type]
-    reference="-",
-    counterexamples=["a", "b"],
-)
-
-
 class LLM:
     """The ``llm`` fixture: a small chat helper over the session's endpoint."""
 
-    def __init__(self, session: LLMSession, endpoint: Endpoint, item: pytest.Item):
+    def __init__(self, session: LLMSession, endpoint: Answerer, item: pytest.Item):
         self._session = session
-        self._endpoint = endpoint
+        self._answerer = endpoint
         self._item = item
-        mark = item.get_closest_marker("llmbench")
-        ref = mark.kwargs.get("reference") if mark else None
-        self._scenario: Scenario | None = None
-        if ref is not None:
-            # Lets the reference endpoint answer a plain test function.
-            self._scenario = Scenario(
-                id=item.name.replace("[", "-").replace("]", "") or "test",
-                prompt="(test function)",
-                reference=ref,
-                counterexamples=["", "."],
-                verifier={"type": "exact", "value": "-"},  # type: ignore[arg-type]
-            )
+        if isinstance(endpoint, Responder):
+            # reference/junk answer a test function from its mark
+            mark = item.get_closest_marker("llmbench")
+            ref = mark.kwargs.get("reference") if mark else None
+            test_id = item.name.replace("[", "-").replace("]", "") or "test"
+            self._endpoint = endpoint.for_marked(test_id, ref)
+        else:
+            self._endpoint = endpoint
 
     @property
-    def endpoint(self) -> Endpoint:
-        return self._endpoint
+    def endpoint(self) -> Answerer:
+        return self._answerer
 
     def chat(
         self,
@@ -1183,22 +1173,19 @@ class LLM:
         """Send one request; returns the exchange (``.output().text`` is the answer)."""
         from .core.schema import Generation
 
-        self._session.ensure_probed(self._endpoint)
+        self._session.ensure_probed(self._answerer)
         msgs = [{"role": "user", "content": messages}] if isinstance(messages, str) else messages
-        body = build_body(
-            list(msgs), None, Generation(max_tokens=max_tokens), self._session.params()
-        )
-        if tools:
-            body["tools"] = tools
-        body.update(extra)
+        params = request_params(self._session.params(), Generation(max_tokens=max_tokens), tools)
+        if extra:
+            params = replace(params, extra={**params.extra, **extra})
         calls = self._item.stash.setdefault(CALLS_KEY, [])
         try:
-            result = self._endpoint.chat(body, self._scenario)
+            result = ask(self._endpoint, list(msgs), params)
         except EndpointError as exc:
             calls.append(exc)
             raise
         calls.append(result)
-        self._session.note_speed([result], self._endpoint)
+        self._session.note_speed([result], self._answerer)
         return Exchange(raw_turns=[result.turn], messages=list(msgs) + [result.turn.to_openai()])
 
     def ask(self, prompt: str, **kw: Any) -> str:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from gguf_model import vocabulary
 
-from pytest_llmbench.core.endpoint import HTTPEndpoint
+from pytest_llmbench.core.http_endpoint import HTTPEndpoint
 
 pytestmark = pytest.mark.engine
 
@@ -60,26 +60,27 @@ def test_props_is_llama_cpp_only_metadata(llama_server: Any) -> None:
 
 
 def test_chat_returns_content_usage_and_timings(endpoint: HTTPEndpoint) -> None:
-    res = endpoint.chat(ask("Say hello.", max_tokens=16), None)
+    res = endpoint.send(ask("Say hello.", max_tokens=16))
     assert isinstance(res.turn.content, str) and res.turn.content
     assert res.turn.finish_reason == "length"
-    assert res.usage is not None and res.usage["completion_tokens"] == 16
-    assert res.usage["prompt_tokens"] > 0
+    assert res.usage.completion_tokens == 16
+    assert (res.usage.prompt_tokens or 0) > 0
     assert res.timings is not None
-    assert res.timings["predicted_n"] == res.usage["completion_tokens"]
+    assert res.timings["predicted_n"] == res.usage.completion_tokens
     assert res.timings["predicted_per_second"] > 0
 
 
 def test_greedy_output_is_repeatable(endpoint: HTTPEndpoint) -> None:
-    a = endpoint.chat(ask("Count to five.", max_tokens=24), None)
-    b = endpoint.chat(ask("Count to five.", max_tokens=24), None)
+    a = endpoint.send(ask("Count to five.", max_tokens=24))
+    b = endpoint.send(ask("Count to five.", max_tokens=24))
     assert a.turn.content == b.turn.content
 
 
 @pytest.mark.parametrize("thinking", [True, False])
 def test_thinking_switch_is_accepted(endpoint: HTTPEndpoint, thinking: bool) -> None:
     body = ask("Think first.", max_tokens=8, chat_template_kwargs={"enable_thinking": thinking})
-    res = endpoint.chat(body, None)
+    res = endpoint.send(body)
+    assert res.response is not None
     assert res.response["choices"][0]["message"]["role"] == "assistant"
     assert res.usage is not None
 
@@ -88,14 +89,14 @@ def test_streaming_collects_the_same_turn(llama_server: Any) -> None:
     plain = HTTPEndpoint(llama_server.url, timeout_s=60)
     streaming = HTTPEndpoint(llama_server.url, timeout_s=60, stream=True)
     try:
-        want = plain.chat(ask("Stream this.", max_tokens=20), None)
-        got = streaming.chat(ask("Stream this.", max_tokens=20), None)
+        want = plain.send(ask("Stream this.", max_tokens=20))
+        got = streaming.send(ask("Stream this.", max_tokens=20))
     finally:
         plain.close()
         streaming.close()
     assert got.turn.content == want.turn.content
     assert got.turn.finish_reason == want.turn.finish_reason
-    assert got.usage is not None and got.usage["completion_tokens"] == 20
+    assert got.usage.completion_tokens == 20
 
 
 def test_required_tool_call_keeps_raw_arguments(endpoint: HTTPEndpoint) -> None:
@@ -110,7 +111,8 @@ def test_required_tool_call_keeps_raw_arguments(endpoint: HTTPEndpoint) -> None:
         logit_bias=bias,
         ignore_eos=False,
     )
-    res = endpoint.chat(body, None)
+    res = endpoint.send(body)
+    assert res.response is not None
     calls = res.turn.tool_calls
     assert calls, f"no tool call parsed: {res.response['choices'][0]}"
     assert calls[0].name == "get_weather"

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.engine
 MAX_TOKENS = int(os.environ.get("LLMBENCH_ENGINE_MAX_TOKENS", "64"))
 
 CAP_CONFTEST = f'''
+from dataclasses import replace
+
 import pytest
 from pytest_llmbench import Endpoint
 
@@ -48,9 +50,9 @@ class Capped(Endpoint):
     def close(self):
         self.inner.close()
 
-    def chat(self, body, scenario, *args, **kwargs):
-        cap = min(int(body.get("max_tokens") or MAX_TOKENS), MAX_TOKENS)
-        return self.inner.chat({{**body, "max_tokens": cap}}, scenario, *args, **kwargs)
+    def chat(self, messages, params, *, timeout_s=None):
+        cap = min(params.max_tokens or MAX_TOKENS, MAX_TOKENS)
+        return self.inner.chat(messages, replace(params, max_tokens=cap), timeout_s=timeout_s)
 
 
 @pytest.fixture(scope="session")

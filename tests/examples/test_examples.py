@@ -138,12 +138,14 @@ def test_workflow_is_valid_and_consistent() -> None:
 def _half_right_server(srv: FakeServer) -> int:
     """Answer three toolcall scenarios in four with their reference, the rest wrongly
     (like a mediocre model); returns how many are answered right."""
-    from pytest_llmbench.core.endpoint import ReferenceEndpoint
+    from pytest_llmbench.core.endpoint import Params
     from pytest_llmbench.core.packs import builtin_packs_dir, load_pack
+    from pytest_llmbench.core.responders import ReferenceResponder
+    from pytest_llmbench.core.wire import response_record
 
     scenarios = load_pack(builtin_packs_dir() / "toolcall").scenarios
     right = [sc for i, sc in enumerate(scenarios) if i % 4 != 0]
-    ref = ReferenceEndpoint()
+    ref = ReferenceResponder()
 
     def first_user(messages: list[dict[str, Any]]) -> str:
         return next((str(m.get("content")) for m in messages if m.get("role") == "user"), "")
@@ -153,7 +155,8 @@ def _half_right_server(srv: FakeServer) -> int:
     def script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         sc = by_prompt.get(first_user(body["messages"]))
         if sc is not None:
-            return 200, ref.chat(body, sc).response, {}
+            reply = ref.for_scenario(sc).chat(body["messages"], Params())
+            return 200, response_record(reply.turn, reply.usage), {}
         return 200, chat_reply("I cannot help with that."), {}
 
     srv.script = script

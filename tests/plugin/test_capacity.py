@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from fakeserver import FakeServer, Raw, Stream, chat_reply, stream_chunks
-from pytest_llmbench.core.endpoint import EndpointError, HTTPEndpoint
+from pytest_llmbench.core.endpoint import EndpointError
+from pytest_llmbench.core.http_endpoint import HTTPEndpoint
 from pytest_llmbench.core.request_queue import DaemonPool, Scheduler
 
 PACK_META = "id: cap\ntitle: Capacity\nversion: '1'\n"
@@ -205,7 +206,7 @@ def test_429_honours_retry_after_and_throttles() -> None:
         srv.script = script
         ep = HTTPEndpoint(srv.url, concurrency=8)
         t0 = time.perf_counter()
-        res = ep.chat({"messages": []}, None)
+        res = ep.send({"messages": []})
         assert time.perf_counter() - t0 >= 0.2
         assert res.retries[0]["failure_mode"] == "rate_limited"
         assert res.retries[0]["wait_s"] == 0.2

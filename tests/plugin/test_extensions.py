@@ -18,7 +18,7 @@ import pytest
 EXT_MODULE = '''
 from pydantic import BaseModel, ConfigDict
 
-from pytest_llmbench.core.endpoint import ChatResult, Endpoint
+from pytest_llmbench.core.endpoint import Endpoint, Reply, Usage
 from pytest_llmbench.core.sandbox import ExecResult, Sandbox
 from pytest_llmbench.core.schema import AssistantTurn, Scenario
 from pytest_llmbench.core.verifiers import Check, Verdict, Verifier, register
@@ -75,15 +75,9 @@ class Echo(Endpoint):
         self.word = arg
         self.name = "ext_echo:" + arg
 
-    def chat(self, body, scenario, timeout_s=None):
+    def chat(self, messages, params, *, timeout_s=None):
         turn = AssistantTurn(content=self.word, finish_reason="stop")
-        usage = {"completion_tokens": 1, "prompt_tokens": 0}
-        response = {
-            "object": "chat.completion",
-            "choices": [{"index": 0, "message": turn.to_openai(), "finish_reason": "stop"}],
-            "usage": usage,
-        }
-        return ChatResult(turn, body, response, 0.0, usage, None)
+        return Reply(turn, Usage(prompt_tokens=0, completion_tokens=1))
 
 
 class RepeatSpec(BaseModel):
@@ -167,6 +161,15 @@ def test_an_installed_package_adds_one_of_each(ext: pytest.Pytester) -> None:
     assert outcomes(log) == {"rep-alpha": "passed", "rep-beta": "failed"}
     assert log["sandbox"] == {"backend": "ext_box", "image": None}
     res.stdout.fnmatch_lines(["*ok ] ran in ext_box: found ext_box:alpha"])
+    # The endpoint returned a turn and usage only: the run log still holds the call in
+    # the OpenAI shape, so the run replays and rescores.
+    call = next(r for r in log["results"] if r["scenario"] == "rep-alpha")["calls"][0]
+    assert call["request"]["messages"][-1] == {
+        "role": "user",
+        "content": "Say alpha and nothing else.",
+    }
+    assert call["response"]["choices"][0]["message"]["content"] == "alpha"
+    assert call["usage"] == {"completion_tokens": 1, "prompt_tokens": 0}
 
     # The generator's references pass and junk fails, through the external verifier.
     res, log = run(ext, "--llm-endpoint=reference", "--llm-sandbox=ext_box")

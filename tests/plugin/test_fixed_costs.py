@@ -16,7 +16,7 @@ import pytest
 
 import fakeserver
 from fakeserver import FakeServer, Stream, chat_reply, stream_chunks
-from pytest_llmbench.core.endpoint import HTTPEndpoint
+from pytest_llmbench.core.http_endpoint import HTTPEndpoint
 
 PACK_META = "id: fc\ntitle: Fixed costs\nversion: '1'\n"
 
@@ -197,7 +197,7 @@ def test_a_plain_pack_imports_only_what_it_needs(
         "httpx",
         "httpcore",
         "jsonschema",
-        "pytest_llmbench.core.agent",
+        "pytest_llmbench.core.loop",
         "pytest_llmbench.core.envs",
         "pytest_llmbench.core.generators",
         "pytest_llmbench.core.templates",
@@ -213,9 +213,9 @@ def test_streaming_needs_no_httpx(fake_server: FakeServer) -> None:
     code = (
         "import sys\n"
         "sys.path.insert(0, 'tests')\n"
-        "from pytest_llmbench.core.endpoint import HTTPEndpoint\n"
+        "from pytest_llmbench.core.http_endpoint import HTTPEndpoint\n"
         f"ep = HTTPEndpoint({fake_server.url!r}, stream=True)\n"
-        "res = ep.chat({'messages': [{'role': 'user', 'content': 'hi'}]}, None)\n"
+        "res = ep.send({'messages': [{'role': 'user', 'content': 'hi'}]})\n"
         "assert res.turn.content == 'ok there', res.turn\n"
         "assert res.stream is not None\n"
         "assert 'httpx' not in sys.modules and 'httpcore' not in sys.modules\n"

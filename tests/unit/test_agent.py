@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.core.agent import run_agent_exchange, validate_environment
-from pytest_llmbench.core.endpoint import ChatParams, JunkEndpoint, ReferenceEndpoint
+from pytest_llmbench.core.endpoint import ChatParams
 from pytest_llmbench.core.exchange import check_answer, replay_responder, run_exchange
+from pytest_llmbench.core.loop import run_agent_exchange, validate_environment
+from pytest_llmbench.core.responders import JunkResponder, ReferenceResponder
 from pytest_llmbench.core.runner import run_scenario
 from pytest_llmbench.core.schema import AssistantTurn, Scenario, ToolCall
 
@@ -133,7 +134,7 @@ def test_turn_limit_and_token_limit() -> None:
 
 def test_wall_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter(range(0, 1000, 10))
-    monkeypatch.setattr("pytest_llmbench.core.agent.time.monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr("pytest_llmbench.core.loop.time.monotonic", lambda: float(next(clock)))
     sc = _sc(
         environment={
             "tools": ["read_file", "edit_file"],
@@ -178,8 +179,8 @@ def test_mock_tools_next_to_services() -> None:
 
 def test_reference_and_junk_endpoints_drive_the_loop() -> None:
     sc = _sc()
-    res = run_scenario(sc, None, ReferenceEndpoint(), ChatParams())
+    res = run_scenario(sc, None, ReferenceResponder(), ChatParams())
     assert res.passed and len(res.calls) == 3
     assert res.calls[0].request["tools"][0]["function"]["name"] == "read_file"
     for kind in ("empty", "random_tool_call"):
-        assert not run_scenario(sc, None, JunkEndpoint(kind), ChatParams()).passed
+        assert not run_scenario(sc, None, JunkResponder(kind), ChatParams()).passed

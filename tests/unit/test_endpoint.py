@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import json
 import socket
+from typing import Any
 
 import pytest
 
 from fakeserver import FakeServer, chat_reply
-from pytest_llmbench.core.endpoint import (
-    ChatParams,
-    EndpointError,
-    HTTPEndpoint,
-    JunkEndpoint,
-    ReferenceEndpoint,
-    build_body,
-    make_endpoint,
-)
+from pytest_llmbench.core.endpoint import ChatParams, EndpointError, Params, request_params
+from pytest_llmbench.core.endpoint_kinds import make_endpoint
+from pytest_llmbench.core.http_endpoint import HTTPEndpoint
 from pytest_llmbench.core.junk import JUNK_KINDS
 from pytest_llmbench.core.record import RunRecord
+from pytest_llmbench.core.responders import JunkResponder, ReferenceResponder
 from pytest_llmbench.core.runner import run_scenario
 from pytest_llmbench.core.schema import Generation, PackMeta, Scenario
+from pytest_llmbench.core.wire import build_body
 
 
 def _scenario(**kw: object) -> Scenario:
@@ -46,12 +43,13 @@ def test_content_usage_timings_and_latency(fake_server: FakeServer) -> None:
         {},
     )
     ep = HTTPEndpoint(fake_server.url)
-    res = ep.chat({"messages": [{"role": "user", "content": "x"}]}, None)
+    res = ep.chat([{"role": "user", "content": "x"}], Params(max_tokens=5))
+    assert fake_server.chat_requests()[-1]["max_tokens"] == 5
     assert res.turn.content == "hello"
     assert res.turn.finish_reason == "stop"
-    assert res.completion_tokens == 1
+    assert res.usage.completion_tokens == 1 and res.usage.prompt_tokens == 3
     assert res.timings == {"predicted_per_second": 50.0}
-    assert res.latency_s > 0
+    assert res.latency_s is not None and res.latency_s > 0
     ep.close()
 
 
@@ -85,7 +83,7 @@ def test_tool_call_with_invalid_json_arguments_is_kept_raw(fake_server: FakeServ
         ),
         {},
     )
-    res = HTTPEndpoint(fake_server.url).chat({"messages": []}, None)
+    res = HTTPEndpoint(fake_server.url).send({"messages": []})
     assert res.turn.tool_calls[0].name == "get_weather"
     assert res.turn.tool_calls[0].arguments == '{"city": "Paris"'
     assert res.turn.finish_reason == "tool_calls"
@@ -107,7 +105,7 @@ def test_infrastructure_failures_have_modes(
 ) -> None:
     fake_server.script = lambda b: (status, body, {})
     with pytest.raises(EndpointError) as ei:
-        HTTPEndpoint(fake_server.url).chat({"messages": []}, None)
+        HTTPEndpoint(fake_server.url).send({"messages": []})
     assert ei.value.failure_mode == mode
 
 
@@ -137,9 +135,18 @@ def test_api_key_from_env_sent_but_not_in_request_record(
     assert "sk-secret-123" not in json.dumps(RunRecord.of_result(res).to_json())
 
 
+def body_for(
+    messages: list[dict[str, object]],
+    sc: Scenario | None,
+    gen: Generation,
+    run: ChatParams,
+) -> dict[str, object]:
+    return build_body(messages, request_params(run, gen, sc.tools if sc else None))
+
+
 def test_body_thinking_and_canonical_sampling() -> None:
     sc = _scenario(tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
-    body = build_body(
+    body: dict[str, Any] = body_for(
         [{"role": "user", "content": "x"}],
         sc,
         Generation(max_tokens=64),
@@ -150,9 +157,23 @@ def test_body_thinking_and_canonical_sampling() -> None:
     assert body["chat_template_kwargs"] == {"enable_thinking": False}
     assert body["tools"][0]["function"]["name"] == "f"
     assert body["model"] == "m"
-    body2 = build_body([], sc, Generation(thinking=True), ChatParams())
+    body2 = body_for([], sc, Generation(thinking=True), ChatParams())
     assert body2["chat_template_kwargs"] == {"enable_thinking": True}
-    assert "chat_template_kwargs" not in build_body([], sc, Generation(), ChatParams())
+    assert "chat_template_kwargs" not in body_for([], sc, Generation(), ChatParams())
+
+
+def test_body_sampling_modes_and_extra() -> None:
+    gen = Generation(temperature=0.7, top_p=0.9, seed=3, stop=["END"], tool_choice="auto")
+    canonical = body_for([], None, gen, ChatParams())
+    assert (canonical["temperature"], canonical["top_p"], canonical["seed"]) == (0.7, 0.9, 3)
+    assert canonical["stop"] == ["END"] and canonical["tool_choice"] == "auto"
+    custom = body_for([], None, gen, ChatParams(sampling={"temperature": 1.0, "top_k": 40}))
+    assert (custom["temperature"], custom["top_k"], custom["top_p"]) == (1.0, 40, 0.9)
+    server = body_for([], None, gen, ChatParams(sampling_mode="server"))
+    assert not {"temperature", "top_p", "seed", "top_k"} & set(server)
+    extra = body_for([], None, Generation(), ChatParams(extra={"temperature": 2, "n": 1}))
+    assert extra["temperature"] == 2 and extra["n"] == 1  # extra is sent last: it wins
+    assert build_body([], Params()) == {"messages": []}  # nothing the caller did not ask
 
 
 def test_finish_reason_length_is_token_limit(fake_server: FakeServer) -> None:
@@ -164,9 +185,9 @@ def test_finish_reason_length_is_token_limit(fake_server: FakeServer) -> None:
 def test_reference_and_junk_endpoints() -> None:
     sc = _scenario()
     pack = PackMeta(id="p", title="p", version="1")
-    assert run_scenario(sc, pack, ReferenceEndpoint(), ChatParams()).passed
+    assert run_scenario(sc, pack, ReferenceResponder(), ChatParams()).passed
     for kind in JUNK_KINDS:
-        assert not run_scenario(sc, pack, JunkEndpoint(kind), ChatParams()).passed
+        assert not run_scenario(sc, pack, JunkResponder(kind), ChatParams()).passed
 
 
 def test_make_endpoint_rejects_garbage() -> None:
@@ -183,17 +204,17 @@ def test_context_overflow_has_its_own_mode(fake_server: FakeServer) -> None:
         {},
     )
     with pytest.raises(EndpointError) as ei:
-        HTTPEndpoint(fake_server.url).chat({"messages": []}, None)
+        HTTPEndpoint(fake_server.url).send({"messages": []})
     assert ei.value.failure_mode == "context_exceeded"
 
 
 def test_max_tokens_cap() -> None:
     sc = _scenario()
     capped = ChatParams(max_tokens_cap=64)
-    assert build_body([], sc, Generation(max_tokens=512), capped)["max_tokens"] == 64
-    assert build_body([], sc, Generation(max_tokens=32), capped)["max_tokens"] == 32
-    assert build_body([], sc, Generation(), capped)["max_tokens"] == 64
-    assert "max_tokens" not in build_body([], sc, Generation(), ChatParams())
+    assert body_for([], sc, Generation(max_tokens=512), capped)["max_tokens"] == 64
+    assert body_for([], sc, Generation(max_tokens=32), capped)["max_tokens"] == 32
+    assert body_for([], sc, Generation(), capped)["max_tokens"] == 64
+    assert "max_tokens" not in body_for([], sc, Generation(), ChatParams())
 
 
 @pytest.mark.parametrize("ollama", [True, False])
@@ -207,22 +228,19 @@ def test_thinking_off_reaches_ollama_as_reasoning_effort(
     ep.probe()
     assert ep.dialect == ("ollama" if ollama else None)
     assert ("dialect" in ep.describe()) is ollama
-    off = build_body(
-        [{"role": "user", "content": "x"}], None, Generation(), ChatParams(thinking=False)
-    )
-    on = build_body(
-        [{"role": "user", "content": "x"}], None, Generation(), ChatParams(thinking=True)
-    )
-    res = ep.chat(off, None)
-    ep.chat(on, None)
+    msgs: list[dict[str, Any]] = [{"role": "user", "content": "x"}]
+    off = Params(thinking=False)
+    res = ep.chat(msgs, off)
+    ep.chat(msgs, Params(thinking=True))
     sent_off, sent_on = fake_server.chat_requests()[-2:]
     assert sent_off["chat_template_kwargs"] == {"enable_thinking": False}
     assert ("reasoning_effort" in sent_off) is ollama
     if ollama:
         assert sent_off["reasoning_effort"] == "none"
+        assert res.request is not None
         assert res.request["reasoning_effort"] == "none"  # the log shows what was sent
     assert "reasoning_effort" not in sent_on  # on is Ollama's default: nothing to add
-    assert "reasoning_effort" not in off  # the caller's body is not changed
+    assert res.request is not None and "reasoning_effort" not in build_body(msgs, off)
     ep.close()
 
 
@@ -246,10 +264,10 @@ def test_error_text_is_redacted_but_an_answer_naming_api_key_is_not(
     )
     ep = HTTPEndpoint(fake_server.url, api_key_env="MY_KEY", retries=0)
     with pytest.raises(EndpointError) as ei:
-        ep.chat({"messages": []}, None)
+        ep.send({"messages": []})
     assert "sk-unit-secret-42" not in str(ei.value) and "zz-other-77" not in str(ei.value)
     assert '"Authorization": "Bearer [REDACTED]"' in str(ei.value)
     call = {"name": "login", "arguments": '{"api_key": "user-given-123456"}'}
     fake_server.script = lambda b: (200, chat_reply(None, tool_calls=[call]), {})
-    res = ep.chat({"messages": []}, None)
+    res = ep.send({"messages": []})
     assert res.turn.tool_calls[0].arguments == '{"api_key": "user-given-123456"}'

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.core.endpoint import EndpointError, HTTPEndpoint
+from pytest_llmbench.core.endpoint import EndpointError
+from pytest_llmbench.core.http_endpoint import HTTPEndpoint
 
 # (method, path, body) -> a list of (bytes to send, seconds to sleep after them)
 Script = Callable[[str, str, bytes], list[tuple[bytes, float]]]
@@ -104,7 +105,7 @@ def sse(*chunks: Any) -> bytes:
     )
 
 
-MSG = {"messages": [{"role": "user", "content": "hi"}]}
+MSG = {"messages": [{"role": "user", "content": "hi"}]}  # a raw body: send() as is
 
 
 # -- item 5: --llm-timeout is a deadline for the whole request -------------------------
@@ -125,7 +126,7 @@ def test_a_server_dripping_one_byte_at_a_time_hits_the_deadline(
     ep = HTTPEndpoint(srv.url, timeout_s=1.0, retries=0)
     t0 = time.monotonic()
     with pytest.raises(EndpointError) as ei:
-        ep.chat(MSG, None)
+        ep.send(MSG)
     took = time.monotonic() - t0
     assert ei.value.failure_mode == "timeout"
     assert "within 1 s" in str(ei.value)
@@ -144,7 +145,7 @@ def test_a_stream_of_endless_keepalive_lines_hits_the_deadline(
     ep = HTTPEndpoint(srv.url, timeout_s=1.0, retries=0, stream=True)
     t0 = time.monotonic()
     with pytest.raises(EndpointError) as ei:
-        ep.chat(MSG, None)
+        ep.send(MSG)
     assert ei.value.failure_mode == "timeout"
     assert time.monotonic() - t0 < 2.5
     ep.close()
@@ -160,7 +161,7 @@ def test_a_slow_but_steady_stream_within_the_deadline_passes(
 
     srv = hostile(script)
     ep = HTTPEndpoint(srv.url, timeout_s=3.0, retries=0, stream=True)
-    res = ep.chat(MSG, None)
+    res = ep.send(MSG)
     assert res.turn.content == "ok" and res.stream is not None
     ep.close()
 
@@ -175,7 +176,7 @@ def test_retry_after_past_the_budget_is_not_slept_through(
     ep = HTTPEndpoint(srv.url, retries=6)
     t0 = time.monotonic()
     with pytest.raises(EndpointError) as ei:
-        ep.chat(MSG, None)
+        ep.send(MSG)
     assert time.monotonic() - t0 < 2
     assert ei.value.failure_mode == "rate_limited"
     assert "3600 s" in str(ei.value) and "retry budget" in str(ei.value)
@@ -188,7 +189,7 @@ def test_retry_waits_add_up_to_at_most_the_budget(
     srv = hostile(lambda m, p, b: [(reply("429 Busy", b"busy", "Retry-After: 0.4"), 0)])
     ep = HTTPEndpoint(srv.url, retries=10, max_retry_wait_s=1.0)
     with pytest.raises(EndpointError) as ei:
-        ep.chat(MSG, None)
+        ep.send(MSG)
     assert sum(r["wait_s"] for r in ei.value.retries) <= 1.0
     assert len(srv.requests) == 3  # two waits of 0.4 s fit, a third does not
 
@@ -207,7 +208,7 @@ def test_429_without_retry_after_is_retried_with_backoff(
         return [(reply("200 OK", chat_json()), 0)]
 
     ep = HTTPEndpoint(hostile(script).url, retries=2, backoff_s=0.05, concurrency=8)
-    res = ep.chat(MSG, None)
+    res = ep.send(MSG)
     assert res.turn.content == "ok"
     assert [r["failure_mode"] for r in res.retries] == ["rate_limited"]
     assert res.retries[0]["wait_s"] == 0.05 and ep.limiter.limit == 4
@@ -238,7 +239,7 @@ def test_wrong_shaped_json_is_malformed_response(
     body = WRONG_SHAPES[shape]
     srv = hostile(lambda m, p, b: [(reply("200 OK", body), 0)])
     with pytest.raises(EndpointError) as ei:
-        HTTPEndpoint(srv.url, retries=0).chat(MSG, None)
+        HTTPEndpoint(srv.url, retries=0).send(MSG)
     assert ei.value.failure_mode == "malformed_response"
 
 
@@ -267,7 +268,7 @@ def test_wrong_shaped_stream_chunks_are_malformed_response(
     end = sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, b"[DONE]")
     srv = hostile(lambda m, p, b: [(SSE_HEAD + WRONG_CHUNKS[shape] + end, 0)])
     with pytest.raises(EndpointError) as ei:
-        HTTPEndpoint(srv.url, retries=0, stream=True).chat(MSG, None)
+        HTTPEndpoint(srv.url, retries=0, stream=True).send(MSG)
     assert ei.value.failure_mode == "malformed_response"
     if shape == "invalid_utf8":
         assert "UTF-8" in str(ei.value)
@@ -283,7 +284,7 @@ def test_a_redirect_names_its_status_and_location(
         lambda m, p, b: [(reply("301 Moved", b"", "Location: https://example.test/v1"), 0)]
     )
     with pytest.raises(EndpointError) as ei:
-        HTTPEndpoint(srv.url, retries=0).chat(MSG, None)
+        HTTPEndpoint(srv.url, retries=0).send(MSG)
     msg = str(ei.value)
     assert "HTTP 301 redirect" in msg and "https://example.test/v1" in msg
     assert "non-JSON" not in msg

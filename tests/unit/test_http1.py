@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.core.endpoint import EndpointError, HTTPEndpoint
+from pytest_llmbench.core.endpoint import EndpointError
 from pytest_llmbench.core.http1 import BodyTooLarge, Pool, TransportError
+from pytest_llmbench.core.http_endpoint import HTTPEndpoint
 
 # (connection index, request index on that connection, request line) -> (bytes, close after)
 Behaviour = Callable[[int, int, str], tuple[bytes, bool]]
@@ -254,7 +255,7 @@ def test_endpoint_maps_transport_errors_to_failure_modes(raw: Any) -> None:
     srv = raw(lambda c, n, line: (b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{", True))
     ep = HTTPEndpoint(srv.url, retries=0)
     with pytest.raises(EndpointError) as ei:
-        ep.chat({"messages": [{"role": "user", "content": "hi"}]}, None)
+        ep.send({"messages": [{"role": "user", "content": "hi"}]})
     assert ei.value.failure_mode == "connection_error"
     ep.close()
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from fakeserver import FakeServer, chat_reply
-from pytest_llmbench.core.endpoint import HTTPEndpoint
 from pytest_llmbench.core.exchange import check_answer, run_exchange, verify
+from pytest_llmbench.core.http_endpoint import HTTPEndpoint
 from pytest_llmbench.core.junk import JUNK_KINDS, junk_turn
 from pytest_llmbench.core.packs import PackError, load_scenario_file
 from pytest_llmbench.core.schema import Scenario

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.core.endpoint import ChatParams, make_endpoint
+from pytest_llmbench.core.endpoint import ChatParams
+from pytest_llmbench.core.endpoint_kinds import make_endpoint
 from pytest_llmbench.core.record import RunRecord, records_of, user_properties
 from pytest_llmbench.core.runlog import load_runlog, summary_of
 from pytest_llmbench.core.runner import run_scenario

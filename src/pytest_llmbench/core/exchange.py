@@ -1,83 +1,36 @@
 """One scenario's exchange: ask, answer tool calls from mock results, repeat.
 
-``Responder`` is anything that turns a conversation into the next assistant turn:
-an HTTP endpoint, the in-process reference/junk endpoints, or a fixed answer list
-(used to check references and counterexamples without any endpoint).
+``AnswerFn`` is anything that turns a conversation into the next assistant turn:
+the runner's endpoint call, or a fixed answer list (used to check references and
+counterexamples without any endpoint). Agent scenarios go to core.loop.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from .output import Output, clean_turn
-from .schema import AnswerSpec, AssistantTurn, MockResult, PackMeta, Scenario, answer_turns
+from .conversation import AnswerFn, Exchange, MockTools
+from .schema import AnswerSpec, AssistantTurn, PackMeta, Scenario, answer_turns
 from .verifiers.base import Verdict, build_verifier
 from .verifiers.context import NO_CONTEXT, VerifierContext
 
-Responder = Callable[[list[dict[str, Any]], Scenario], AssistantTurn]
+__all__ = [
+    "AnswerFn",
+    "Exchange",
+    "MockTools",
+    "check_answer",
+    "replay_responder",
+    "run_exchange",
+    "verify",
+]
 
 
-def _args_of(raw: str | dict[str, Any]) -> dict[str, Any] | None:
-    if isinstance(raw, dict):
-        return raw
-    try:
-        val = json.loads(raw)
-    except (ValueError, TypeError):
-        return None
-    return val if isinstance(val, dict) else None
-
-
-class MockTools:
-    """Answers tool calls from a scenario's ``mock_tools`` table."""
-
-    def __init__(self, table: dict[str, list[MockResult]] | None):
-        self.table = {k: list(v) for k, v in (table or {}).items()}
-        self.used: set[tuple[str, int]] = set()
-
-    def answer(self, name: str, raw_args: str | dict[str, Any]) -> str:
-        if name not in self.table:
-            return json.dumps({"error": f"unknown tool {name!r}"})
-        args = _args_of(raw_args)
-        if args is None:
-            return json.dumps({"error": "arguments are not a valid JSON object"})
-        for i, entry in enumerate(self.table[name]):
-            if entry.once and (name, i) in self.used:
-                continue
-            if entry.when and any(args.get(k) != v for k, v in entry.when.items()):
-                continue
-            self.used.add((name, i))
-            return entry.render()
-        return json.dumps({"error": f"no result for {name} with these arguments"})
-
-
-@dataclass
-class Exchange:
-    """The finished conversation: raw turns (as received) and the full message list."""
-
-    raw_turns: list[AssistantTurn] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    # Final environment state and loop events (agent scenarios), JSON-able.
-    state: dict[str, Any] | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def output(self) -> Output:
-        return Output(
-            turns=[clean_turn(t) for t in self.raw_turns],
-            messages=self.messages,
-            raw_turns=list(self.raw_turns),
-            state=self.state,
-            events=self.events,
-        )
-
-
-def run_exchange(scenario: Scenario, respond: Responder) -> Exchange:
+def run_exchange(scenario: Scenario, respond: AnswerFn) -> Exchange:
     """Drive the conversation. Exceptions from ``respond`` propagate (infra errors);
     turns completed so far stay in the returned object only on success."""
     if scenario.environment is not None:
-        from .agent import run_agent_exchange
+        # imported here: the agent loop and its environments cost start-up time
+        from .loop import run_agent_exchange
 
         return run_agent_exchange(scenario, respond)
     messages = scenario.initial_messages()
@@ -103,7 +56,7 @@ def run_exchange(scenario: Scenario, respond: Responder) -> Exchange:
     return ex
 
 
-def replay_responder(answer: AnswerSpec) -> Responder:
+def replay_responder(answer: AnswerSpec) -> AnswerFn:
     """Answers turn after turn from a fixed answer; repeats the last turn if asked more."""
     turns = answer_turns(answer)
     state = {"i": 0}

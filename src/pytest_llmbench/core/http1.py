@@ -35,7 +35,7 @@ class BodyTooLarge(Exception):
 
 
 @dataclass
-class Reply:
+class Response:
     status_code: int
     headers: Message
     content: bytes
@@ -154,7 +154,7 @@ class Pool:
         *,
         timeout_s: float | None,
         max_body_bytes: int,
-    ) -> Reply:
+    ) -> Response:
         """Send one request and read the whole reply within ``timeout_s`` (the pool's
         default when None). Raises TransportError or BodyTooLarge."""
         return self._exchange(method, path, body, timeout_s, max_body_bytes, None)
@@ -168,9 +168,9 @@ class Pool:
         timeout_s: float | None,
         max_body_bytes: int,
         on_line: Callable[[bytes], None],
-    ) -> Reply:
+    ) -> Response:
         """Send one request and hand each line of a 2xx reply to ``on_line`` as it
-        arrives, the whole within ``timeout_s``; the Reply's content is the body of a
+        arrives, the whole within ``timeout_s``; the Response's content is the body of a
         reply of status 400 or more (and empty otherwise)."""
         return self._exchange(method, path, body, timeout_s, max_body_bytes, on_line)
 
@@ -182,7 +182,7 @@ class Pool:
         timeout_s: float | None,
         max_body_bytes: int,
         on_line: Callable[[bytes], None] | None,
-    ) -> Reply:
+    ) -> Response:
         headers = self.headers
         if body is not None:
             headers = {**headers, "Content-Type": "application/json"}
@@ -240,7 +240,7 @@ class Pool:
                     self._idle.append(conn)
         if not keep:
             conn.close()
-        return Reply(resp.status, resp.msg, data)
+        return Response(resp.status, resp.msg, data)
 
     def close(self) -> None:
         with self._lock:

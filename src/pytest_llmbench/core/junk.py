@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from typing import Any
 
 from .schema import AssistantTurn, Scenario, ToolCall
 
@@ -13,20 +14,28 @@ JUNK_KINDS = ("empty", "dot", "echo", "refusal", "random_json", "random_tool_cal
 REFUSAL = "I'm sorry, but I can't help with that request."
 
 
-def _rng(scenario: Scenario, kind: str) -> random.Random:
-    seed = hashlib.sha256(f"{scenario.id}:{kind}".encode()).hexdigest()
+def _rng(seed_id: str, kind: str) -> random.Random:
+    seed = hashlib.sha256(f"{seed_id}:{kind}".encode()).hexdigest()
     return random.Random(int(seed[:16], 16))
 
 
 def junk_turn(scenario: Scenario, kind: str) -> AssistantTurn:
     """A deterministic junk answer of the given kind for this scenario."""
-    rng = _rng(scenario, kind)
+    return junk_answer(kind, scenario.id, scenario.user_text(), scenario.tools)
+
+
+def junk_answer(
+    kind: str, seed_id: str, user_text: str, tools: list[dict[str, Any]] | None
+) -> AssistantTurn:
+    """A deterministic junk answer: ``seed_id`` seeds the random kinds, ``echo``
+    repeats ``user_text``, ``random_tool_call`` names one of ``tools``."""
+    rng = _rng(seed_id, kind)
     if kind == "empty":
         return AssistantTurn(content="")
     if kind == "dot":
         return AssistantTurn(content=".")
     if kind == "echo":
-        return AssistantTurn(content=scenario.user_text())
+        return AssistantTurn(content=user_text)
     if kind == "refusal":
         return AssistantTurn(content=REFUSAL)
     if kind == "random_json":
@@ -35,11 +44,7 @@ def junk_turn(scenario: Scenario, kind: str) -> AssistantTurn:
         obj["list"] = [rng.random() for _ in range(2)]
         return AssistantTurn(content=json.dumps(obj))
     if kind == "random_tool_call":
-        names = [
-            t.get("function", {}).get("name", "")
-            for t in scenario.tools or []
-            if isinstance(t, dict)
-        ]
+        names = [t.get("function", {}).get("name", "") for t in tools or [] if isinstance(t, dict)]
         names = [n for n in names if n] or ["search"]
         args = {"value": rng.choice(["lorem", "ipsum", "x"]), "n": rng.randint(0, 99)}
         return AssistantTurn(
@@ -50,5 +55,9 @@ def junk_turn(scenario: Scenario, kind: str) -> AssistantTurn:
 
 def default_kind(scenario: Scenario) -> str:
     """The junk kind the junk endpoint uses for a scenario when none is named."""
-    h = int(hashlib.sha256(scenario.id.encode()).hexdigest()[:8], 16)
+    return kind_for(scenario.id)
+
+
+def kind_for(seed_id: str) -> str:
+    h = int(hashlib.sha256(seed_id.encode()).hexdigest()[:8], 16)
     return JUNK_KINDS[h % len(JUNK_KINDS)]

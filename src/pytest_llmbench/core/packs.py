@@ -265,7 +265,7 @@ def _load_scenario_file(path: Path, meta: PackMeta | None) -> list[Scenario]:
         seen[sc.id] = line or 0
         try:
             if sc.environment is not None:
-                from .agent import validate_environment
+                from .loop import validate_environment
 
                 validate_environment(sc)
             build_verifier(sc.verifier, sc, meta)

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .endpoint import INFRA_MODES, ChatResult
-from .runner import ScenarioResult
+from .endpoint import INFRA_MODES
+from .runner import ChatResult, ScenarioResult
 
 # Failure modes that are no verdict on the model: the infrastructure or the setup failed.
 ERROR_MODES = frozenset(INFRA_MODES) | {

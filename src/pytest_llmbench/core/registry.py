@@ -9,7 +9,8 @@ An installed package adds to pytest-llmbench by declaring entry points in its
 - ``pytest_llmbench.sandboxes``: ``--llm-sandbox NAME``; a callable
   ``(image: str | None) -> Sandbox``.
 - ``pytest_llmbench.endpoints``: ``--llm-endpoint NAME`` or ``NAME:ARG``; a callable
-  ``(arg: str, **http_options) -> Endpoint``.
+  ``(arg: str, **http_options) -> Endpoint`` (or a ``Responder``, core.responders,
+  for answers made from each scenario).
 - ``pytest_llmbench.generators``: ``generators: [{kind: NAME, ...}]`` in a pack; a
   pair ``(SpecModel, expand)``, ``expand(spec) -> list[Scenario]``.
 
@@ -40,10 +41,10 @@ BUILTIN: dict[str, dict[str, str]] = {
         "unsafe-local": f"{_PKG}.sandbox:open_local",
     },
     ENDPOINTS: {
-        "reference": f"{_PKG}.endpoint:make_reference",
-        "junk": f"{_PKG}.endpoint:make_junk",
-        "http": f"{_PKG}.endpoint:make_http",
-        "https": f"{_PKG}.endpoint:make_https",
+        "reference": f"{_PKG}.responders:make_reference",
+        "junk": f"{_PKG}.responders:make_junk",
+        "http": f"{_PKG}.http_endpoint:make_http",
+        "https": f"{_PKG}.http_endpoint:make_https",
     },
     GENERATORS: {
         "needle": f"{_PKG}.generators:NEEDLE",

@@ -6,11 +6,70 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .endpoint import ChatParams, ChatResult, Endpoint, EndpointError, build_body
+from .endpoint import ChatParams, Endpoint, EndpointError, Params, Reply, request_params
 from .exchange import Exchange, run_exchange, verify
+from .responders import Answerer, endpoint_for
 from .schema import AssistantTurn, Generation, PackMeta, Scenario
 from .verifiers.base import Verdict
 from .verifiers.context import NO_CONTEXT, VerifierContext
+from .wire import build_body, response_record
+
+
+@dataclass
+class ChatResult:
+    """One call as the run log keeps it: the endpoint's reply, completed by the caller
+    (the request and response in the OpenAI shape, the latency)."""
+
+    turn: AssistantTurn
+    request: dict[str, Any]
+    response: dict[str, Any]
+    latency_s: float
+    usage: dict[str, Any] | None = None
+    timings: dict[str, Any] | None = None
+    retries: list[dict[str, Any]] = field(default_factory=list)
+    stream: dict[str, Any] | None = None
+    cached: bool = False
+    replica: int | None = None
+
+    @property
+    def completion_tokens(self) -> int | None:
+        if self.usage and isinstance(self.usage.get("completion_tokens"), int):
+            return int(self.usage["completion_tokens"])
+        return None
+
+
+def ask(
+    endpoint: Endpoint,
+    messages: list[dict[str, Any]],
+    params: Params,
+    *,
+    timeout_s: float | None = None,
+) -> ChatResult:
+    """One request; the record is completed with what the endpoint did not give."""
+    t0 = time.perf_counter()
+    reply = endpoint.chat(messages, params, timeout_s=timeout_s)
+    latency = time.perf_counter() - t0
+    if not isinstance(reply, Reply):
+        raise TypeError(
+            f"{type(endpoint).__name__}.chat returned {type(reply).__name__}, "
+            "not a pytest_llmbench.Reply"
+        )
+    return ChatResult(
+        reply.turn,
+        reply.request if reply.request is not None else build_body(messages, params),
+        (
+            reply.response
+            if reply.response is not None
+            else response_record(reply.turn, reply.usage, params.model)
+        ),
+        reply.latency_s if reply.latency_s is not None else latency,
+        reply.usage.to_record(),
+        reply.timings,
+        list(reply.retries),
+        reply.stream,
+        reply.cached,
+        reply.replica,
+    )
 
 
 @dataclass
@@ -58,7 +117,7 @@ def generation_for(pack: PackMeta | None, scenario: Scenario) -> Generation:
 def generate(
     scenario: Scenario,
     pack: PackMeta | None,
-    endpoint: Endpoint,
+    endpoint: Answerer,
     params: ChatParams,
     *,
     timeout_s: float | None = None,
@@ -69,9 +128,11 @@ def generate(
     res = ScenarioResult(pack.id if pack else "", scenario.id, repeat=repeat)
     gen = generation_for(pack, scenario)
     t0 = time.perf_counter()
+    ep = endpoint_for(endpoint, scenario)
 
     def respond(messages: list[dict[str, Any]], sc: Scenario) -> AssistantTurn:
-        result = endpoint.chat(build_body(messages, sc, gen, params), sc, timeout_s)
+        # tools read per turn: an environment adds its built-in ones when validated
+        result = ask(ep, messages, request_params(params, gen, sc.tools), timeout_s=timeout_s)
         res.calls.append(result)
         if result.completion_tokens is not None:
             return result.turn.model_copy(update={"usage_tokens": result.completion_tokens})
@@ -100,7 +161,7 @@ def judge(
 def run_scenario(
     scenario: Scenario,
     pack: PackMeta | None,
-    endpoint: Endpoint,
+    endpoint: Answerer,
     params: ChatParams,
     ctx: VerifierContext = NO_CONTEXT,
 ) -> ScenarioResult:

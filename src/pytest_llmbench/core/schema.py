@@ -142,7 +142,7 @@ class Scenario(_Strict):
     messages: list[Message] | None = None
     tools: list[dict[str, Any]] | None = None
     mock_tools: dict[str, list[MockResult]] | None = None
-    # A stateful environment whose tools answer the model's calls (core.agent).
+    # A stateful environment whose tools answer the model's calls (core.loop).
     environment: dict[str, Any] | None = None
     max_turns: int | None = Field(default=None, ge=1, le=50)
     generation: Generation | None = None

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..endpoint import EndpointError
+from ..endpoint import EndpointError, Params
 from ..output import Output, split_thinking
 from ..schema import PackMeta, Scenario, VerifierSpec
 from ._text import short, strip_fence
@@ -140,13 +140,13 @@ class JudgeVerifier(Verifier):
         valid: list[tuple[int, str]] = []
         failures: list[str] = []
         for i in range(a.samples):
-            body: dict[str, Any] = {
-                "messages": messages,
+            params = Params(
+                model=judge.model,
                 # one sample is a plain greedy grade; several need variation to be useful
-                "temperature": a.temperature if a.samples > 1 else 0.0,
-                "seed": i,
-                "max_tokens": a.max_tokens,
-                "response_format": {
+                temperature=a.temperature if a.samples > 1 else 0.0,
+                seed=i,
+                max_tokens=a.max_tokens,
+                response_format={
                     "type": "json_schema",
                     "json_schema": {
                         "name": "judgement",
@@ -154,11 +154,9 @@ class JudgeVerifier(Verifier):
                         "schema": JUDGEMENT_SCHEMA,
                     },
                 },
-            }
-            if judge.model:
-                body["model"] = judge.model
+            )
             try:
-                result = judge.endpoint.chat(body, None)
+                result = judge.endpoint.chat(messages, params)
             except EndpointError as exc:
                 failures.append(f"sample {i + 1}: {exc}")
                 continue

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..endpoint import EndpointError, parse_response
+from ..endpoint import EndpointError
 from ..exchange import Exchange, verify
 from ..packs import (
     PACK_FILE,
@@ -31,6 +31,7 @@ from ..runlog import summary_of
 from ..schema import Scenario
 from ..verifiers.base import VerifierConfigError, get_verifier
 from ..verifiers.context import VerifierContext
+from ..wire import parse_response
 from .records import WorkflowError
 
 

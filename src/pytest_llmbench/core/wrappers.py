@@ -1,4 +1,7 @@
-"""Endpoint wrappers: replicas (least outstanding requests), response cache, replay."""
+"""Endpoint wrappers: replicas (least outstanding requests), response cache, replay.
+
+Each is an :class:`~.endpoint.Endpoint` itself; the cache and replay key on the
+request body the HTTP endpoint would send (core.wire)."""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .endpoint import ChatResult, Endpoint, EndpointError, parse_response
+from .endpoint import Endpoint, EndpointError, Params, Reply, Usage
 from .runlog import read_runlog
-from .schema import Scenario
+from .wire import build_body, parse_response
 
 # Request fields that change the answer; the cache and replay key on these only.
 _KEY_FIELDS = (
@@ -81,11 +84,11 @@ class ReplicaSet(Endpoint):
             return i
 
     def chat(
-        self, body: dict[str, Any], scenario: Scenario | None, timeout_s: float | None = None
-    ) -> ChatResult:
+        self, messages: list[dict[str, Any]], params: Params, *, timeout_s: float | None = None
+    ) -> Reply:
         i = self._pick()
         try:
-            res = self.replicas[i].chat(body, scenario, timeout_s)
+            res = self.replicas[i].chat(messages, params, timeout_s=timeout_s)
         finally:
             with self._lock:
                 self._outstanding[i] -= 1
@@ -121,31 +124,25 @@ class CachingEndpoint(Endpoint):
         return self.dir / k[:2] / f"{k}.json"
 
     def chat(
-        self, body: dict[str, Any], scenario: Scenario | None, timeout_s: float | None = None
-    ) -> ChatResult:
+        self, messages: list[dict[str, Any]], params: Params, *, timeout_s: float | None = None
+    ) -> Reply:
+        body = build_body(messages, params)
         path = self._path(body)
         if path.exists():
             try:
                 entry = json.loads(path.read_text(encoding="utf-8"))
-                res = ChatResult(
-                    parse_response(entry["response"]),
-                    body,
-                    entry["response"],
-                    float(entry.get("latency_s", 0.0)),
-                    entry.get("usage"),
-                    entry.get("timings"),
-                )
+                res = _stored_reply(entry, body)
                 res.cached = True
                 self.hits += 1
                 return res
-            except (ValueError, KeyError, EndpointError):
+            except (ValueError, KeyError, TypeError, EndpointError):
                 pass  # a damaged entry is refetched
-        res = self.inner.chat(body, scenario, timeout_s)
+        res = self.inner.chat(messages, params, timeout_s=timeout_s)
         self.misses += 1
         entry = {
             "response": res.response,
             "latency_s": res.latency_s,
-            "usage": res.usage,
+            "usage": res.usage.to_record(),
             "timings": res.timings,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,25 +187,38 @@ class ReplayEndpoint(Endpoint):
         return self.model if isinstance(self.model, str) else None
 
     def chat(
-        self, body: dict[str, Any], scenario: Scenario | None, timeout_s: float | None = None
-    ) -> ChatResult:
+        self, messages: list[dict[str, Any]], params: Params, *, timeout_s: float | None = None
+    ) -> Reply:
+        body = build_body(messages, params)
         key = request_key(body, _REPLAY_FIELDS)
         with self._lock:
             calls = self._answers.get(key)
             if not calls:
-                sid = scenario.id if scenario else "?"
                 raise EndpointError(
-                    "replay_missing", f"{self.path.name} holds no answer for this request ({sid})"
+                    "replay_missing",
+                    f"{self.path.name} holds no answer for this request ({_first_user(messages)})",
                 )
             i = self._next.get(key, 0)
             self._next[key] = i + 1
             call = calls[min(i, len(calls) - 1)]
-        resp = call["response"]
-        return ChatResult(
-            parse_response(resp),
-            body,
-            resp,
-            float(call.get("latency_s") or 0.0),
-            call.get("usage"),
-            call.get("timings"),
-        )
+        return _stored_reply(call, body)
+
+
+def _stored_reply(entry: dict[str, Any], body: dict[str, Any]) -> Reply:
+    """A reply saved by the cache or a run log (response, latency, usage, timings)."""
+    resp = entry["response"]
+    usage = entry.get("usage")
+    timings = entry.get("timings")
+    return Reply(
+        parse_response(resp),
+        Usage.from_openai(usage) if isinstance(usage, dict) else Usage(),
+        request=body,
+        response=resp,
+        timings=timings if isinstance(timings, dict) else None,
+        latency_s=float(entry.get("latency_s") or 0.0),
+    )
+
+
+def _first_user(messages: list[dict[str, Any]]) -> str:
+    text = next((str(m.get("content")) for m in messages if m.get("role") == "user"), "?")
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
+from .conversation import AnswerFn, Exchange, MockTools
 from .envs import TOOL_SCHEMAS, Environment, EnvSpec, ToolError, parse_args
 from .schema import AssistantTurn, Scenario
-
-if TYPE_CHECKING:
-    from .exchange import Exchange, Responder
 
 
 def _spec(scenario: Scenario) -> EnvSpec:
@@ -117,10 +115,8 @@ class _Injector:
         return None
 
 
-def run_agent_exchange(scenario: Scenario, respond: Responder) -> Exchange:
+def run_agent_exchange(scenario: Scenario, respond: AnswerFn) -> Exchange:
     """Drive the agent loop. Exceptions from ``respond`` propagate (infra errors)."""
-    from .exchange import Exchange, MockTools
-
     validate_environment(scenario)
     spec = _spec(scenario)
     env = Environment(spec, scenario.tools)
