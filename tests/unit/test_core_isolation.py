@@ -59,3 +59,21 @@ def test_package_import_has_no_side_effects() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_core_never_imports_the_plugin_layer() -> None:
+    """The core is the lower layer: nothing in it imports the session, the fixtures or
+    any other plugin-layer module, at the top or inside a function."""
+    from importgraph import PKG, PKG_DIR, build_graph
+
+    graph = build_graph(PKG_DIR)
+    core = f"{PKG}.core"
+    up = [
+        f"{mod} -> {e.target} ({e.where})"
+        for mod, edges in graph.items()
+        if mod == core or mod.startswith(core + ".")
+        for e in edges
+        if e.target != core and not e.target.startswith(core + ".")
+    ]
+    assert sum(m.startswith(core) for m in graph) > 50
+    assert not up, up
