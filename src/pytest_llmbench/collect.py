@@ -21,6 +21,7 @@ from .core.packs import (
 )
 from .core.schema import PackMeta, Scenario
 from .core.verifiers.base import get_verifier
+from .errors import InfraError
 from .report.failure import format_failure
 
 if TYPE_CHECKING:
@@ -83,14 +84,6 @@ def empty_selection_warning(config: pytest.Config, items: list[pytest.Item]) -> 
         f"the pack id with '-' written '_'; tag markers are {TAG_PREFIX}<tag>; "
         "`pytest --markers` lists them"
     )
-
-
-class InfraError(Exception):
-    """The endpoint (not the model) failed: reported as a one-line pytest ERROR."""
-
-    def __init__(self, failure_mode: str, message: str):
-        super().__init__(message)
-        self.failure_mode = failure_mode
 
 
 class ScenarioFailed(AssertionError):

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from . import __version__
-from .collect import BrokenPackItem, InfraError, ScenarioFailed, ScenarioItem, tag_marker
+from .collect import BrokenPackItem, ScenarioFailed, ScenarioItem, tag_marker
 from .core import runner
 from .core.endpoint import (
     DEAD_MODES,
@@ -48,6 +48,7 @@ from .core.schema import PackMeta, Scenario
 from .core.summary import Summary
 from .core.verifiers.context import Judge, VerifierContext
 from .core.wrappers import CachingEndpoint, ReplayEndpoint, ReplicaSet
+from .errors import InfraError
 from .options import endpoint_arg
 from .xdist import is_worker, upcoming_items
 
