@@ -90,6 +90,13 @@ def test_a_reply_of_the_old_shape_is_named() -> None:
     with pytest.raises(TypeError, match="Old.chat returned dict, not a pytest_llmbench.Reply"):
         ask(Old(), [], Params())
 
+    class Loose(Endpoint):
+        def chat(self, messages: Any, params: Any, *, timeout_s: Any = None) -> Any:
+            return Reply("hello", {"completion_tokens": 1})  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError, match=r"Reply\(str, dict\), not Reply\(AssistantTurn, Usage\)"):
+        ask(Loose(), [], Params())
+
 
 def test_reference_answers_every_turn_after_the_scenarios_own() -> None:
     """The reference counts the assistant turns after the scenario's own messages

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .endpoint import ChatParams, Endpoint, EndpointError, Params, Reply, request_params
+from .endpoint import ChatParams, Endpoint, EndpointError, Params, Reply, Usage, request_params
 from .exchange import Exchange, run_exchange, verify
 from .responders import Answerer, endpoint_for
 from .schema import AssistantTurn, Generation, PackMeta, Scenario
@@ -53,6 +53,11 @@ def ask(
         raise TypeError(
             f"{type(endpoint).__name__}.chat returned {type(reply).__name__}, "
             "not a pytest_llmbench.Reply"
+        )
+    if not isinstance(reply.turn, AssistantTurn) or not isinstance(reply.usage, Usage):
+        raise TypeError(
+            f"{type(endpoint).__name__}.chat returned Reply({type(reply.turn).__name__}, "
+            f"{type(reply.usage).__name__}), not Reply(AssistantTurn, Usage)"
         )
     return ChatResult(
         reply.turn,

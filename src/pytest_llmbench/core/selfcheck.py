@@ -8,11 +8,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .exchange import check_answer, run_exchange, verify
 from .junk import JUNK_KINDS, junk_turn
 from .packs import Pack, load_pack
-from .schema import Scenario
+from .schema import AssistantTurn, Scenario
 from .verifiers.context import NO_CONTEXT, VerifierContext
 
 
@@ -50,10 +51,12 @@ def _check_scenario(pack: Pack, sc: Scenario, ctx: VerifierContext) -> list[Prob
             out.append(Problem(pack.meta.id, sc.id, f"counterexample {i} passes", v.detail))
     for kind in JUNK_KINDS:
 
-        def respond(messages: object, scenario: Scenario, kind: str = kind) -> object:
+        def respond(
+            messages: list[dict[str, Any]], scenario: Scenario, kind: str = kind
+        ) -> AssistantTurn:
             return junk_turn(scenario, kind)
 
-        v = verify(sc, pack.meta, run_exchange(sc, respond), ctx)  # type: ignore[arg-type]
+        v = verify(sc, pack.meta, run_exchange(sc, respond), ctx)
         # A benchmark's own rule passes it (BFCL irrelevance: any text without a call)
         if v.passed and not v.data.get("passes_by_rule"):
             out.append(Problem(pack.meta.id, sc.id, f"junk {kind} scores {v.score:.2f}", v.detail))
