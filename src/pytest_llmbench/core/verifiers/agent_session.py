@@ -1,4 +1,4 @@
-"""Verifiers of agent sessions (core.agent) and of thinking hygiene.
+"""Verifiers of agent sessions (core.loop) and of thinking hygiene.
 
 ``agent`` is here; ``agent_brief`` in agent_brief.py, ``thinking_hygiene`` in
 thinking.py, what they share in _agent_base.py.
