@@ -21,7 +21,7 @@ from .core.packs import (
 )
 from .core.schema import PackMeta, Scenario
 from .core.verifiers.base import get_verifier
-from .errors import InfraError
+from .errors import InfraError, ScenarioFailed
 from .report.failure import format_failure
 
 if TYPE_CHECKING:
@@ -86,10 +86,6 @@ def empty_selection_warning(config: pytest.Config, items: list[pytest.Item]) -> 
     )
 
 
-class ScenarioFailed(AssertionError):
-    """The model's answer did not pass the verifier."""
-
-
 class PackDir(pytest.Directory):
     """A folder with ``pack.yaml``. Its node id is the pack id."""
 
@@ -138,7 +134,7 @@ class PackDir(pytest.Directory):
         # Shared by the pack's items, as pytest shares them between the parametrized
         # items of one function: fixtures and marker names are resolved once, not once
         # per item (a third of the cost of creating 10k items).
-        fixtureinfo = None
+        fixtureinfos: dict[Any, Any] = {}
         marks: dict[str, pytest.MarkDecorator] = {}
         for f in scenario_files(self.path):
             rel = f.relative_to(self.path).as_posix()
@@ -171,6 +167,7 @@ class PackDir(pytest.Directory):
                 )
                 continue
             for sc in sorted(scenarios, key=lambda s: s.id):
+                func = _scenario_function(sc)
                 for model in models:
                     for r in range(1, repeat + 1) if repeat > 1 else [None]:
                         parts = [p for p in (model, None if r is None else f"r{r}") if p]
@@ -178,22 +175,51 @@ class PackDir(pytest.Directory):
                         item = ScenarioItem.from_parent(
                             self,
                             name=name,
-                            callobj=_scenario_test,
+                            callobj=func,
                             scenario=sc,
                             pack=meta,
                             repeat=r,
                             model=model,
-                            fixtureinfo=fixtureinfo,
+                            fixtureinfo=fixtureinfos.get(func),
                             marks=marks,
                         )
-                        fixtureinfo = item._fixtureinfo
+                        fixtureinfos[func] = item._fixtureinfo
                         yield item
 
 
+# The item's function: its signature is the fixtures a scenario needs. The work is in
+# ScenarioItem.setup/runtest, which skip the pyfunc_call hook and the ``request``
+# fixture (a fifth of pytest's own cost per item). Only a verifier that runs code
+# gets the sandbox, only a judged one the judge: overriding either fixture in a
+# conftest.py takes effect, and a run that needs no sandbox opens none.
 def _scenario_test(llm_endpoint: Any) -> None:  # pragma: no cover - never called
-    """The item's function: its signature is the fixtures a scenario needs. The work
-    is in ScenarioItem.runtest, which skips the pyfunc_call hook and the ``request``
-    fixture (a fifth of pytest's own cost per item)."""
+    pass
+
+
+def _sandboxed_scenario_test(  # pragma: no cover - never called
+    llm_endpoint: Any, llm_sandbox: Any
+) -> None:
+    pass
+
+
+def _judged_scenario_test(llm_endpoint: Any, llm_judge: Any) -> None:  # pragma: no cover
+    pass
+
+
+def _judged_sandboxed_scenario_test(  # pragma: no cover - never called
+    llm_endpoint: Any, llm_sandbox: Any, llm_judge: Any
+) -> None:
+    pass
+
+
+def _scenario_function(scenario: Scenario) -> Any:
+    cls = get_verifier(scenario.verifier.type)
+    return {
+        (False, False): _scenario_test,
+        (True, False): _sandboxed_scenario_test,
+        (False, True): _judged_scenario_test,
+        (True, True): _judged_sandboxed_scenario_test,
+    }[bool(cls.needs_sandbox), bool(cls.needs_judge)]
 
 
 class ScenarioItem(pytest.Function):
@@ -227,11 +253,16 @@ class ScenarioItem(pytest.Function):
             self.add_marker(mark)
 
     def setup(self) -> None:
-        super().setup()
         from .core.endpoint import Endpoint
         from .core.responders import Responder
         from .session import get_session
 
+        llm = get_session(self.config)
+        try:
+            super().setup()  # the fixtures: endpoint, and sandbox or judge when needed
+        except InfraError as exc:
+            llm.setup_failed(self, exc)  # e.g. no sandbox here: the item's record says so
+            raise
         endpoint = self.funcargs["llm_endpoint"]
         if not isinstance(endpoint, (Endpoint, Responder)):
             raise TypeError(
@@ -239,14 +270,14 @@ class ScenarioItem(pytest.Function):
                 "(or Responder), "
                 f"got {type(endpoint).__name__}"
             )
-        llm = get_session(self.config)
+        ctx = llm.verdicts.context(self)
         llm.generate(self, endpoint)
-        llm.judge(self)  # infrastructure problems of verifying are ERRORs too
+        llm.verdicts.judge(self, ctx)  # infrastructure problems of verifying are ERRORs too
 
     def runtest(self) -> None:
         from .session import get_session
 
-        get_session(self.config).check(self)
+        get_session(self.config).verdicts.check(self)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = (self.scenario.source_line or 1) - 1

@@ -1,14 +1,18 @@
 """Fixtures: ``llm_endpoint`` (override it in a conftest to bring your own), ``llm``,
-``llm_sandbox``. Heavy modules are imported when a fixture is used, not before."""
+``llm_sandbox`` and ``llm_judge`` (pack items use these two only when their verifier
+runs code or asks a judge; override them in a conftest the same way). Heavy modules
+are imported when a fixture is used, not before."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
     from .core.responders import Answerer
+    from .core.sandbox import Sandbox
+    from .core.verifiers.context import Judge
     from .session import LLM
 
 
@@ -32,8 +36,17 @@ def llm(request: pytest.FixtureRequest, llm_endpoint: Answerer) -> LLM:
 
 
 @pytest.fixture(scope="session")
-def llm_sandbox(pytestconfig: pytest.Config) -> Any:
-    """The sandbox for model-written code (``--llm-sandbox``), opened on first use."""
+def llm_sandbox(pytestconfig: pytest.Config) -> Sandbox:
+    """The sandbox for model-written code (``--llm-sandbox``), opened on first use; an
+    unavailable one is an ERROR (``sandbox_unavailable``) of every test that needs it."""
     from .session import get_session
 
-    return get_session(pytestconfig).sandbox()
+    return get_session(pytestconfig).verdicts.sandbox()
+
+
+@pytest.fixture(scope="session")
+def llm_judge(pytestconfig: pytest.Config) -> Judge | None:
+    """The judge model of ``--llm-judge-url`` / ``--llm-judge-model``; None without one."""
+    from .session import get_session
+
+    return get_session(pytestconfig).verdicts.judge_model

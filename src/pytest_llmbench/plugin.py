@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from . import options
-from .fixtures import llm, llm_endpoint, llm_sandbox  # noqa: F401  (plugin fixtures)
+from .fixtures import llm, llm_endpoint, llm_judge, llm_sandbox  # noqa: F401  (plugin fixtures)
 from .xdist import is_worker
 
 # Any of these (from the command line, addopts or the ini file) makes a run use llmbench.
@@ -55,8 +55,6 @@ def pytest_configure(config: pytest.Config) -> None:
     from .session import get_session
 
     session = get_session(config)
-    if config.option.llm_judge_url:
-        session.configure_judge()
     session.add_builtin_args()
     config.pluginmanager.register(LLMBenchPlugin(session), "llmbench-session")
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from . import __version__
-from .collect import BrokenPackItem, ScenarioFailed, ScenarioItem, tag_marker
+from .collect import BrokenPackItem, ScenarioItem, tag_marker
 from .core import runner
 from .core.endpoint import (
     DEAD_MODES,
@@ -46,14 +46,14 @@ from .core.runlog import (
 from .core.runner import ChatResult, ScenarioResult, ask, generation_for
 from .core.schema import PackMeta, Scenario
 from .core.summary import Summary
-from .core.verifiers.context import Judge, VerifierContext
+from .core.verifiers.context import Judge
 from .core.wrappers import CachingEndpoint, ReplayEndpoint, ReplicaSet
 from .errors import InfraError
 from .options import endpoint_arg
+from .verdicts import RESULT_KEY, Verdicts
 from .xdist import is_worker, upcoming_items
 
 SESSION_KEY = pytest.StashKey["LLMSession"]()
-RESULT_KEY = pytest.StashKey[ScenarioResult]()
 RECORD_KEY = pytest.StashKey[RunRecord]()
 CALLS_KEY = pytest.StashKey[list[Any]]()
 
@@ -61,8 +61,6 @@ DEFAULT_CONCURRENCY = 4
 TIMEOUT_FLOOR_S = 30.0
 TIMEOUT_CEILING_S = 1800.0
 ASSUMED_MAX_TOKENS = 4096
-# Verdict categories that mean the check could not run here (an ERROR, not a FAIL).
-_UNAVAILABLE = ("sandbox_unavailable", "verifier_unavailable")
 
 
 def get_session(config: pytest.Config) -> LLMSession:
@@ -176,9 +174,12 @@ class LLMSession:
         self.gate_messages: list[str] = []
         self.exit_reason: str | None = None
         self.other_failures = 0  # failed reports that are not scenario results
-        self._sandbox: Any = None
-        self.judge_model: Judge | None = None  # --llm-judge-url
-        self._sandbox_error: str | None = None
+        self.verdicts = Verdicts(
+            sandbox=opt.llm_sandbox,
+            sandbox_image=opt.llm_sandbox_image,
+            judge=self.judge_model(),
+            store=self._store,
+        )
         self.packs: dict[str, dict[str, Any]] = {}
         self.seen_pack_ids: set[str] = set()
         self._tags: set[str] = set()
@@ -259,11 +260,7 @@ class LLMSession:
             "oracle": self.oracle,
             "thinking": {True: "on", False: "off", None: "pack"}[self.thinking],
             "sampling": self.sampling_record(),
-            "sandbox": (
-                self._sandbox.describe()
-                if self._sandbox is not None
-                else self._worker_facts.get("sandbox")
-            ),
+            "sandbox": self.verdicts.describe_sandbox() or self._worker_facts.get("sandbox"),
             "concurrency": self.concurrency(),
             "repeat": self.repeat,
             "speed_probe": self.speed,
@@ -300,7 +297,7 @@ class LLMSession:
             "model": self.model,
             "speed_probe": self.speed,
             "server_settings": self.server_settings,
-            "sandbox": self._sandbox.describe() if self._sandbox is not None else None,
+            "sandbox": self.verdicts.describe_sandbox(),
             "stopped_early": self.stopped_early,
         }
         return json.loads(json.dumps(facts, default=str))  # type: ignore[no-any-return]
@@ -646,36 +643,13 @@ class LLMSession:
             max_tokens_cap=self.config.option.llm_max_tokens,
         )
 
-    def configure_judge(self) -> None:
-        """Every process (xdist workers too) gets the judge endpoint."""
+    def judge_model(self) -> Judge | None:
+        """The judge of ``--llm-judge-url``; every process (xdist workers too) has one."""
         opt = self.config.option
-        self.judge_model = Judge(
-            make_http_endpoint(opt.llm_judge_url, api_key_env=self.api_key_env),
-            opt.llm_judge_model,
-        )
-
-    def sandbox_for(self, item: ScenarioItem) -> Any:
-        """The process's sandbox, opened on first need; None for verifiers that run
-        no code. An unavailable sandbox is an ERROR with one how-to line."""
-        from .core.verifiers.base import get_verifier
-
-        if not get_verifier(item.scenario.verifier.type).needs_sandbox:
+        if not opt.llm_judge_url:
             return None
-        return self.sandbox()
-
-    def sandbox(self) -> Any:
-        with self._lock:
-            if self._sandbox is None and self._sandbox_error is None:
-                from .core.sandbox import SandboxUnavailable, open_sandbox
-
-                opt = self.config.option
-                try:
-                    self._sandbox = open_sandbox(opt.llm_sandbox, image=opt.llm_sandbox_image)
-                except SandboxUnavailable as exc:
-                    self._sandbox_error = str(exc)
-            if self._sandbox_error is not None:
-                raise InfraError("sandbox_unavailable", self._sandbox_error)
-            return self._sandbox
+        endpoint = make_http_endpoint(opt.llm_judge_url, api_key_env=self.api_key_env)
+        return Judge(endpoint, opt.llm_judge_model)
 
     # -- items ------------------------------------------------------------------
     def _job(self, item: ScenarioItem, endpoint: Answerer) -> Callable[[], ScenarioResult]:
@@ -721,14 +695,9 @@ class LLMSession:
         if self._used_endpoint is None:
             self._used_endpoint = endpoint  # a conftest may have overridden the fixture
         try:
-            self.sandbox_for(item)
             self.ensure_probed(endpoint)
         except InfraError as exc:
-            res = ScenarioResult(item.pack.id, item.scenario.id, repeat=item.repeat)
-            res.error = EndpointError(exc.failure_mode, str(exc))
-            item.stash[RESULT_KEY] = res
-            self._store(item, res)
-            self._watch_dead(item, res.error)
+            self.setup_failed(item, exc)
             raise
         if endpoint.in_process or self.concurrency() == 1:
             res = self._job(item, endpoint)()
@@ -752,6 +721,14 @@ class LLMSession:
                 res.error.args = (f"{res.error.args[0]} ({self.timeout_hint(item)})",)
             self._store(item, res)
             raise InfraError(res.error.failure_mode, res.error.args[0])
+
+    def setup_failed(self, item: ScenarioItem, exc: InfraError) -> None:
+        """The record of an item that never asked the model (no sandbox, a dead server)."""
+        res = ScenarioResult(item.pack.id, item.scenario.id, repeat=item.repeat)
+        res.error = EndpointError(exc.failure_mode, str(exc))
+        item.stash[RESULT_KEY] = res
+        self._store(item, res)
+        self._watch_dead(item, res.error)
 
     def timeout_hint(self, item: ScenarioItem) -> str:
         """Which limit a timed-out request hit, and the option that raises it."""
@@ -820,41 +797,6 @@ class LLMSession:
             ahead = [item] + items[start : at + limit] if start > at else items[at : at + limit]
             self._cursor = at + limit
         return [it for it in ahead if isinstance(it, ScenarioItem)]
-
-    def judge(self, item: ScenarioItem) -> None:
-        """The verdict, in the item's setup: whatever keeps a verdict from being
-        reached (no judge, no toolchain in the sandbox, a verifier crash) is then a
-        pytest ERROR, never the model's FAILED. :meth:`check` reports the verdict."""
-        from .core.verifiers.judge import JudgeUnavailable
-
-        res = item.stash[RESULT_KEY]
-        assert res.exchange is not None
-        try:
-            ctx = VerifierContext(sandbox=self.sandbox_for(item), judge=self.judge_model)
-            runner.judge(res, item.scenario, item.pack, ctx)
-        except JudgeUnavailable as exc:
-            res.error = EndpointError("judge_unavailable", str(exc))
-        except InfraError:
-            raise
-        except Exception as exc:
-            # a verifier crash still leaves a record; the traceback shows where
-            res.error = EndpointError("verifier_error", f"{type(exc).__name__}: {exc}")
-            self._store(item, res)
-            raise
-        v = res.verdict
-        if res.error is None and v is not None and v.category in _UNAVAILABLE:
-            # e.g. no Go toolchain in this sandbox, a verifier's extra not installed:
-            # not the model's fault
-            res.error = EndpointError(v.category, v.detail)
-        self._store(item, res)
-        if res.error is not None:
-            raise InfraError(res.error.failure_mode, res.error.args[0])
-
-    def check(self, item: ScenarioItem) -> None:
-        """The item's call phase: a wrong answer is a FAIL."""
-        res = item.stash[RESULT_KEY]
-        if not res.passed:
-            raise ScenarioFailed(res.verdict.detail if res.verdict else "no verdict")
 
     def result_of(self, item: pytest.Item) -> ScenarioResult | None:
         return item.stash.get(RESULT_KEY, None)
@@ -1076,8 +1018,7 @@ class LLMSession:
         return status
 
     def close(self) -> None:
-        if self._sandbox is not None:
-            self._sandbox.close()
+        self.verdicts.close()
         if self._scheduler is not None:
             self._scheduler.close()
         if self._endpoint is not None:
