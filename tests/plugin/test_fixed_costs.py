@@ -202,6 +202,7 @@ def test_a_plain_pack_imports_only_what_it_needs(
         "pytest_llmbench.core.generators",
         "pytest_llmbench.core.templates",
         "pytest_llmbench.core.verifiers.code",
+        "pytest_llmbench.core.verifiers.shell",
         "pytest_llmbench.core.verifiers.toolcall",
         "pytest_llmbench.core.verifiers.structure",
     }

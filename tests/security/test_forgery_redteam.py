@@ -217,6 +217,7 @@ def test_modules_the_candidate_names_do_not_act_on_the_host(
     ones for the tests: those that act when imported must stay out."""
     import sys
 
+    from pytest_llmbench.core.verifiers import pycheck as pc
     from pytest_llmbench.core.verifiers import pyremote as pr
 
     # a module object only needs the name (importing these in the sandbox would exit)
@@ -232,9 +233,9 @@ def test_modules_the_candidate_names_do_not_act_on_the_host(
     try:
         s.start()
         assert s.load_error is None, s.load_error
-        ns = pr.host_namespace(s, "", ["f"])
+        ns = pc.host_namespace(s, "", ["f"])
         assert ns["math"] is __import__("math")
-        assert pr.run_test(s, ns, "t", "assert f(2) == 2", 5.0)["ok"]
+        assert pc.run_test(s, ns, "t", "assert f(2) == 2", 5.0)["ok"]
     finally:
         s.close()
     assert [m for m in fresh if m in sys.modules] == []

@@ -18,13 +18,13 @@ from pytest_llmbench.core.sandbox import ExecResult
 from pytest_llmbench.core.schema import AssistantTurn, Scenario
 from pytest_llmbench.core.verifiers._code import NoCode
 from pytest_llmbench.core.verifiers.base import Verdict, build_verifier
-from pytest_llmbench.core.verifiers.code import (
+from pytest_llmbench.core.verifiers.code import forbidden_uses
+from pytest_llmbench.core.verifiers.context import VerifierContext
+from pytest_llmbench.core.verifiers.shell_command import (
     CLI_TOOLS,
     disallowed_tools,
     extract_command,
-    forbidden_uses,
 )
-from pytest_llmbench.core.verifiers.context import VerifierContext
 
 PACKS = Path(__file__).resolve().parents[2] / "packs"
 

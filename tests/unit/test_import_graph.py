@@ -29,10 +29,6 @@ LONG_MARKER = "# Long module:"
 PENDING_SPLIT: frozenset[str] = frozenset(
     {
         "session.py",
-        "core/verifiers/code.py",
-        "core/verifiers/pyremote.py",
-        "core/verifiers/testgen.py",
-        "core/verifiers/polyglot.py",
     }
 )
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from fakechannel import FakeSandbox, as_sandbox
+from pytest_llmbench.core.verifiers import pycheck as pc
 from pytest_llmbench.core.verifiers import pyremote as pr
 from pytest_llmbench.core.verifiers.runners import py_serve
 
@@ -134,14 +135,14 @@ def custom():
 
 @pytest.fixture
 def session() -> Iterator[pr.PySession]:
-    s = pr.open_session(as_sandbox(FakeSandbox()), CODE, timeout_s=30.0)
+    s = pc.open_session(as_sandbox(FakeSandbox()), CODE, timeout_s=30.0)
     s.deadline = s.deadline_cap
     yield s
     s.close()
 
 
 def test_calls_come_back_as_data_and_objects_as_handles(session: pr.PySession) -> None:
-    ns = pr.host_namespace(session, "", ["make", "half"])
+    ns = pc.host_namespace(session, "", ["make", "half"])
     assert ns["half"](3) == 1.5 and type(ns["half"](4)) is float
     box = ns["make"](1)
     assert isinstance(box, pr.Remote)
@@ -152,7 +153,7 @@ def test_calls_come_back_as_data_and_objects_as_handles(session: pr.PySession) -
 
 
 def test_remote_exceptions_keep_builtin_types(session: pr.PySession) -> None:
-    ns = pr.host_namespace(session, "", [])
+    ns = pc.host_namespace(session, "", [])
     with pytest.raises(ValueError, match="negative"):
         ns["half"](-1)
     with pytest.raises(pr.RemoteError) as info:
@@ -161,7 +162,7 @@ def test_remote_exceptions_keep_builtin_types(session: pr.PySession) -> None:
 
 
 def test_mutated_arguments_and_host_iterators(session: pr.PySession) -> None:
-    ns = pr.host_namespace(session, "", [])
+    ns = pc.host_namespace(session, "", [])
     xs = [3, 1, 2]
     ns["sort_in_place"](xs)
     assert xs == [1, 2, 3]
@@ -172,9 +173,9 @@ def test_mutated_arguments_and_host_iterators(session: pr.PySession) -> None:
 
 def test_builtins_and_preamble_names_stay_the_hosts() -> None:
     code = "def abs(x):\n    return 0\ndef helper(x):\n    return 0\ndef f(x):\n    return x\n"
-    s = pr.open_session(as_sandbox(FakeSandbox()), code)
+    s = pc.open_session(as_sandbox(FakeSandbox()), code)
     try:
-        ns = pr.host_namespace(s, "def helper(x):\n    return x + 1\n", ["f"])
+        ns = pc.host_namespace(s, "def helper(x):\n    return x + 1\n", ["f"])
         assert ns.get("abs", abs) is abs and "abs" not in ns
         assert ns["helper"](1) == 2
         assert isinstance(ns["f"], pr.Remote)
@@ -183,17 +184,17 @@ def test_builtins_and_preamble_names_stay_the_hosts() -> None:
 
 
 def test_a_hung_call_times_out_and_a_dead_process_says_so(session: pr.PySession) -> None:
-    ns = pr.host_namespace(session, "", [])
-    r = pr.run_test(session, ns, "spin", "spin()", 0.3)
+    ns = pc.host_namespace(session, "", [])
+    r = pc.run_test(session, ns, "spin", "spin()", 0.3)
     assert not r["ok"] and r["channel"] == "timeout" and "timed out" in r["msg"]
     session.restart()
-    ns = pr.host_namespace(session, "", [])
-    r = pr.run_test(session, ns, "die", "die()", 5.0)
+    ns = pc.host_namespace(session, "", [])
+    r = pc.run_test(session, ns, "die", "die()", 5.0)
     assert not r["ok"] and r["channel"] == "died" and "exit 4" in r["msg"]
 
 
 def test_a_test_that_swallows_the_failure_still_fails(session: pr.PySession) -> None:
-    ns = pr.host_namespace(session, "", [])
+    ns = pc.host_namespace(session, "", [])
     code = "try:\n    spin()\nexcept BaseException:\n    pass\n"
-    r = pr.run_test(session, ns, "swallow", code, 0.3)
+    r = pc.run_test(session, ns, "swallow", code, 0.3)
     assert not r["ok"] and r["channel"] == "timeout"

@@ -8,7 +8,7 @@ from fakechannel import FakeSandbox, as_sandbox
 from pytest_llmbench.core.exchange import check_answer
 from pytest_llmbench.core.schema import Scenario
 from pytest_llmbench.core.verifiers.context import VerifierContext
-from pytest_llmbench.core.verifiers.testgen import mutants
+from pytest_llmbench.core.verifiers.mutation import mutants
 
 CODE = '''def clamp(x, lo, hi):
     """Clamp x (a docstring with 1 number is never mutated)."""

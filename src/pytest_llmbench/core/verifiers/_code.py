@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict
+
+from .base import Verdict
+
 # ```lang  ...  ``` ; tolerates ~~~ fences, trailing spaces and a missing final newline.
 _FENCE = re.compile(
     r"(?P<fence>```|~~~)[ \t]*(?P<info>[^\n`]*)\n(?P<body>.*?)(?:\n)?(?P=fence)[ \t]*(?:\n|$)",
@@ -103,3 +107,23 @@ def _reads_like_prose(text: str) -> bool:
         )
     )
     return codeish / len(lines) < 0.5
+
+
+class Strict(BaseModel):
+    """Arguments of a code verifier: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def no_sandbox() -> Verdict:
+    return Verdict.fail(
+        "this verifier runs code and was given no sandbox (pass --llm-sandbox, or "
+        "--sandbox NAME to the selfcheck)",
+        "no_sandbox",
+    )
+
+
+def tail(text: str, n: int = 300) -> str:
+    """The end of a long output, where the error usually is."""
+    text = text.strip()
+    return text if len(text) <= n else "..." + text[-n:]

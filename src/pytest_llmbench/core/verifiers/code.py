@@ -7,9 +7,8 @@
   reference solution inside the sandbox.
 - ``no_bug``: trap scenarios of bug finding; the right answer says ``NO BUG`` on a
   line of its own and changes no code (no execution needed).
-- ``shell``: a fixture directory is written into the sandbox, the model's command
-  runs there under bash with a PATH holding only the allowlisted tools, and the
-  resulting tree and stdout are checked on the host.
+
+The ``shell`` verifier (a command on a fixture directory) is in :mod:`.shell`.
 
 A missing code block is the failure category ``no_code``; sandbox failure modes
 (``exec_timeout``, ``oom``, ``output_limit``, ``killed``) become the category too.
@@ -18,44 +17,20 @@ A missing code block is the failure category ``no_code``; sandbox failure modes
 from __future__ import annotations
 
 import ast
-import base64
-import io
-import posixpath
 import re
-import secrets
-import tarfile
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from ..output import Output
-from ._code import NoCode, code_blocks, extract_code
+from ._code import NoCode, Strict, code_blocks, extract_code, no_sandbox
 from ._text import short
 from .base import Check, Verdict, Verifier, register
 from .context import VerifierContext
-from .pyremote import PYTHON
-from .runners import source
 
 if TYPE_CHECKING:
     from ..sandbox.interface import Sandbox
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _no_sandbox() -> Verdict:
-    return Verdict.fail(
-        "this verifier runs code and was given no sandbox (pass --llm-sandbox, or "
-        "--sandbox NAME to the selfcheck)",
-        "no_sandbox",
-    )
-
-
-def _tail(text: str, n: int = 300) -> str:
-    text = text.strip()
-    return text if len(text) <= n else "..." + text[-n:]
 
 
 # ---------------------------------------------------------------- AST constraints
@@ -126,12 +101,12 @@ def forbidden_uses(code: str, forbid: list[str]) -> list[str]:
 # ---------------------------------------------------------------- code_tests
 
 
-class TestSpec(_Strict):
+class TestSpec(Strict):
     name: str
     code: str
 
 
-class PerfSpec(_Strict):
+class PerfSpec(Strict):
     """Time ``call`` (an expression) on data built by ``setup``, best of ``repeat``,
     with the candidate's namespace and with ``reference``'s; the candidate passes
     when its time is at most ``max(max_ratio * reference, min_s)``. Pick inputs where
@@ -151,7 +126,7 @@ def _test_name(code: str) -> str:
     return first if len(first) <= 70 else first[:67] + "..."
 
 
-class CodeTestsArgs(_Strict):
+class CodeTestsArgs(Strict):
     language: Literal["python", "javascript"] = "python"
     tests: list[str | TestSpec] = Field(min_length=1)
     # Run before the candidate's code, in its namespace (helpers, imports, stubs).
@@ -225,7 +200,7 @@ class CodeTests(Verifier):
                 if hits:
                     category = "forbidden_construct"
         if ctx.sandbox is None:
-            return _no_sandbox()
+            return no_sandbox()
         return run_tests(ctx.sandbox, a, code, checks, category)
 
 
@@ -287,16 +262,17 @@ def run_py_tests(
 def _reference_timing(sandbox: Sandbox, a: CodeTestsArgs) -> tuple[list[float], Any]:
     """The reference solution's times and result on the perf input (same sandbox,
     same channel, same clock as the candidate's)."""
+    from . import pycheck as pc
     from . import pyremote as pr
 
     assert a.perf is not None
     ref = pr.PySession(sandbox, a.perf.reference, preamble=a.preamble, timeout_s=60.0)
-    ref.preload = pr.perf_inputs(a.preamble, a.perf.setup, a.perf.call)
+    ref.preload = pc.perf_inputs(a.preamble, a.perf.setup, a.perf.call)
     try:
         ref.start()
         if ref.load_error is not None:
             raise pr.SandboxError(f"the perf reference does not load: {ref.load_error}")
-        return pr.time_call(ref, a.perf.call, a.perf.repeat, 30.0)
+        return pc.time_call(ref, a.perf.call, a.perf.repeat, 30.0)
     except pr.ChannelFailure as exc:
         raise pr.SandboxError(f"timing the perf reference: {exc.reason}") from None
     finally:
@@ -312,6 +288,7 @@ def _py_verdict(
     perf_ref: tuple[list[float], Any] | None,
     n_tests: int,
 ) -> Verdict:
+    from . import pycheck as pc
     from . import pyremote as pr
 
     if session.load_error is not None:
@@ -330,7 +307,7 @@ def _py_verdict(
         return _finish(checks, category or "missing_entry", [], None, n_tests, "")
     results: list[dict[str, Any]] = []
     limit = a.test_timeout_s
-    base = pr.host_namespace(session, a.preamble, a.entry)
+    base = pc.host_namespace(session, a.preamble, a.entry)
     for t in tests:
         if session.broken is not None:
             if time.monotonic() >= session.deadline_cap - 0.5:
@@ -341,8 +318,8 @@ def _py_verdict(
             except pr.ChannelFailure as exc:
                 results.append({"name": t["name"], "ok": False, "msg": exc.reason})
                 continue
-            base = pr.host_namespace(session, a.preamble, a.entry)
-        r = pr.run_test(session, base, t["name"], t["code"], limit)
+            base = pc.host_namespace(session, a.preamble, a.entry)
+        r = pc.run_test(session, base, t["name"], t["code"], limit)
         results.append(r)
         if r.get("channel") == "timeout":
             # one endless loop should not cost the whole budget N times over
@@ -364,6 +341,7 @@ def _py_verdict(
 def _perf_run(
     session: Any, a: CodeTestsArgs, base: dict[str, Any], ref: tuple[list[float], Any]
 ) -> dict[str, Any]:
+    from . import pycheck as pc
     from . import pyremote as pr
 
     assert a.perf is not None
@@ -373,13 +351,13 @@ def _perf_run(
     # Each repeat is the first call in a fresh process: no cache of the candidate's
     # can serve a repeat, so the fastest repeat is an honest (and noise-robust) time.
     times: list[float] = []
-    session.preload = pr.perf_inputs(a.preamble, a.perf.setup, a.perf.call)
+    session.preload = pc.perf_inputs(a.preamble, a.perf.setup, a.perf.call)
     for _ in range(a.perf.repeat):
         try:
             session.restart()
             if session.load_error is not None:
                 raise session.load_error
-            t, result = pr.time_call(session, a.perf.call, 1, allowed * 2 + 0.05)
+            t, result = pc.time_call(session, a.perf.call, 1, allowed * 2 + 0.05)
         except pr.ChannelFailure as exc:
             msg = (
                 f"still running after {allowed * 2:.3f} s" if exc.kind == "timeout" else exc.reason
@@ -447,7 +425,7 @@ def _norm_code(code: str) -> str:
     return "\n".join(ln.rstrip() for ln in code.strip().splitlines() if ln.strip())
 
 
-class NoBugArgs(_Strict):
+class NoBugArgs(Strict):
     original: str = Field(min_length=1)
     language: Literal["python", "javascript"] = "python"
 
@@ -477,505 +455,3 @@ class NoBug(Verifier):
             ),
         ]
         return Verdict.from_checks(checks, category="false_bug_report")
-
-
-# ---------------------------------------------------------------- shell
-
-# The pack's allowlist: coreutils-level tools, text tools, archives. No interpreter
-# or shell is here: one on PATH would turn every task into a scripting task.
-CLI_TOOLS = [
-    "awk",
-    "base64",
-    "basename",
-    "cat",
-    "chmod",
-    "cmp",
-    "comm",
-    "cp",
-    "csplit",
-    "cut",
-    "date",
-    "diff",
-    "dirname",
-    "du",
-    "expand",
-    "expr",
-    "false",
-    "find",
-    "fold",
-    "grep",
-    "gunzip",
-    "gzip",
-    "head",
-    "join",
-    "ln",
-    "ls",
-    "md5sum",
-    "mkdir",
-    "mktemp",
-    "mv",
-    "nl",
-    "od",
-    "paste",
-    "printf",
-    "pwd",
-    "readlink",
-    "realpath",
-    "rm",
-    "rmdir",
-    "sed",
-    "seq",
-    "sha1sum",
-    "sha256sum",
-    "shuf",
-    "sleep",
-    "sort",
-    "split",
-    "stat",
-    "tac",
-    "tail",
-    "tar",
-    "tee",
-    "test",
-    "touch",
-    "tr",
-    "true",
-    "truncate",
-    "uniq",
-    "wc",
-    "xargs",
-    "zcat",
-]
-
-_DENY = re.compile(
-    r"^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|node(js)?|deno|bun|ruby[0-9.]*|irb|php[0-9.]*|"
-    r"lua[0-9.]*|luajit|tclsh[0-9.]*|wish|java|jshell|gcc(-[0-9]+)?|g\+\+|cc|c99|clang|tcc|"
-    r"go|rustc|cargo|bash|sh|dash|zsh|ksh|mksh|csh|tcsh|fish|busybox|env|sudo|su|"
-    r"gdb|expect|socat|nc|ncat|curl|wget|ssh)$"
-)
-_QUOTED = re.compile(r"'[^']*'|\"(?:\\.|[^\"\\])*\"")
-_WORD_SEP = re.compile(r"[\s|;&()<>`$={}\\!]+")
-_BIN_PATH = re.compile(r"(/(?:[\w.+-]+/)*(?:s?bin|libexec)/+([^\s'\"|;&()<>`/\\]+))")
-_SNEAKY = re.compile(r"\b(command\s+-p|hash\s+-p|enable\s+-f|exec\s+-a|BASH_ENV|PATH\s*\+?=)")
-
-
-def disallowed_tools(command: str, allowed: list[str]) -> list[str]:
-    """Interpreters or tools outside the allowlist the command names. PATH holds only
-    the allowlist at run time; this catches absolute paths and PATH tricks that
-    would step around it, and names interpreters in the verdict."""
-    hits: list[str] = []
-    bare = _QUOTED.sub(" ", command)
-    for word in _WORD_SEP.split(bare):
-        base = word.rsplit("/", 1)[-1]
-        if base and _DENY.match(base) and base not in hits:
-            hits.append(base)
-    for full, base in _BIN_PATH.findall(command):
-        if (base not in allowed or _DENY.match(base)) and full not in hits:
-            hits.append(full)
-    for m in _SNEAKY.finditer(command):
-        hits.append(m.group(1))
-    for m in _QUOTED.finditer(command):
-        for word in _WORD_SEP.split(m.group(0).strip("'\"")):
-            base = word.rsplit("/", 1)[-1]
-            if "/" in word and base and _DENY.match(base) and word not in hits:
-                hits.append(word)
-    return hits
-
-
-_SHELL_WORDS = {
-    "cd",
-    "echo",
-    "printf",
-    "for",
-    "while",
-    "if",
-    "test",
-    "[",
-    "[[",
-    "read",
-    "set",
-    "export",
-    "unset",
-    "local",
-    "shopt",
-    "(",
-    "{",
-    "!",
-    "until",
-    "case",
-}
-
-
-def extract_command(text: str, tools: list[str]) -> str:
-    """A ```bash / ```sh block (several are joined), or an unfenced single line that
-    starts like a command."""
-    blocks = code_blocks(text)
-    if blocks:
-        return extract_code(text, "bash", join=True)
-    body = (text or "").strip()
-    if body.startswith("`") and body.endswith("`") and "\n" not in body:
-        body = body.strip("`").strip()
-    body = re.sub(r"^\$\s+", "", body)
-    if not body:
-        raise NoCode("no bash command in the answer (empty answer)")
-    if "\n" in body:
-        raise NoCode("no bash code block, and the unfenced answer is more than one line")
-    first = re.split(r"[\s;|&<>]", body, maxsplit=1)[0]
-    if (
-        first in tools
-        or first in _SHELL_WORDS
-        or re.match(r"^[A-Za-z_]\w*=", first)
-        or _DENY.match(first)
-    ):
-        return body
-    raise NoCode(
-        f"no bash code block, and the answer does not start with a command: {short(body, 50)}"
-    )
-
-
-class FileExpect(_Strict):
-    """What one path must look like after the command (relative to the fixture dir)."""
-
-    path: str
-    exists: bool = True
-    is_dir: bool = False
-    content: str | None = None  # exact, ignoring trailing whitespace at line ends
-    lines: list[str] | None = None
-    sorted_lines: list[str] | None = None  # same lines, any order
-    contains: list[str] = Field(default_factory=list)
-    not_contains: list[str] = Field(default_factory=list)
-    executable: bool | None = None
-    unchanged: bool = False  # same content as in the fixture
-    gzip_of: str | None = None  # gzip stream whose content is this text
-    is_gzip: bool | None = None  # starts with the gzip magic bytes
-    members: list[str] | None = None  # tar archive (any compression) holding exactly these files
-    symlink_to: str | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _rel(cls, v: str) -> str:
-        n = posixpath.normpath(v)
-        if posixpath.isabs(v) or n.startswith(".."):
-            raise ValueError(f"expected path must be relative inside the fixture: {v!r}")
-        return n
-
-
-class StdoutExpect(_Strict):
-    equals: str | None = None  # ignoring trailing whitespace at line ends / the end
-    lines: list[str] | None = None
-    sorted_lines: list[str] | None = None
-    contains: list[str] = Field(default_factory=list)
-    regex: str | None = None
-
-    @model_validator(mode="after")
-    def _some(self) -> StdoutExpect:
-        if (
-            self.equals is None
-            and self.lines is None
-            and self.sorted_lines is None
-            and not self.contains
-            and self.regex is None
-        ):
-            raise ValueError(
-                "stdout: give at least one of equals, lines, sorted_lines, contains, regex"
-            )
-        if self.equals is not None and not self.equals.strip():
-            raise ValueError("stdout.equals: empty output would match a command that does nothing")
-        return self
-
-
-class ShellArgs(_Strict):
-    files: dict[str, str] = Field(default_factory=dict)
-    expect: list[FileExpect] = Field(default_factory=list)
-    stdout: StdoutExpect | None = None
-    exit_zero: bool = True
-    # Files of the fixture not named in ``expect`` must keep their content, and no
-    # other file may appear: a command must do what was asked and nothing more.
-    strict_tree: bool = True
-    tools: list[str] | None = None
-    timeout_s: float = Field(default=10.0, gt=0, le=120)
-
-    @model_validator(mode="after")
-    def _check(self) -> ShellArgs:
-        if not self.expect and self.stdout is None:
-            raise ValueError("give expect (files) or stdout: something must be checked")
-        for t in self.tools or []:
-            if _DENY.match(t) or t not in CLI_TOOLS:
-                raise ValueError(f"tool {t!r} is not allowed (allowlist: CLI_TOOLS)")
-        for name in self.files:
-            n = posixpath.normpath(name)
-            if posixpath.isabs(name) or n.startswith(".."):
-                raise ValueError(f"fixture path must be relative: {name!r}")
-        return self
-
-
-def _norm_text(s: str) -> str:
-    return "\n".join(ln.rstrip() for ln in s.rstrip().splitlines())
-
-
-def _lines(s: str) -> list[str]:
-    return [ln.rstrip() for ln in s.rstrip("\n").splitlines()] if s.strip() else []
-
-
-class _Tree:
-    """The fixture dir after the command, read from a tar in memory (never extracted)."""
-
-    def __init__(self, data: bytes):
-        self.files: dict[str, bytes] = {}
-        self.modes: dict[str, int] = {}
-        self.dirs: set[str] = set()
-        self.links: dict[str, str] = {}
-        self.error = ""
-        try:
-            with tarfile.open(fileobj=io.BytesIO(data)) as tf:
-                for m in tf:
-                    name = posixpath.normpath(m.name)
-                    if name == ".":
-                        continue
-                    if m.isdir():
-                        self.dirs.add(name)
-                    elif m.issym() or m.islnk():
-                        self.links[name] = m.linkname
-                    elif m.isfile():
-                        fh = tf.extractfile(m)
-                        self.files[name] = fh.read() if fh else b""
-                        self.modes[name] = m.mode
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            self.error = f"could not read the directory tree back: {exc}"
-
-    def text(self, path: str) -> str | None:
-        raw = self.files.get(path)
-        return None if raw is None else raw.decode("utf-8", errors="replace")
-
-
-def _tar_members(raw: bytes) -> list[str] | None:
-    try:
-        with tarfile.open(fileobj=io.BytesIO(raw)) as tf:
-            return sorted(posixpath.normpath(m.name) for m in tf if m.isfile())
-    except (tarfile.TarError, EOFError, OSError):
-        return None
-
-
-def _gunzip(raw: bytes) -> str | None:
-    import gzip
-
-    try:
-        return gzip.decompress(raw).decode("utf-8", errors="replace")
-    except (OSError, EOFError, ValueError):
-        return None
-
-
-def _file_checks(e: FileExpect, tree: _Tree, fixture: dict[str, str]) -> list[Check]:
-    p = e.path
-    exists = p in tree.files or p in tree.dirs or p in tree.links
-    if not e.exists:
-        return [Check(f"{p} removed", not exists, "still there" if exists else "", "absent")]
-    if not exists:
-        return [Check(f"{p} exists", False, "missing", "present")]
-    if e.is_dir:
-        return [Check(f"{p} is a directory", p in tree.dirs, "not a directory", "directory")]
-    if e.symlink_to is not None:
-        got = tree.links.get(p)
-        return [Check(f"{p} links to {e.symlink_to}", got == e.symlink_to, repr(got))]
-    if p not in tree.files:
-        return [Check(f"{p} is a file", False, "a directory or link", "regular file")]
-    text = tree.text(p) or ""
-    out: list[Check] = []
-    if e.content is not None:
-        ok = _norm_text(text) == _norm_text(e.content)
-        out.append(Check(f"{p} content", ok, "" if ok else short(text, 70), short(e.content, 70)))
-    if e.lines is not None:
-        ok = _lines(text) == e.lines
-        out.append(
-            Check(f"{p} lines", ok, "" if ok else short(text, 70), short("\n".join(e.lines), 70))
-        )
-    if e.sorted_lines is not None:
-        ok = sorted(_lines(text)) == sorted(e.sorted_lines)
-        out.append(
-            Check(
-                f"{p} lines (any order)",
-                ok,
-                "" if ok else short(text, 70),
-                short("\n".join(e.sorted_lines), 70),
-            )
-        )
-    for s in e.contains:
-        out.append(Check(f"{p} contains {s!r}", s in text, "absent" if s not in text else ""))
-    for s in e.not_contains:
-        out.append(Check(f"{p} lacks {s!r}", s not in text, "present" if s in text else ""))
-    if e.executable is not None:
-        ex = bool(tree.modes.get(p, 0) & 0o100)
-        out.append(
-            Check(f"{p} executable={e.executable}", ex == e.executable, oct(tree.modes.get(p, 0)))
-        )
-    if e.unchanged:
-        ok = text == fixture.get(p)
-        out.append(Check(f"{p} unchanged", ok, "" if ok else short(text, 70)))
-    if e.gzip_of is not None:
-        got = _gunzip(tree.files[p])
-        ok = got is not None and _norm_text(got) == _norm_text(e.gzip_of)
-        out.append(
-            Check(
-                f"{p} is gzip of the expected text",
-                ok,
-                "not gzip" if got is None else ("" if ok else short(got, 60)),
-            )
-        )
-    if e.is_gzip is not None:
-        gz = tree.files[p][:2] == b"\x1f\x8b"
-        out.append(
-            Check(
-                f"{p} gzip-compressed={e.is_gzip}",
-                gz == e.is_gzip,
-                "" if gz == e.is_gzip else repr(tree.files[p][:8]),
-            )
-        )
-    if e.members is not None:
-        mem = _tar_members(tree.files[p])
-        want = sorted(posixpath.normpath(m) for m in e.members)
-        out.append(
-            Check(
-                f"{p} archive members",
-                mem == want,
-                "not a tar archive" if mem is None else ", ".join(mem),
-                ", ".join(want),
-            )
-        )
-    if not out:
-        out.append(Check(f"{p} exists", True))
-    return out
-
-
-def _stdout_checks(s: StdoutExpect, out: str) -> list[Check]:
-    checks: list[Check] = []
-    if s.equals is not None:
-        ok = _norm_text(out) == _norm_text(s.equals)
-        checks.append(Check("stdout", ok, "" if ok else short(out, 70), short(s.equals, 70)))
-    if s.lines is not None:
-        ok = _lines(out) == s.lines
-        checks.append(
-            Check("stdout lines", ok, "" if ok else short(out, 70), short("\n".join(s.lines), 70))
-        )
-    if s.sorted_lines is not None:
-        ok = sorted(_lines(out)) == sorted(s.sorted_lines)
-        checks.append(
-            Check(
-                "stdout lines (any order)",
-                ok,
-                "" if ok else short(out, 70),
-                short("\n".join(s.sorted_lines), 70),
-            )
-        )
-    for c in s.contains:
-        checks.append(Check(f"stdout contains {c!r}", c in out, "" if c in out else short(out, 60)))
-    if s.regex is not None:
-        ok = re.search(s.regex, out, re.MULTILINE) is not None
-        checks.append(Check(f"stdout matches /{s.regex}/", ok, "" if ok else short(out, 60)))
-    return checks
-
-
-@register("shell")
-class Shell(Verifier):
-    """The model's shell command, run on a fixture dir with only allowlisted tools on
-    PATH; the resulting files and stdout are checked."""
-
-    Args = ShellArgs
-    needs_sandbox = True
-
-    def check(self, output: Output, ctx: VerifierContext) -> Verdict:
-        a: ShellArgs = self.args  # type: ignore[assignment]
-        tools = list(a.tools or CLI_TOOLS)
-        try:
-            command = extract_command(output.text, tools)
-        except NoCode as exc:
-            return Verdict.fail(str(exc), "no_code")
-        bad = disallowed_tools(command, tools)
-        if bad:
-            return Verdict.fail(
-                f"the command uses tools outside the allowlist: {', '.join(bad)}",
-                "disallowed_tool",
-                checks=[Check("only allowlisted tools", False, ", ".join(bad), "allowlist")],
-            )
-        if ctx.sandbox is None:
-            return _no_sandbox()
-        return run_shell(ctx.sandbox, a, command, tools)
-
-
-def run_shell(sandbox: Sandbox, a: ShellArgs, command: str, tools: list[str]) -> Verdict:
-    from ..sandbox import Limits
-
-    nonce = secrets.token_hex(12)
-    files: dict[str, str] = {f"data/{k}": v for k, v in a.files.items()}
-    # runners/shell_run.py: the command's processes are all dead, and never saw the
-    # nonce, when the results are printed (see its docstring).
-    files["_shell.py"] = source("shell_run.py")
-    files[".cmd.sh"] = "readonly PATH\n" + command + "\n"
-    res = sandbox.run(
-        files=files,
-        cmd=[PYTHON, "-I", "-S", "_shell.py", *tools],
-        stdin=nonce + "\n",
-        timeout_s=a.timeout_s,
-        limits=Limits(memory_mb=256, pids=32, output_bytes=2_000_000, disk_mb=64),
-    )
-    parts = res.stdout.split("\n" + nonce)
-    if res.failure_mode or len(parts) != 4:
-        mode = res.failure_mode or "crashed"
-        why = {
-            "exec_timeout": f"the command timed out after {a.timeout_s:g} s",
-            "oom": "the command ran out of memory",
-            "output_limit": "the command produced more output than the limit",
-            "killed": "the command was killed",
-        }.get(mode, f"the run ended without results (exit {res.exit_code})")
-        err = _tail(res.stderr)
-        return Verdict.fail(why + (f"; stderr: {err}" if err else ""), mode)
-    head, out_b64, tree_b64, err = parts
-    try:
-        rc = int(out_b64.split("\n", 1)[0].strip())
-        out = base64.b64decode(out_b64.split("\n", 1)[1].strip() or b"").decode(
-            "utf-8", errors="replace"
-        )
-        tree = _Tree(base64.b64decode(tree_b64.strip()))
-    except (ValueError, IndexError):
-        return Verdict.fail("the shell runner printed unreadable results", "crashed")
-    err = err.strip()
-    checks: list[Check] = []
-    if a.exit_zero:
-        checks.append(
-            Check(
-                "exit status 0",
-                rc == 0,
-                f"{rc}" + (f" ({short(err, 80)})" if err and rc else ""),
-                "0",
-            )
-        )
-    if tree.error:
-        checks.append(Check("directory readable", False, tree.error))
-    for e in a.expect:
-        checks += _file_checks(e, tree, a.files)
-    if a.stdout is not None:
-        checks += _stdout_checks(a.stdout, out)
-    if a.strict_tree and not tree.error:
-        named = {e.path for e in a.expect}
-        touched = [
-            p
-            for p, txt in a.files.items()
-            if posixpath.normpath(p) not in named and tree.text(posixpath.normpath(p)) != txt
-        ]
-        extra = [
-            p
-            for p in sorted(tree.files) + sorted(tree.links)
-            if p not in named and p not in {posixpath.normpath(k) for k in a.files}
-        ]
-        checks.append(Check("other fixture files untouched", not touched, ", ".join(touched[:5])))
-        checks.append(Check("no unexpected files", not extra, ", ".join(extra[:5])))
-    for c in checks:
-        if c.passed:  # a passing line needs no found/wanted
-            c.found = c.wanted = ""
-    verdict = Verdict.from_checks(checks, category="checks_failed")
-    verdict.data = {
-        "command": command[:2000],
-        "exit_code": rc,
-        "stdout": out[:1000],
-        "stderr": err[:1000],
-    }
-    return verdict

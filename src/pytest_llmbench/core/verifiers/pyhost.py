@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..sandbox.interface import Sandbox
-    from .polyglot import PolyglotArgs, TestRun
+    from .polyglot import PolyglotArgs
+    from .polyglot_run import TestRun
 
 _TEST_DEF = re.compile(r"^def (test\w*)\s*\(", re.M)
 
@@ -32,13 +33,14 @@ def test_names(source: str) -> list[str]:
 
 def run_python_tests(sandbox: Sandbox, a: PolyglotArgs, files: dict[str, str], tr: TestRun) -> None:
     """Fill ``tr`` from a run of ``a.tests`` here against the answer in the sandbox."""
+    from . import pycheck as pc
     from . import pyremote as pr
 
     modname = posixpath.splitext(posixpath.basename(a.file))[0]
     tests = a.tests or ""
     t0 = time.monotonic()
     try:
-        session = pr.open_session(
+        session = pc.open_session(
             sandbox,
             files[a.file],
             timeout_s=a.timeout_s,
@@ -58,7 +60,7 @@ def run_python_tests(sandbox: Sandbox, a: PolyglotArgs, files: dict[str, str], t
             tr.build_error = f"the tests could not load the code: {kind}: {e}"
             return
         try:
-            base = _namespace(pr, session, modname, tests, files)
+            base = _namespace(pc, session, modname, tests, files)
         except pr.ChannelFailure:
             raise
         except Exception as e:  # e.g. the tests' `from lru import LRUCache` finds no LRUCache
@@ -69,8 +71,8 @@ def run_python_tests(sandbox: Sandbox, a: PolyglotArgs, files: dict[str, str], t
         for name in tr.names:
             if session.broken is not None:
                 session.restart()
-                base = _namespace(pr, session, modname, tests, files)
-            r = pr.run_test(session, base, name, f"{name}()", limit)
+                base = _namespace(pc, session, modname, tests, files)
+            r = pc.run_test(session, base, name, f"{name}()", limit)
             tr.results[name] = (bool(r["ok"]), str(r.get("msg", "")))
             tr.ran = True
     except pr.ChannelFailure as exc:
@@ -82,10 +84,10 @@ def run_python_tests(sandbox: Sandbox, a: PolyglotArgs, files: dict[str, str], t
 
 
 def _namespace(
-    pr: Any, session: Any, modname: str, tests: str, files: dict[str, str]
+    pc: Any, session: Any, modname: str, tests: str, files: dict[str, str]
 ) -> dict[str, Any]:
     """The test module executed here; ``import <modname>`` yields the proxies."""
-    proxies = pr.host_namespace(session)
+    proxies = pc.host_namespace(session)
     mod = types.ModuleType(modname)
     for k, v in proxies.items():
         if not k.startswith("__"):
