@@ -298,6 +298,7 @@ def test_looking_up_one_verifier_loads_only_its_module(tmp_path: Path) -> None:
         [
             "pytest_llmbench.core.verifiers._text",
             "pytest_llmbench.core.verifiers.base",
+            "pytest_llmbench.core.verifiers.context",  # what verifiers get: no family
             "pytest_llmbench.core.verifiers.generic",
         ]
     )
