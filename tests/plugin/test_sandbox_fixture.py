@@ -100,7 +100,7 @@ import os
 
 import pytest
 
-from pytest_llmbench.core.endpoint import HTTPEndpoint
+from pytest_llmbench.core.http_endpoint import HTTPEndpoint
 from pytest_llmbench.core.verifiers.context import Judge
 
 
