@@ -77,3 +77,32 @@ def test_the_core_never_imports_the_plugin_layer() -> None:
     ]
     assert sum(m.startswith(core) for m in graph) > 50
     assert not up, up
+
+
+# Programs that run inside a sandbox, sent in as source: they import nothing from the
+# package (the Docker runner only the two modules it is joined with), and nothing
+# imports the ones that are never more than a program.
+SANDBOX_PROGRAMS = {
+    "core.sandbox._supervise": set(),
+    "core.sandbox._seccomp": set(),
+    "core.sandbox._docker_init": set(),
+    "core.sandbox._docker_runner": {"core.sandbox._supervise", "core.sandbox._seccomp"},
+    "core.verifiers.runners.py_serve": set(),
+    "core.verifiers.runners.py_tests": set(),
+    "core.verifiers.runners.shell_run": set(),
+}
+PROGRAM_ONLY = {"core.sandbox._docker_init", "core.sandbox._docker_runner"}
+
+
+def test_sandbox_programs_import_nothing_from_the_package() -> None:
+    from importgraph import PKG, PKG_DIR, build_graph
+
+    graph = build_graph(PKG_DIR)
+    for short, allowed in SANDBOX_PROGRAMS.items():
+        mod = f"{PKG}.{short}"
+        assert mod in graph, mod  # the program is still there under this name
+        got = {e.target.removeprefix(PKG + ".") for e in graph[mod]}
+        assert got == allowed, (short, got)
+    for mod, edges in graph.items():
+        for e in edges:
+            assert e.target.removeprefix(PKG + ".") not in PROGRAM_ONLY, (mod, e)
