@@ -21,8 +21,8 @@ ALLOWED_CYCLES: frozenset[frozenset[str]] = frozenset(
 )
 
 MAX_LINES = 500
-# A module may be longer when it is mostly data (a table, a word list) and says so in a
-# comment line at its top starting with this marker, followed by the reason.
+# A module may be longer when it is mostly data (a table, a word list) or one program that
+# must run alone, and says so in a comment line at its top: this marker, then the reason.
 LONG_MARKER = "# Long module:"
 # Modules still to split (each owner deletes its line when the split lands); the same
 # rule as above: an entry for a module now short enough (or gone) fails the test.
