@@ -129,8 +129,8 @@ class PackDir(pytest.Directory):
 
         meta = self.meta
         llm = get_session(self.config)
-        repeat = llm.repeat
-        models: list[str | None] = list(llm.model_labels) or [None]
+        repeat = llm.cfg.repeat
+        models: list[str | None] = list(llm.cfg.model_labels) or [None]
         # Shared by the pack's items, as pytest shares them between the parametrized
         # items of one function: fixtures and marker names are resolved once, not once
         # per item (a third of the cost of creating 10k items).

@@ -33,9 +33,10 @@ class LLMBenchPlugin:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         config = session.config
-        if self.llm.active and not is_worker(config) and not config.option.collectonly:
+        collectonly = self.llm.cfg.collectonly
+        if self.llm.active and not is_worker(config) and not collectonly:
             self.llm.start()  # --collect-only runs nothing and writes no run log
-        if self.llm.active and not config.option.collectonly:
+        if self.llm.active and not collectonly:
             self.llm.warm_up()  # an xdist controller shares its findings with the workers
         # json-report adds its hook specs in its own configure, only when enabled.
         if getattr(config, "_json_report", None) is not None and not is_worker(config):

@@ -16,27 +16,9 @@ from . import options
 from .fixtures import llm, llm_endpoint, llm_judge, llm_sandbox  # noqa: F401  (plugin fixtures)
 from .xdist import is_worker
 
-# Any of these (from the command line, addopts or the ini file) makes a run use llmbench.
-_ACTIVATING = (
-    "llm_endpoint",
-    "llm_replay",
-    "llm_model",
-    "llm_resume",
-    "llm_baseline",
-    "llm_fail_under",
-    "llm_judge_url",
-)
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.addoption(parser)
-
-
-def _used(config: pytest.Config) -> bool:
-    opt = config.option
-    return any(getattr(opt, name, None) for name in _ACTIVATING) or bool(
-        config.getini("llm_endpoint")
-    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -45,11 +27,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "llmbench(pack=None, reference=None): count this test in an llmbench pack"
     )
     config.addinivalue_line("markers", "sandbox: the scenario runs model-written code")
-    if getattr(config.option, "markers", False):  # `pytest --markers` collects nothing
+    if config.getoption("markers", False):  # `pytest --markers` collects nothing
         from .collect import register_builtin_markers
 
         register_builtin_markers(config)
-    if not _used(config) and not is_worker(config):
+    if not options.llmbench_used(config) and not is_worker(config):
         return
     from .hooks import LLMBenchPlugin
     from .session import get_session

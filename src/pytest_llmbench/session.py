@@ -22,7 +22,6 @@ from .collect import BrokenPackItem, ScenarioItem, tag_marker
 from .core import runner
 from .core.endpoint import (
     DEAD_MODES,
-    SAMPLING_FIELDS,
     ChatParams,
     Endpoint,
     EndpointError,
@@ -41,7 +40,6 @@ from .core.runlog import (
     default_log_path,
     journal_of,
     read_runlog_warn,
-    runlog_exists,
 )
 from .core.runner import ChatResult, ScenarioResult, ask, generation_for
 from .core.schema import PackMeta, Scenario
@@ -49,7 +47,7 @@ from .core.summary import Summary
 from .core.verifiers.context import Judge
 from .core.wrappers import CachingEndpoint, ReplayEndpoint, ReplicaSet
 from .errors import InfraError
-from .options import endpoint_arg
+from .options import RunConfig
 from .verdicts import RESULT_KEY, Verdicts
 from .xdist import is_worker, upcoming_items
 
@@ -57,7 +55,6 @@ SESSION_KEY = pytest.StashKey["LLMSession"]()
 RECORD_KEY = pytest.StashKey[RunRecord]()
 CALLS_KEY = pytest.StashKey[list[Any]]()
 
-DEFAULT_CONCURRENCY = 4
 TIMEOUT_FLOOR_S = 30.0
 TIMEOUT_CEILING_S = 1800.0
 ASSUMED_MAX_TOKENS = 4096
@@ -67,116 +64,27 @@ def get_session(config: pytest.Config) -> LLMSession:
     """The run's session, created on first use (runs without llmbench never pay for it)."""
     session = config.stash.get(SESSION_KEY, None)
     if session is None:
-        session = config.stash[SESSION_KEY] = LLMSession(config)
+        session = config.stash[SESSION_KEY] = LLMSession(config, RunConfig.from_pytest(config))
     return session
 
 
 class LLMSession:
-    def __init__(self, config: pytest.Config):
+    def __init__(self, config: pytest.Config, cfg: RunConfig):
         self.config = config
-        opt = config.option
-        specs: list[str] = list(opt.llm_endpoint or [])
-        ini = config.getini("llm_endpoint")
-        if not specs and ini:
-            try:
-                specs = [endpoint_arg(str(ini))]
-            except Exception as exc:
-                raise pytest.UsageError(f"ini llm_endpoint: {exc}") from None
-        self.replay: str | None = opt.llm_replay
-        if self.replay and specs:
-            raise pytest.UsageError("--llm-replay answers from a run log: drop --llm-endpoint")
-        if self.replay and not Path(self.replay).exists():
-            raise pytest.UsageError(f"--llm-replay: no such run log: {self.replay}")
-        self._replay_endpoint: ReplayEndpoint | None = None
-        if self.replay:
-            try:  # read once here: a wrong or corrupt file is one line, not N tracebacks
-                self._replay_endpoint = ReplayEndpoint(self.replay)
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                if self.replay not in msg:
-                    msg = f"{self.replay}: not a readable run log ({msg})"
-                raise pytest.UsageError(f"--llm-replay: {msg}") from None
-        in_proc = [s for s in specs if not s.startswith("http")]
-        if in_proc and len(specs) > 1:
-            raise pytest.UsageError(
-                f"--llm-endpoint {in_proc[0]} cannot be combined with other endpoints"
-            )
-        self.endpoint_specs = specs
-        models: list[tuple[str, str | None]] = list(opt.llm_model or [])
-        if not models and config.getini("llm_model"):
-            models = [(str(config.getini("llm_model")), None)]
-        self.model: str | None = None
-        self.model_labels: list[str] = []
-        self._model_urls: dict[str, str | None] = {}
-        if len(models) == 1 and models[0][1] is None:
-            self.model = models[0][0]
-        elif models:
-            labels = [m[0] for m in models]
-            if len(set(labels)) != len(labels):
-                raise pytest.UsageError(f"--llm-model: names must be unique: {labels}")
-            if any(url is None for _, url in models) and not specs:
-                raise pytest.UsageError(
-                    "--llm-model NAME needs --llm-endpoint (or give NAME=URL for each model)"
-                )
-            self.model_labels = labels
-            self._model_urls = dict(models)
-        self.model_sizes: dict[str, float] = dict(opt.llm_model_size)
-        unknown_sizes = sorted(set(self.model_sizes) - set(self.model_labels))
-        if unknown_sizes and self.model_labels:
-            raise pytest.UsageError(
-                f"--llm-model-size: {', '.join(unknown_sizes)} is not one of the --llm-model "
-                f"names ({', '.join(self.model_labels)})"
-            )
-        self.oracle: str | None = opt.llm_oracle
-        if self.oracle and self.oracle not in self.model_labels:
-            raise pytest.UsageError(
-                f"--llm-oracle {self.oracle!r} is not one of the --llm-model names "
-                f"({', '.join(self.model_labels) or 'none'})"
-            )
+        self.cfg = cfg
+        self._replay_endpoint: ReplayEndpoint | None = cfg.replay_endpoint
+        self.model: str | None = cfg.model
         self._model_endpoints: dict[str, Answerer] = {}
         self._endpoint_models: dict[int, str | None] = {}
-        self.thinking = {"on": True, "off": False, "pack": None}[opt.llm_thinking]
-        self.packs_filter: list[str] = list(opt.llm_pack)
-        self.timeout_s: float | None = opt.llm_timeout
-        self.api_key_env: str = opt.llm_api_key_env
-        self.repeat: int = opt.llm_repeat
-        self.resume: str | None = opt.llm_resume
-        if self.resume and not runlog_exists(self.resume):  # a crashed run: its journal
-            raise pytest.UsageError(f"--llm-resume: no such run log or journal: {self.resume}")
         self._resumed: dict[str, RunRecord] | None = None
-        self.sampling = {
-            k: getattr(opt, "llm_" + k)
-            for k in SAMPLING_FIELDS
-            if getattr(opt, "llm_" + k, None) is not None
-        }
-        if opt.llm_sampling_from_server and self.sampling:
-            raise pytest.UsageError(
-                "--llm-sampling-from-server sends no sampling fields: drop "
-                + ", ".join(f"--llm-{k.replace('_', '-')}" for k in self.sampling)
-            )
-        self.sampling_mode = (
-            "server"
-            if opt.llm_sampling_from_server
-            else ("custom" if self.sampling else "canonical")
-        )
         self.server_settings: dict[str, Any] | None = None
         self._worker_facts: dict[str, Any] = {}  # merged from xdist workers
-        self.baseline: dict[str, Any] | None = None
-        if opt.llm_baseline:
-            from .core.workflows.baseline import BaselineError, load_baseline
-
-            try:
-                self.baseline = load_baseline(opt.llm_baseline)
-            except BaselineError as exc:
-                raise pytest.UsageError(f"--llm-baseline: {exc}") from None
-        if opt.llm_max_drop is not None and not opt.llm_baseline:
-            raise pytest.UsageError("--llm-max-drop needs --llm-baseline FILE to compare with")
         self.gate_messages: list[str] = []
         self.exit_reason: str | None = None
         self.other_failures = 0  # failed reports that are not scenario results
         self.verdicts = Verdicts(
-            sandbox=opt.llm_sandbox,
-            sandbox_image=opt.llm_sandbox_image,
+            sandbox=cfg.sandbox,
+            sandbox_image=cfg.sandbox_image,
             judge=self.judge_model(),
             store=self._store,
         )
@@ -197,7 +105,7 @@ class LLMSession:
         self._scheduler: Scheduler[ScenarioResult] | None = None
         self._index: dict[int, int] = {}
         self._cursor = 0
-        self.summary = Summary(model_sizes=dict(self.model_sizes))
+        self.summary = Summary(model_sizes=dict(self.cfg.model_sizes))
         self.gate_notes: list[str] = []
         self.started = time.time()
         self.writer: RunLogWriter | None = None
@@ -210,24 +118,18 @@ class LLMSession:
     # -- configuration ------------------------------------------------------
     @property
     def active(self) -> bool:
-        return (
-            bool(self.endpoint_specs) or self.replay is not None or any(self._model_urls.values())
-        )
+        return self.cfg.active
 
     @property
     def endpoint_label(self) -> str:
-        if self.replay:
-            return f"replay:{self.replay}"
-        per_model = [f"{k}={u}" for k, u in self._model_urls.items() if u]
-        return ",".join(self.endpoint_specs + per_model)
+        return self.cfg.endpoint_label
 
     def builtin_dir(self) -> Path | None:
         if not self.active:
             return None
-        wanted = self.config.option.llm_builtin_packs
+        wanted = self.cfg.builtin_packs
         if wanted is None:
-            explicit = self.config.args_source == pytest.Config.ArgsSource.ARGS
-            wanted = not explicit or bool(self.packs_filter)
+            wanted = not self.cfg.explicit_args or bool(self.cfg.packs_filter)
         if not wanted:
             return None
         d = builtin_packs_dir()
@@ -240,8 +142,7 @@ class LLMSession:
             self.config.args.append(str(d))
 
     def concurrency(self) -> int:
-        c = self.config.option.llm_concurrency
-        return int(c) if c else DEFAULT_CONCURRENCY
+        return self.cfg.concurrency
 
     def prefetch_reserve(self) -> int:
         """Items at the head of a worker's queue that it may have sent to the server
@@ -255,31 +156,31 @@ class LLMSession:
             "endpoint": self._describe_endpoint(),
             "model_endpoints": self._model_endpoints_record(),
             "model": self.model,
-            "models": self.model_labels or None,
-            "model_sizes_gb": self.model_sizes or None,
-            "oracle": self.oracle,
-            "thinking": {True: "on", False: "off", None: "pack"}[self.thinking],
+            "models": list(self.cfg.model_labels) or None,
+            "model_sizes_gb": dict(self.cfg.model_sizes) or None,
+            "oracle": self.cfg.oracle,
+            "thinking": {True: "on", False: "off", None: "pack"}[self.cfg.thinking],
             "sampling": self.sampling_record(),
             "sandbox": self.verdicts.describe_sandbox() or self._worker_facts.get("sandbox"),
             "concurrency": self.concurrency(),
-            "repeat": self.repeat,
+            "repeat": self.cfg.repeat,
             "speed_probe": self.speed,
-            "resumed_from": self.resume,
+            "resumed_from": self.cfg.resume,
             "stopped_early": self.stopped_early,
             "packs": self.packs,
         }
 
     def _model_endpoints_record(self) -> dict[str, Any] | None:
         """Multi-model runs: each model's own server (or the shared one), never a key."""
-        if not self.model_labels:
+        if not self.cfg.model_labels:
             return None
         out: dict[str, Any] = {}
-        for label in self.model_labels:
+        for label in self.cfg.model_labels:
             ep = self._model_endpoints.get(label)
             if ep is not None:
                 out[label] = ep.describe()
             else:
-                out[label] = {"name": self._model_urls.get(label) or self.endpoint_label}
+                out[label] = {"name": self.cfg.model_urls.get(label) or self.endpoint_label}
         return out
 
     def _describe_endpoint(self) -> dict[str, Any]:
@@ -313,7 +214,7 @@ class LLMSession:
         for key, value in facts.items():
             if value is not None and self._worker_facts.get(key) is None:
                 self._worker_facts[key] = value
-        if self.model is None and not self.model_labels:
+        if self.model is None and not self.cfg.model_labels:
             self.model = self._worker_facts.get("model")
         if self.speed is None:
             self.speed = self._worker_facts.get("speed_probe")
@@ -327,35 +228,35 @@ class LLMSession:
             self.stopped_early["not_run"] = max(0, to_run - done)
 
     def header_line(self) -> str:
-        workers = getattr(self.config.option, "numprocesses", None) or 0
+        workers = self.cfg.workers
         conc = self.concurrency()
         total = f"{conc} x {workers} workers" if workers else str(conc)
         return (
             f"llmbench {__version__}: endpoint={self.endpoint_label} "
-            f"model={','.join(self.model_labels) or self.model or 'auto'} "
-            f"thinking={self.config.option.llm_thinking} "
-            f"sampling={self.sampling_label()} concurrency={total} repeat={self.repeat} "
-            f"sandbox={self.config.option.llm_sandbox}"
+            f"model={','.join(self.cfg.model_labels) or self.model or 'auto'} "
+            f"thinking={self.cfg.thinking_option} "
+            f"sampling={self.sampling_label()} concurrency={total} repeat={self.cfg.repeat} "
+            f"sandbox={self.cfg.sandbox}"
         )
 
     def sampling_record(self) -> dict[str, Any]:
-        if self.sampling_mode == "canonical":
+        if self.cfg.sampling_mode == "canonical":
             return {"mode": "canonical", "temperature": 0.0}
-        if self.sampling_mode == "custom":
-            return {"mode": "custom", **self.sampling}
+        if self.cfg.sampling_mode == "custom":
+            return {"mode": "custom", **self.cfg.sampling}
         return {"mode": "server", "server_settings": self.server_settings}
 
     def sampling_label(self) -> str:
-        if self.sampling_mode == "canonical":
+        if self.cfg.sampling_mode == "canonical":
             return "canonical(t=0)"
-        if self.sampling_mode == "server":
+        if self.cfg.sampling_mode == "server":
             return "from-server"
-        return "NON-CANONICAL(" + ",".join(f"{k}={v}" for k, v in self.sampling.items()) + ")"
+        return "NON-CANONICAL(" + ",".join(f"{k}={v}" for k, v in self.cfg.sampling.items()) + ")"
 
     # -- collection -----------------------------------------------------------
     def wants_pack(self, pack_id: str) -> bool:
         self.seen_pack_ids.add(pack_id)
-        return not self.packs_filter or pack_id in self.packs_filter
+        return not self.cfg.packs_filter or pack_id in self.cfg.packs_filter
 
     def pack_nodeid(self, path: Path) -> str:
         """The pack id when pack.yaml is readable; else the folder name (the error
@@ -394,13 +295,13 @@ class LLMSession:
         return None
 
     def check_selection(self, items: list[pytest.Item]) -> None:
-        unknown = [p for p in self.packs_filter if p not in self.seen_pack_ids]
+        unknown = [p for p in self.cfg.packs_filter if p not in self.seen_pack_ids]
         if unknown:
             known = ", ".join(sorted(self.seen_pack_ids)) or "none"
             raise pytest.UsageError(
                 f"--llm-pack: unknown pack(s) {', '.join(unknown)} (collected: {known})"
             )
-        if self.resume:
+        if self.cfg.resume:
             done = self.resumed_records()
             keep: list[pytest.Item] = []
             skip: list[pytest.Item] = []
@@ -414,9 +315,9 @@ class LLMSession:
         """Finished scenarios of the run log given to --llm-resume (errors re-run)."""
         if self._resumed is None:
             self._resumed = {}
-            if self.resume:
+            if self.cfg.resume:
                 try:
-                    data, notes = read_runlog_warn(self.resume)
+                    data, notes = read_runlog_warn(self.cfg.resume)
                 except (OSError, ValueError) as exc:
                     raise pytest.UsageError(f"--llm-resume: {exc}") from None
                 for note in notes:
@@ -430,15 +331,15 @@ class LLMSession:
     def endpoint(self) -> Answerer:
         with self._lock:
             if self._endpoint is None:
-                if not self.endpoint_specs and not self.replay and self.model_labels:
-                    self._endpoint = self._make_model_endpoint(self.model_labels[0])
+                if not self.cfg.endpoint_specs and not self.cfg.replay and self.cfg.model_labels:
+                    self._endpoint = self._make_model_endpoint(self.cfg.model_labels[0])
                 else:
                     self._endpoint = self._make_endpoint()
             return self._endpoint
 
     def endpoint_for(self, item: ScenarioItem, fixture_endpoint: Answerer) -> Answerer:
         """The fixture's endpoint, or the model's own server in a multi-model run."""
-        if item.model is None or not self._model_urls.get(item.model):
+        if item.model is None or not self.cfg.model_urls.get(item.model):
             return fixture_endpoint
         with self._lock:
             ep = self._model_endpoints.get(item.model)
@@ -447,46 +348,44 @@ class LLMSession:
             return ep
 
     def _make_model_endpoint(self, label: str) -> Answerer:
-        url = self._model_urls.get(label)
+        url = self.cfg.model_urls.get(label)
         assert url is not None
-        opt = self.config.option
         return make_endpoint(
             url,
-            api_key_env=self.api_key_env,
-            timeout_s=self.timeout_s or 300.0,
-            retries=opt.llm_retries,
+            api_key_env=self.cfg.api_key_env,
+            timeout_s=self.cfg.timeout_s or 300.0,
+            retries=self.cfg.retries,
             concurrency=self.concurrency(),
-            stream=opt.llm_stream,
+            stream=self.cfg.stream,
         )
 
     def model_id_for(self, item: ScenarioItem, endpoint: Answerer) -> str | None:
         if item.model is None:
             return self.model
-        if self._model_urls.get(item.model):
+        if self.cfg.model_urls.get(item.model):
             return self._endpoint_models.get(id(endpoint))
         return item.model
 
     def _make_endpoint(self) -> Answerer:
-        opt = self.config.option
         if self._replay_endpoint is not None:
             return self._replay_endpoint
-        if not self.endpoint_specs:
+        if not self.cfg.endpoint_specs:
             pytest.skip("no --llm-endpoint given")
         eps = [
             make_endpoint(
                 spec,
-                api_key_env=self.api_key_env,
-                timeout_s=self.timeout_s or 300.0,
-                retries=opt.llm_retries,
+                api_key_env=self.cfg.api_key_env,
+                timeout_s=self.cfg.timeout_s or 300.0,
+                retries=self.cfg.retries,
                 concurrency=self.concurrency(),
-                stream=opt.llm_stream,
+                stream=self.cfg.stream,
             )
-            for spec in self.endpoint_specs
+            for spec in self.cfg.endpoint_specs
         ]
         # several servers: only URLs can be combined (checked with the options)
         ep = eps[0] if len(eps) == 1 else ReplicaSet([e for e in eps if isinstance(e, Endpoint)])
-        if opt.llm_cache and isinstance(ep, Endpoint) and not ep.in_process:
-            ep = CachingEndpoint(ep, Path(opt.llm_cache))
+        if self.cfg.cache and isinstance(ep, Endpoint) and not ep.in_process:
+            ep = CachingEndpoint(ep, Path(self.cfg.cache))
         return ep
 
     def ensure_probed(self, endpoint: Answerer) -> None:
@@ -507,19 +406,20 @@ class LLMSession:
         try:
             model = endpoint.probe()
             self._endpoint_models[key] = model
-            if self.model is None and model and not self.model_labels:
+            if self.model is None and model and not self.cfg.model_labels:
                 self.model = model
         except EndpointError as exc:
             outcome = exc
             if self._model_known(key) and exc.failure_mode in ("http_error", "malformed_response"):
                 outcome = None  # a server without /v1/models: the model was named anyway
                 self._endpoint_models[key] = None
-        if outcome is None and self.sampling_mode == "server" and self.server_settings is None:
+        if outcome is None and self.cfg.sampling_mode == "server" and self.server_settings is None:
             self.server_settings = _server_settings(endpoint)
         self._probed[key] = outcome  # last: generate() reads the key without the lock
 
     def _model_known(self, endpoint_key: int) -> bool:
-        if self.model or (self.model_labels and not self._model_urls.get(self.model_labels[0])):
+        labels = self.cfg.model_labels
+        if self.model or (labels and not self.cfg.model_urls.get(labels[0])):
             return True
         # a multi-model run's own server: its label is the model id
         return any(id(ep) == endpoint_key for ep in self._model_endpoints.values())
@@ -527,7 +427,7 @@ class LLMSession:
     def warm_up(self) -> None:
         """Probe the run's endpoint in the background while pytest collects, so the
         first scenario does not wait for the start-up requests."""
-        if self.replay or not any(s.startswith("http") for s in self.endpoint_specs):
+        if self.cfg.replay or not any(s.startswith("http") for s in self.cfg.endpoint_specs):
             return
         shared = getattr(self.config, "workerinput", {}).get("llmbench_probe")
         if isinstance(shared, dict) and self._adopt_probe(shared):
@@ -572,7 +472,7 @@ class LLMSession:
                 ep.dialect = facts.get("dialect")
                 model = facts.get("model")
                 self._endpoint_models[id(ep)] = model
-                if self.model is None and model and not self.model_labels:
+                if self.model is None and model and not self.cfg.model_labels:
                     self.model = model
                 if self.server_settings is None:
                     self.server_settings = facts.get("server_settings")
@@ -580,7 +480,7 @@ class LLMSession:
         return True
 
     def _wants_speed(self, endpoint: Answerer) -> bool:
-        return not (endpoint.in_process or self.timeout_s or not self.config.option.llm_probe)
+        return not (endpoint.in_process or self.cfg.timeout_s or not self.cfg.probe)
 
     def note_speed(self, calls: list[ChatResult], endpoint: Answerer) -> None:
         """Decode speed, which sizes per-request timeouts, from the first reply that
@@ -623,8 +523,8 @@ class LLMSession:
 
     def timeout_for(self, item: ScenarioItem) -> float | None:
         """--llm-timeout, else the scenario's, else sized from the measured speed."""
-        if self.timeout_s:
-            return self.timeout_s
+        if self.cfg.timeout_s:
+            return self.cfg.timeout_s
         gen = generation_for(item.pack, item.scenario)
         if gen.timeout_s:
             return float(gen.timeout_s)
@@ -637,19 +537,18 @@ class LLMSession:
     def params(self, model: str | None = None) -> ChatParams:
         return ChatParams(
             model=model or self.model,
-            thinking=self.thinking,
-            sampling=dict(self.sampling),
-            sampling_mode=self.sampling_mode,
-            max_tokens_cap=self.config.option.llm_max_tokens,
+            thinking=self.cfg.thinking,
+            sampling=dict(self.cfg.sampling),
+            sampling_mode=self.cfg.sampling_mode,
+            max_tokens_cap=self.cfg.max_tokens,
         )
 
     def judge_model(self) -> Judge | None:
         """The judge of ``--llm-judge-url``; every process (xdist workers too) has one."""
-        opt = self.config.option
-        if not opt.llm_judge_url:
+        if not self.cfg.judge_url:
             return None
-        endpoint = make_http_endpoint(opt.llm_judge_url, api_key_env=self.api_key_env)
-        return Judge(endpoint, opt.llm_judge_model)
+        endpoint = make_http_endpoint(self.cfg.judge_url, api_key_env=self.cfg.api_key_env)
+        return Judge(endpoint, self.cfg.judge_model)
 
     # -- items ------------------------------------------------------------------
     def _job(self, item: ScenarioItem, endpoint: Answerer) -> Callable[[], ScenarioResult]:
@@ -732,8 +631,8 @@ class LLMSession:
 
     def timeout_hint(self, item: ScenarioItem) -> str:
         """Which limit a timed-out request hit, and the option that raises it."""
-        if self.timeout_s:
-            return f"limit {self.timeout_s:g} s from --llm-timeout"
+        if self.cfg.timeout_s:
+            return f"limit {self.cfg.timeout_s:g} s from --llm-timeout"
         gen = generation_for(item.pack, item.scenario)
         if gen.timeout_s:
             return f"limit {gen.timeout_s:g} s set by the scenario; --llm-timeout overrides it"
@@ -757,7 +656,7 @@ class LLMSession:
             self._dead_watch = None  # the endpoint works (or fails in varied ways)
             return
         watch.append(err)
-        limit = self.config.option.llm_give_up
+        limit = self.cfg.give_up
         if not limit or len(watch) < limit:
             return
         self._dead_watch = None
@@ -894,9 +793,9 @@ class LLMSession:
     def _resumes_own_log(self) -> bool:
         """--llm-resume names this run's own log: its old journal is folded in."""
         w = self.writer
-        if not self.resume or w is None:
+        if not self.cfg.resume or w is None:
             return False
-        return journal_of(Path(self.resume)).resolve() == w.journal_path.resolve()
+        return journal_of(Path(self.cfg.resume)).resolve() == w.journal_path.resolve()
 
     def _say(self, line: str) -> None:
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -915,15 +814,14 @@ class LLMSession:
             )
 
     def _log_path(self) -> Path:
-        opt = self.config.option.llm_log or self.config.getini("llm_log")
-        if opt:
-            p = Path(opt)
-            return p if p.is_absolute() else self.config.invocation_params.dir / p
-        return default_log_path(self.config.invocation_params.dir)  # where the user ran it
+        if self.cfg.log:
+            p = Path(self.cfg.log)
+            return p if p.is_absolute() else self.cfg.invocation_dir / p
+        return default_log_path(self.cfg.invocation_dir)  # where the user ran it
 
     def finish(self, exitstatus: int) -> list[str]:
         """Write the run log (and Markdown report); return gate violations."""
-        if not self.active or self.config.option.collectonly:
+        if not self.active or self.cfg.collectonly:
             return []  # --collect-only ran nothing: no run log
         self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         if not self.active_log:
@@ -955,11 +853,10 @@ class LLMSession:
                 "summary": self.summary.to_dict(),
             }
         )
-        opt = self.config.option
-        if opt.llm_report_md:
+        if self.cfg.report_md:
             from .report.markdown import render_markdown
 
-            md_path = Path(opt.llm_report_md)
+            md_path = Path(self.cfg.report_md)
             md_path.parent.mkdir(parents=True, exist_ok=True)
             md_path.write_text(
                 render_markdown(
@@ -976,13 +873,13 @@ class LLMSession:
         self.gate_messages = self.gates()
         from .core.workflows.gates import gate_notes
 
-        self.gate_notes = gate_notes(self.baseline, self.writer.header)
+        baseline = None if self.cfg.baseline is None else dict(self.cfg.baseline)
+        self.gate_notes = gate_notes(baseline, self.writer.header)
         return self.gate_messages
 
     def gates(self) -> list[str]:
-        opt = self.config.option
-        fail_under = dict(opt.llm_fail_under)
-        if self.baseline is None and not fail_under:
+        cfg = self.cfg
+        if cfg.baseline is None and not cfg.fail_under:
             return []
         from .core.workflows.gates import evaluate_gates
 
@@ -990,27 +887,23 @@ class LLMSession:
         return evaluate_gates(
             self.summary.to_dict(),
             results,
-            baseline=self.baseline,
-            max_drop_pp=opt.llm_max_drop,
-            fail_under=fail_under,
+            baseline=None if cfg.baseline is None else dict(cfg.baseline),
+            max_drop_pp=cfg.max_drop,
+            fail_under=dict(cfg.fail_under),
             sampling=self.sampling_record(),
-            allow_noncanonical=opt.llm_allow_noncanonical,
+            allow_noncanonical=cfg.allow_noncanonical,
         )
 
     def exit_status(self, pytest_status: int) -> int:
         """The session's exit status under the gates (see gates.decide_exit)."""
         from .core.workflows.gates import decide_exit, exit_mode
 
-        opt = self.config.option
-        has_gates = bool(
-            self.baseline is not None or opt.llm_fail_under or opt.llm_max_errors is not None
-        )
         status, self.exit_reason = decide_exit(
             pytest_status,
-            mode=exit_mode(opt.llm_exit, has_gates=has_gates),
+            mode=exit_mode(self.cfg.exit, has_gates=self.cfg.has_gates),
             gate_messages=self.gate_messages,
             errors=self.summary.errors,
-            max_errors=opt.llm_max_errors,
+            max_errors=self.cfg.max_errors,
             other_failures=self.other_failures,
         )
         if self.exit_reason is not None:

@@ -38,7 +38,7 @@ def write_summary(tr: Any, llm: LLMSession) -> None:
             tr.write_line(line)
         if s.models:
             tr.write_sep("-", "models side by side")
-            for line in s.model_table_lines(llm.model_sizes):
+            for line in s.model_table_lines(dict(llm.cfg.model_sizes)):
                 tr.write_line(line)
         for line in infra_lines(s.failures):
             tr.write_line(line, red=True)
@@ -60,10 +60,12 @@ def write_summary(tr: Any, llm: LLMSession) -> None:
             extras.append(f"{s.retries} infrastructure retries (see run log)")
         if extras:
             tr.write_line("; ".join(extras))
-        if llm.oracle:
-            sus = s.suspects(llm.oracle)
+        if llm.cfg.oracle:
+            sus = s.suspects(llm.cfg.oracle)
             if sus:
-                tr.write_sep("!", f"SUSPECT SCENARIO(S): the oracle {llm.oracle} failed {len(sus)}")
+                tr.write_sep(
+                    "!", f"SUSPECT SCENARIO(S): the oracle {llm.cfg.oracle} failed {len(sus)}"
+                )
                 for name in sus:
                     tr.write_line(f"SUSPECT SCENARIO {name}", yellow=True)
         tr.write_line("")
