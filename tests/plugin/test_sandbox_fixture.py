@@ -217,3 +217,28 @@ def test_a_conftest_judge_grades_judged_scenarios(
         judge.script = lambda body: (200, chat_reply('{"score": 1, "reason": "wrong"}'), {})
         res = _run(pytester, "--llm-endpoint=reference", "packs/essay")
         res.assert_outcomes(failed=1)
+
+
+def test_each_xdist_worker_uses_the_conftest_sandbox(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers build their own (a session fixture per process); the controller's run
+    log names the sandbox they ran in."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{pytester.path}/no-docker.sock")
+    pytester.makeconftest(RECORDING)
+    res = _run(
+        pytester,
+        "-n",
+        "2",
+        "--llm-endpoint=reference",
+        "--llm-pack=python",
+        "--llm-sandbox=docker",
+        "-k",
+        PICK,
+    )
+    res.assert_outcomes(passed=3)
+    calls = _calls(pytester)
+    assert 1 <= calls.count("made") <= 2, calls
+    assert len([c for c in calls if c.startswith(("run ", "open "))]) >= 3, calls
+    log = json.loads((pytester.path / "log.json").read_text())
+    assert log["sandbox"]["name"] == "recording"
