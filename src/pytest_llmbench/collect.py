@@ -260,6 +260,7 @@ class ScenarioItem(pytest.Function):
         llm = get_session(self.config)
         try:
             super().setup()  # the fixtures: endpoint, and sandbox or judge when needed
+            ctx = llm.verdicts.context(self)  # what they gave, checked before any request
         except InfraError as exc:
             llm.setup_failed(self, exc)  # e.g. no sandbox here: the item's record says so
             raise
@@ -270,7 +271,6 @@ class ScenarioItem(pytest.Function):
                 "(or Responder), "
                 f"got {type(endpoint).__name__}"
             )
-        ctx = llm.verdicts.context(self)
         llm.generate(self, endpoint)
         llm.verdicts.judge(self, ctx)  # infrastructure problems of verifying are ERRORs too
 

@@ -80,6 +80,11 @@ class Verdicts:
         the judge only for judged ones. Called before the model is asked, so a
         conftest fixture returning something else costs no request."""
         sandbox = item.funcargs.get(SANDBOX_FIXTURE)
+        if sandbox is None and SANDBOX_FIXTURE in item.funcargs:
+            # the verifier runs code: no sandbox is the run's ERROR, never a FAIL
+            raise InfraError(
+                "sandbox_unavailable", f"the {SANDBOX_FIXTURE} fixture gave no sandbox (None)"
+            )
         if sandbox is not None and not isinstance(sandbox, Sandbox):
             raise TypeError(
                 f"the {SANDBOX_FIXTURE} fixture must return a "

@@ -242,3 +242,16 @@ def test_each_xdist_worker_uses_the_conftest_sandbox(
     assert len([c for c in calls if c.startswith(("run ", "open "))]) >= 3, calls
     log = json.loads((pytester.path / "log.json").read_text())
     assert log["sandbox"]["name"] == "recording"
+
+
+def test_a_conftest_sandbox_of_none_is_sandbox_unavailable(pytester: pytest.Pytester) -> None:
+    """No sandbox for a verifier that runs code: an ERROR with its record, no request."""
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture(scope='session')\ndef llm_sandbox():\n    return None\n"
+    )
+    res = _run(pytester, "--llm-endpoint=reference", "--llm-pack=python", "-k", PICK)
+    res.assert_outcomes(errors=3)
+    res.stdout.fnmatch_lines(["ERROR sandbox_unavailable in 3 scenario(s): *gave no sandbox*"])
+    log = json.loads((pytester.path / "log.json").read_text())
+    assert [r["failure_mode"] for r in log["results"]] == ["sandbox_unavailable"] * 3
+    assert all(not r.get("calls") for r in log["results"]), log["results"][0]
