@@ -28,12 +28,11 @@ from .core.endpoint import (
     request_params,
 )
 from .core.endpoint_kinds import make_endpoint, make_http_endpoint
-from .core.exchange import Exchange
 from .core.http_endpoint import HTTPEndpoint
 from .core.packs import PACK_FILE, PackError, builtin_packs_dir, load_meta
 from .core.record import RunRecord, records_of, user_properties
 from .core.request_queue import Scheduler
-from .core.responders import Answerer, Responder
+from .core.responders import Answerer
 from .core.runlog import (
     RunLogBusy,
     RunLogWriter,
@@ -975,54 +974,3 @@ def speed_figure(res: ChatResult) -> dict[str, Any]:
         )
         out["note"] = f"{why}; timeouts use the client default"
     return out
-
-
-class LLM:
-    """The ``llm`` fixture: a small chat helper over the session's endpoint."""
-
-    def __init__(self, session: LLMSession, endpoint: Answerer, item: pytest.Item):
-        self._session = session
-        self._answerer = endpoint
-        self._item = item
-        if isinstance(endpoint, Responder):
-            # reference/junk answer a test function from its mark
-            mark = item.get_closest_marker("llmbench")
-            ref = mark.kwargs.get("reference") if mark else None
-            test_id = item.name.replace("[", "-").replace("]", "") or "test"
-            self._endpoint = endpoint.for_marked(test_id, ref)
-        else:
-            self._endpoint = endpoint
-
-    @property
-    def endpoint(self) -> Answerer:
-        return self._answerer
-
-    def chat(
-        self,
-        messages: str | list[dict[str, Any]],
-        *,
-        tools: list[dict[str, Any]] | None = None,
-        max_tokens: int | None = None,
-        **extra: Any,
-    ) -> Exchange:
-        """Send one request; returns the exchange (``.output().text`` is the answer)."""
-        from .core.schema import Generation
-
-        self._session.ensure_probed(self._answerer)
-        msgs = [{"role": "user", "content": messages}] if isinstance(messages, str) else messages
-        params = request_params(self._session.params(), Generation(max_tokens=max_tokens), tools)
-        if extra:
-            params = replace(params, extra={**params.extra, **extra})
-        calls = self._item.stash.setdefault(CALLS_KEY, [])
-        try:
-            result = ask(self._endpoint, list(msgs), params)
-        except EndpointError as exc:
-            calls.append(exc)
-            raise
-        calls.append(result)
-        self._session.note_speed([result], self._answerer)
-        return Exchange(raw_turns=[result.turn], messages=list(msgs) + [result.turn.to_openai()])
-
-    def ask(self, prompt: str, **kw: Any) -> str:
-        """The answer text (thinking removed) to one user prompt."""
-        return self.chat(prompt, **kw).output().text
