@@ -23,7 +23,7 @@ def llm_endpoint(pytestconfig: pytest.Config) -> Answerer:
     """The model endpoint of this run (skips when no ``--llm-endpoint`` is given)."""
     from .session import get_session
 
-    return get_session(pytestconfig).endpoint()
+    return get_session(pytestconfig).endpoints.endpoint()
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def llm(request: pytest.FixtureRequest, llm_endpoint: Answerer) -> LLM:
 
     session = get_session(request.config)
     # a dead server is the test's ERROR (at setup, one line), not its FAILED
-    session.ensure_probed(llm_endpoint)
+    session.endpoints.ensure_probed(llm_endpoint)
     return LLM(session, llm_endpoint, request.node)
 
 
@@ -91,9 +91,10 @@ class LLM:
         from .core.schema import Generation
         from .session import CALLS_KEY
 
-        self._session.ensure_probed(self._answerer)
+        self._session.endpoints.ensure_probed(self._answerer)
         msgs = [{"role": "user", "content": messages}] if isinstance(messages, str) else messages
-        params = request_params(self._session.params(), Generation(max_tokens=max_tokens), tools)
+        run = self._session.endpoints.params()
+        params = request_params(run, Generation(max_tokens=max_tokens), tools)
         if extra:
             params = replace(params, extra={**params.extra, **extra})
         calls = self._item.stash.setdefault(CALLS_KEY, [])
@@ -103,7 +104,7 @@ class LLM:
             calls.append(exc)
             raise
         calls.append(result)
-        self._session.note_speed([result], self._answerer)
+        self._session.endpoints.note_speed([result], self._answerer)
         return Exchange(raw_turns=[result.turn], messages=list(msgs) + [result.turn.to_openai()])
 
     def ask(self, prompt: str, **kw: Any) -> str:

@@ -37,7 +37,7 @@ class LLMBenchPlugin:
         if self.llm.active and not is_worker(config) and not collectonly:
             self.llm.start()  # --collect-only runs nothing and writes no run log
         if self.llm.active and not collectonly:
-            self.llm.warm_up()  # an xdist controller shares its findings with the workers
+            self.llm.endpoints.warm_up()  # an xdist controller shares its findings with the workers
         # json-report adds its hook specs in its own configure, only when enabled.
         if getattr(config, "_json_report", None) is not None and not is_worker(config):
             from .report.jsonreport import JsonReportBridge
@@ -121,7 +121,7 @@ class LLMBenchPlugin:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        facts = self.llm.probe_facts() if self.llm.active else None
+        facts = self.llm.endpoints.probe_facts() if self.llm.active else None
         if facts is not None:
             node.workerinput["llmbench_probe"] = facts
 

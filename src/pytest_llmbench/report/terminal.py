@@ -54,8 +54,9 @@ def write_summary(tr: Any, llm: LLMSession) -> None:
                 red=True,
             )
         extras = []
-        if llm.speed and llm.speed.get("tokens_per_s"):
-            extras.append(f"speed probe {llm.speed['tokens_per_s']:.1f} tok/s")
+        speed = llm.endpoints.speed
+        if speed and speed.get("tokens_per_s"):
+            extras.append(f"speed probe {speed['tokens_per_s']:.1f} tok/s")
         if s.retries:
             extras.append(f"{s.retries} infrastructure retries (see run log)")
         if extras:
