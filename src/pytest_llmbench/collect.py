@@ -20,7 +20,7 @@ from .core.packs import (
     scenario_files,
 )
 from .core.schema import PackMeta, Scenario
-from .core.verifiers.base import get_verifier
+from .core.verifiers.base import needs
 from .errors import InfraError, ScenarioFailed
 from .report.failure import format_failure
 
@@ -213,13 +213,12 @@ def _judged_sandboxed_scenario_test(  # pragma: no cover - never called
 
 
 def _scenario_function(scenario: Scenario) -> Any:
-    cls = get_verifier(scenario.verifier.type)
     return {
         (False, False): _scenario_test,
         (True, False): _sandboxed_scenario_test,
         (False, True): _judged_scenario_test,
         (True, True): _judged_sandboxed_scenario_test,
-    }[bool(cls.needs_sandbox), bool(cls.needs_judge)]
+    }[needs(scenario.verifier)]
 
 
 class ScenarioItem(pytest.Function):
@@ -243,7 +242,7 @@ class ScenarioItem(pytest.Function):
         self.scenario = scenario
         self.pack = pack
         names = ["llmbench", pack.marker_name]
-        if get_verifier(scenario.verifier.type).needs_sandbox:
+        if needs(scenario.verifier)[0]:
             names.append("sandbox")
         cache = {} if marks is None else marks
         for name in names + [tag_marker(t) for t in scenario.tags]:

@@ -1,7 +1,8 @@
 """The verdict phase of pack items, and what their verifiers may use.
 
-A pack item requests the ``llm_sandbox`` fixture only when its verifier
-``needs_sandbox`` and the ``llm_judge`` fixture only when it ``needs_judge``, so a
+A pack item requests the ``llm_sandbox`` fixture only when its verifier (or one nested
+in it, a judge's check) ``needs_sandbox`` and the ``llm_judge`` fixture only when it
+``needs_judge`` (``core.verifiers.base.needs``), so a
 ``conftest.py`` override of either takes effect and a run of packs that execute no code
 opens no sandbox. The default fixtures come from :class:`Verdicts`: one sandbox per
 process (``--llm-sandbox``), opened on first need, and the judge model

@@ -95,6 +95,24 @@ JUDGED_PACK = """scenarios:
     counterexamples: [DNS sends e-mail., DNS is a cable.]
 """
 
+# A judge that does not decide: its deterministic check runs code, so the item needs the
+# sandbox although the judge verifier itself runs none.
+JUDGED_CODE_PACK = """scenarios:
+  - id: add
+    prompt: "Write add(a, b) in Python."
+    verifier:
+      type: judge
+      rubric: "5 = correct and idiomatic; 1 = wrong."
+      check:
+        type: code_tests
+        entry: [add]
+        tests: ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]
+    reference: "```python\\ndef add(a, b):\\n    return a + b\\n```"
+    counterexamples:
+      - "```python\\ndef add(a, b):\\n    return a - b\\n```"
+      - "no code"
+"""
+
 JUDGE_CONFTEST = """
 import os
 
@@ -255,3 +273,16 @@ def test_a_conftest_sandbox_of_none_is_sandbox_unavailable(pytester: pytest.Pyte
     log = json.loads((pytester.path / "log.json").read_text())
     assert [r["failure_mode"] for r in log["results"]] == ["sandbox_unavailable"] * 3
     assert all(not r.get("calls") for r in log["results"]), log["results"][0]
+
+
+def test_a_judge_whose_check_runs_code_gets_the_sandbox(pytester: pytest.Pytester) -> None:
+    """No judge configured: the check decides alone, in the conftest's sandbox."""
+    pytester.makeconftest(RECORDING)
+    _pack(pytester, "judgedcode", JUDGED_CODE_PACK)
+    res = _run(pytester, "--llm-endpoint=reference", "packs/judgedcode", "-m", "sandbox")
+    res.assert_outcomes(passed=1)
+    assert _calls(pytester)[0] == "made" and len(_calls(pytester)) > 1
+    log = json.loads((pytester.path / "log.json").read_text())
+    assert log["results"][0]["verdict"]["data"]["judge"] == {"status": "not_configured"}
+    res = _run(pytester, "--llm-endpoint=junk:echo", "packs/judgedcode")
+    res.assert_outcomes(failed=1)

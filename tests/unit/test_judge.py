@@ -281,3 +281,18 @@ def test_junk_fails_even_when_the_judge_loves_it(
     assert check_answer(sc, None, sc.reference, ctx).passed
     for ce in sc.counterexamples:
         assert not check_answer(sc, None, ce, ctx).passed
+
+
+def test_what_a_judge_needs_includes_its_check() -> None:
+    """A judge whose deciding check runs code needs the sandbox too."""
+    from pytest_llmbench.core.schema import VerifierSpec
+    from pytest_llmbench.core.verifiers.base import needs
+
+    code = {"type": "code_tests", "entry": ["add"], "tests": ["assert add(1, 2) == 3"]}
+    assert needs(VerifierSpec.model_validate(code)) == (True, False)
+    assert needs(VerifierSpec.model_validate({"type": "contains", "all": ["x"]})) == (False, False)
+    judged = {"type": "judge", "rubric": "r", "check": {"type": "contains", "all": ["x"]}}
+    assert needs(VerifierSpec.model_validate(judged)) == (False, True)
+    judged["check"] = code
+    assert needs(VerifierSpec.model_validate(judged)) == (True, True)
+    assert needs(VerifierSpec.model_validate({"type": "judge", "rubric": "r"})) == (False, True)

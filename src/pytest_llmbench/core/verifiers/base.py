@@ -132,6 +132,12 @@ class Verifier:
         return self.pack.pass_threshold if self.pack is not None else 1.0
 
     @classmethod
+    def inner_specs(cls, args: dict[str, Any]) -> list[VerifierSpec]:
+        """The verifiers nested in this one's arguments (a judge's ``check``): what they
+        need (a sandbox, a judge) this one needs too."""
+        return []
+
+    @classmethod
     def warm_up(cls) -> None:
         """Load what the first check would load (models, tables) before any request is
         timed; a no-op unless the verifier has such a start-up cost."""
@@ -238,6 +244,17 @@ def get_verifier(name: str) -> type[Verifier]:
         known = ", ".join(sorted(_REGISTRY))
         raise VerifierConfigError(f"unknown verifier type {name!r} (known: {known})")
     return cls
+
+
+def needs(spec: VerifierSpec) -> tuple[bool, bool]:
+    """(needs a sandbox, needs a judge): what a scenario's verifier, or one nested in
+    it, uses; the plugin gives a verifier only these."""
+    cls = get_verifier(spec.type)
+    sandbox, judge = bool(cls.needs_sandbox), bool(cls.needs_judge)
+    for inner in cls.inner_specs(spec.args):
+        s, j = needs(inner)
+        sandbox, judge = sandbox or s, judge or j
+    return sandbox, judge
 
 
 def build_verifier(spec: VerifierSpec, scenario: Scenario, pack: PackMeta | None) -> Verifier:

@@ -123,6 +123,13 @@ class JudgeVerifier(Verifier):
     Args = JudgeArgs
     needs_judge = True
 
+    @classmethod
+    def inner_specs(cls, args: dict[str, Any]) -> list[VerifierSpec]:
+        check = args.get("check")
+        if isinstance(check, VerifierSpec):
+            return [check]
+        return [VerifierSpec.model_validate(check)] if isinstance(check, dict) else []
+
     def __init__(self, args: BaseModel, scenario: Scenario, pack: PackMeta | None = None):
         super().__init__(args, scenario, pack)
         a: JudgeArgs = args  # type: ignore[assignment]

@@ -29,7 +29,7 @@ from ..packs import (
 from ..record import RunRecord
 from ..runlog import summary_of
 from ..schema import Scenario
-from ..verifiers.base import VerifierConfigError, get_verifier
+from ..verifiers.base import VerifierConfigError, needs
 from ..verifiers.context import VerifierContext
 from ..wire import parse_response
 from .records import WorkflowError
@@ -167,7 +167,7 @@ def _open_sandbox(name: str) -> Iterator[Any]:
 
 def _needs_sandbox(sc: Scenario) -> bool:
     try:
-        return bool(get_verifier(sc.verifier.type).needs_sandbox)
+        return needs(sc.verifier)[0]
     except VerifierConfigError:
         return False
 
