@@ -37,7 +37,6 @@ from .core.runlog import (
 from .core.runner import ScenarioResult
 from .core.schema import PackMeta, Scenario
 from .core.summary import Summary
-from .core.verifiers.context import Judge
 from .errors import InfraError
 from .options import RunConfig
 from .verdicts import RESULT_KEY, Verdicts
@@ -66,12 +65,7 @@ class LLMSession:
         self.gate_messages: list[str] = []
         self.exit_reason: str | None = None
         self.other_failures = 0  # failed reports that are not scenario results
-        self.verdicts = Verdicts(
-            sandbox=cfg.sandbox,
-            sandbox_image=cfg.sandbox_image,
-            judge=self.judge_model(),
-            store=self._store,
-        )
+        self.verdicts = Verdicts.of_run(cfg, self.endpoints, store=self._store)
         self.packs: dict[str, dict[str, Any]] = {}
         self.seen_pack_ids: set[str] = set()
         self._tags: set[str] = set()
@@ -267,12 +261,6 @@ class LLMSession:
                     if rec.nodeid and not rec.is_error:
                         self._resumed[rec.nodeid] = rec
         return self._resumed
-
-    def judge_model(self) -> Judge | None:
-        """The judge of ``--llm-judge-url``; every process (xdist workers too) has one."""
-        if not self.cfg.judge_url:
-            return None
-        return Judge(self.endpoints.judge_endpoint(), self.cfg.judge_model)
 
     # -- items ------------------------------------------------------------------
     def _job(self, item: ScenarioItem, endpoint: Answerer) -> Callable[[], ScenarioResult]:

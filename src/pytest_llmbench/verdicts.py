@@ -27,6 +27,8 @@ from .errors import InfraError, ScenarioFailed
 
 if TYPE_CHECKING:
     from .collect import ScenarioItem
+    from .connect import Endpoints
+    from .options import RunConfig
 
 RESULT_KEY = pytest.StashKey[ScenarioResult]()
 # Verdict categories that mean the check could not run here (an ERROR, not a FAIL).
@@ -57,6 +59,19 @@ class Verdicts:
         self._sandbox: Sandbox | None = None  # the one this process opened
         self._sandbox_error: str | None = None
         self._used: Sandbox | None = None  # what items got (maybe a conftest's)
+
+    @classmethod
+    def of_run(
+        cls,
+        cfg: RunConfig,
+        endpoints: Endpoints,
+        *,
+        store: Callable[[ScenarioItem, ScenarioResult], None],
+    ) -> Verdicts:
+        """From the run's options: every process (xdist workers too) has the judge of
+        ``--llm-judge-url``."""
+        judge = Judge(endpoints.judge_endpoint(), cfg.judge_model) if cfg.judge_url else None
+        return cls(sandbox=cfg.sandbox, sandbox_image=cfg.sandbox_image, judge=judge, store=store)
 
     # -- the default fixtures -----------------------------------------------------
     def sandbox(self) -> Sandbox:
