@@ -6,7 +6,7 @@ import difflib
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 from _pytest._code.code import ExceptionInfo, TerminalRepr
@@ -25,7 +25,35 @@ from .errors import InfraError, ScenarioFailed
 from .report.failure import format_failure
 
 if TYPE_CHECKING:
-    pass
+    from .core.responders import Answerer
+    from .core.runner import ScenarioResult
+    from .options import RunConfig
+    from .verdicts import Verdicts
+
+
+class Controller(Protocol):
+    """What pack folders and items call on the run's session. The session puts itself
+    in the stash under :data:`CONTROLLER_KEY`, so this module never imports it."""
+
+    @property
+    def cfg(self) -> RunConfig: ...
+    @property
+    def verdicts(self) -> Verdicts: ...
+    def wants_pack(self, pack_id: str) -> bool: ...
+    def pack_clash(self, pack_id: str, path: Path) -> str | None: ...
+    def register_pack(self, meta: PackMeta, path: Path) -> None: ...
+    def claim_scenario_id(self, pack_id: str, sc: Scenario) -> str | None: ...
+    def setup_failed(self, item: ScenarioItem, exc: InfraError) -> None: ...
+    def generate(self, item: ScenarioItem, endpoint: Answerer) -> None: ...
+    def result_of(self, item: pytest.Item) -> ScenarioResult | None: ...
+
+
+CONTROLLER_KEY = pytest.StashKey[Controller]()
+
+
+def controller(config: pytest.Config) -> Controller:
+    """The run's session; packs are collected only in runs that made one."""
+    return config.stash[CONTROLLER_KEY]
 
 
 TAG_PREFIX = "tag_"
@@ -92,9 +120,7 @@ class PackDir(pytest.Directory):
     meta: PackMeta
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        from .session import get_session
-
-        llm = get_session(self.config)
+        llm = controller(self.config)
         try:
             self.meta = load_meta(self.path / PACK_FILE)
         except PackError as exc:
@@ -125,10 +151,8 @@ class PackDir(pytest.Directory):
         """Items sit directly under the pack, so their natural node id is
         ``<pack>::<scenario>`` on every pytest version; a scenario file that does not
         load becomes one ERROR item ``<pack>::<file>`` and the rest still runs."""
-        from .session import get_session
-
         meta = self.meta
-        llm = get_session(self.config)
+        llm = controller(self.config)
         repeat = llm.cfg.repeat
         models: list[str | None] = list(llm.cfg.model_labels) or [None]
         # Shared by the pack's items, as pytest shares them between the parametrized
@@ -254,9 +278,8 @@ class ScenarioItem(pytest.Function):
     def setup(self) -> None:
         from .core.endpoint import Endpoint
         from .core.responders import Responder
-        from .session import get_session
 
-        llm = get_session(self.config)
+        llm = controller(self.config)
         try:
             super().setup()  # the fixtures: endpoint, and sandbox or judge when needed
             ctx = llm.verdicts.context(self)  # what they gave, checked before any request
@@ -274,9 +297,7 @@ class ScenarioItem(pytest.Function):
         llm.verdicts.judge(self, ctx)  # infrastructure problems of verifying are ERRORs too
 
     def runtest(self) -> None:
-        from .session import get_session
-
-        get_session(self.config).verdicts.check(self)
+        controller(self.config).verdicts.check(self)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = (self.scenario.source_line or 1) - 1
@@ -286,9 +307,7 @@ class ScenarioItem(pytest.Function):
         self, excinfo: ExceptionInfo[BaseException], style: Any = None
     ) -> str | TerminalRepr:
         if isinstance(excinfo.value, ScenarioFailed):
-            from .session import get_session
-
-            res = get_session(self.config).result_of(self)
+            res = controller(self.config).result_of(self)
             if res is not None:
                 return format_failure(self.scenario, res)
             return str(excinfo.value)

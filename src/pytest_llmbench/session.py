@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from . import __version__
-from .collect import BrokenPackItem, ScenarioItem, tag_marker
+from .collect import CONTROLLER_KEY, BrokenPackItem, ScenarioItem, tag_marker
 from .connect import Endpoints
 from .core import runner
 from .core.endpoint import (
@@ -52,6 +52,7 @@ def get_session(config: pytest.Config) -> LLMSession:
     session = config.stash.get(SESSION_KEY, None)
     if session is None:
         session = config.stash[SESSION_KEY] = LLMSession(config, RunConfig.from_pytest(config))
+        config.stash[CONTROLLER_KEY] = session  # what collect.py's items call
     return session
 
 
