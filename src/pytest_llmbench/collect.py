@@ -26,8 +26,8 @@ from .report.failure import format_failure
 
 if TYPE_CHECKING:
     from .core.responders import Answerer
-    from .core.runner import ScenarioResult
     from .options import RunConfig
+    from .recorder import Recorder
     from .verdicts import Verdicts
 
 
@@ -45,7 +45,8 @@ class Controller(Protocol):
     def claim_scenario_id(self, pack_id: str, sc: Scenario) -> str | None: ...
     def setup_failed(self, item: ScenarioItem, exc: InfraError) -> None: ...
     def generate(self, item: ScenarioItem, endpoint: Answerer) -> None: ...
-    def result_of(self, item: pytest.Item) -> ScenarioResult | None: ...
+    @property
+    def recorder(self) -> Recorder: ...
 
 
 CONTROLLER_KEY = pytest.StashKey[Controller]()
@@ -307,7 +308,7 @@ class ScenarioItem(pytest.Function):
         self, excinfo: ExceptionInfo[BaseException], style: Any = None
     ) -> str | TerminalRepr:
         if isinstance(excinfo.value, ScenarioFailed):
-            res = controller(self.config).result_of(self)
+            res = controller(self.config).recorder.result_of(self)
             if res is not None:
                 return format_failure(self.scenario, res)
             return str(excinfo.value)
@@ -340,6 +341,7 @@ class BrokenPackItem(pytest.Item):
         raise PackFileError(self.error)
 
     def setup(self) -> None:
+        controller(self.config).recorder.store_broken_pack(self, self.error)
         raise PackFileError(self.error)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

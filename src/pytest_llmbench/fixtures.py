@@ -89,7 +89,7 @@ class LLM:
         from .core.exchange import Exchange
         from .core.runner import ask
         from .core.schema import Generation
-        from .session import CALLS_KEY
+        from .recorder import CALLS_KEY
 
         self._session.endpoints.ensure_probed(self._answerer)
         msgs = [{"role": "user", "content": messages}] if isinstance(messages, str) else messages

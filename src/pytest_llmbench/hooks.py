@@ -35,7 +35,7 @@ class LLMBenchPlugin:
         config = session.config
         collectonly = self.llm.cfg.collectonly
         if self.llm.active and not is_worker(config) and not collectonly:
-            self.llm.start()  # --collect-only runs nothing and writes no run log
+            self.llm.recorder.start()  # --collect-only runs nothing and writes no run log
         if self.llm.active and not collectonly:
             self.llm.endpoints.warm_up()  # an xdist controller shares its findings with the workers
         # json-report adds its hook specs in its own configure, only when enabled.
@@ -80,7 +80,7 @@ class LLMBenchPlugin:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        self.llm.annotate_report(item, report)
+        self.llm.recorder.annotate_report(item, report)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -88,9 +88,9 @@ class LLMBenchPlugin:
         if is_worker(self.llm.config):
             return
         if record is not None:  # a builtin dict: it may come from an xdist worker
-            self.llm.fold(RunRecord.from_json(record))
+            self.llm.recorder.fold(RunRecord.from_json(record))
         elif report.failed:
-            self.llm.other_failures += 1
+            self.llm.recorder.other_failures += 1
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -99,9 +99,11 @@ class LLMBenchPlugin:
             if self.llm.active:  # before xdist sends workeroutput back
                 config.workeroutput["llmbench"] = self.llm.worker_facts()  # type: ignore[attr-defined]
         elif self.llm.active:
-            self.llm.settle_stop(session.testscollected)  # -n: what no worker ran
-            self.llm.finish(exitstatus)
-            session.exitstatus = self.llm.exit_status(int(exitstatus))
+            recorder = self.llm.recorder
+            # -n: what no worker ran
+            recorder.settle_stop(self.llm.stopped_early, session.testscollected)
+            recorder.finish(exitstatus)
+            session.exitstatus = recorder.exit_status(int(exitstatus))
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:

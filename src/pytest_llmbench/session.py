@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from . import __version__
-from .collect import CONTROLLER_KEY, BrokenPackItem, ScenarioItem, tag_marker
+from .collect import CONTROLLER_KEY, ScenarioItem, tag_marker
 from .connect import Endpoints
 from .core import runner
 from .core.endpoint import (
@@ -24,27 +23,17 @@ from .core.endpoint import (
     EndpointError,
 )
 from .core.packs import PACK_FILE, PackError, builtin_packs_dir, load_meta
-from .core.record import RunRecord, records_of, user_properties
 from .core.request_queue import Scheduler
 from .core.responders import Answerer
-from .core.runlog import (
-    RunLogBusy,
-    RunLogWriter,
-    default_log_path,
-    journal_of,
-    read_runlog_warn,
-)
 from .core.runner import ScenarioResult
 from .core.schema import PackMeta, Scenario
-from .core.summary import Summary
 from .errors import InfraError
 from .options import RunConfig
+from .recorder import Recorder
 from .verdicts import RESULT_KEY, Verdicts
 from .xdist import is_worker, upcoming_items
 
 SESSION_KEY = pytest.StashKey["LLMSession"]()
-RECORD_KEY = pytest.StashKey[RunRecord]()
-CALLS_KEY = pytest.StashKey[list[Any]]()
 
 
 def get_session(config: pytest.Config) -> LLMSession:
@@ -61,12 +50,9 @@ class LLMSession:
         self.config = config
         self.cfg = cfg
         self.endpoints = Endpoints(config, cfg)
-        self._resumed: dict[str, RunRecord] | None = None
         self._worker_facts: dict[str, Any] = {}  # merged from xdist workers
-        self.gate_messages: list[str] = []
-        self.exit_reason: str | None = None
-        self.other_failures = 0  # failed reports that are not scenario results
-        self.verdicts = Verdicts.of_run(cfg, self.endpoints, store=self._store)
+        self.recorder = Recorder(config, cfg, self.run_facts)
+        self.verdicts = Verdicts.of_run(cfg, self.endpoints, store=self._store_result)
         self.packs: dict[str, dict[str, Any]] = {}
         self.seen_pack_ids: set[str] = set()
         self._tags: set[str] = set()
@@ -76,15 +62,8 @@ class LLMSession:
         self._scheduler: Scheduler[ScenarioResult] | None = None
         self._index: dict[int, int] = {}
         self._cursor = 0
-        self.summary = Summary(model_sizes=dict(self.cfg.model_sizes))
-        self.gate_notes: list[str] = []
-        self.started = time.time()
-        self.writer: RunLogWriter | None = None
-        self.active_log = True  # False when another run holds --llm-log
         self._dead_watch: list[EndpointError] | None = []  # None once decided
         self.stopped_early: dict[str, Any] | None = None
-        self.log_path: Path | None = None
-        self.interrupted = False
 
     # -- configuration ------------------------------------------------------
     @property
@@ -116,10 +95,9 @@ class LLMSession:
         (the prefetch window, the item running, one in transit): never stolen."""
         return Scheduler(self.concurrency()).window + self.concurrency() + 2
 
-    def header(self) -> dict[str, Any]:
+    def run_facts(self) -> dict[str, Any]:
+        """What the run log's header says besides the recorder's own facts."""
         return {
-            "plugin_version": __version__,
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
             "endpoint": self.endpoints.describe_endpoint(self._worker_facts),
             "model_endpoints": self.endpoints.model_endpoints_record(),
             "model": self.endpoints.model,
@@ -132,7 +110,6 @@ class LLMSession:
             "concurrency": self.concurrency(),
             "repeat": self.cfg.repeat,
             "speed_probe": self.endpoints.speed,
-            "resumed_from": self.cfg.resume,
             "stopped_early": self.stopped_early,
             "packs": self.packs,
         }
@@ -169,12 +146,6 @@ class LLMSession:
             eps.speed = self._worker_facts.get("speed_probe")
         if eps.server_settings is None:
             eps.server_settings = self._worker_facts.get("server_settings")
-
-    def settle_stop(self, to_run: int) -> None:
-        """Controller of an -n run stopped early: the scenarios none of the workers ran."""
-        if self.stopped_early is not None and self.stopped_early.get("not_run") is None:
-            done = sum(1 for r in self.writer.results if not r.resumed) if self.writer else 0
-            self.stopped_early["not_run"] = max(0, to_run - done)
 
     def header_line(self) -> str:
         workers = self.cfg.workers
@@ -238,7 +209,7 @@ class LLMSession:
                 f"--llm-pack: unknown pack(s) {', '.join(unknown)} (collected: {known})"
             )
         if self.cfg.resume:
-            done = self.resumed_records()
+            done = self.recorder.resumed_records()
             keep: list[pytest.Item] = []
             skip: list[pytest.Item] = []
             for it in items:
@@ -246,22 +217,6 @@ class LLMSession:
             if skip:
                 self.config.hook.pytest_deselected(items=skip)
                 items[:] = keep
-
-    def resumed_records(self) -> dict[str, RunRecord]:
-        """Finished scenarios of the run log given to --llm-resume (errors re-run)."""
-        if self._resumed is None:
-            self._resumed = {}
-            if self.cfg.resume:
-                try:
-                    data, notes = read_runlog_warn(self.cfg.resume)
-                except (OSError, ValueError) as exc:
-                    raise pytest.UsageError(f"--llm-resume: {exc}") from None
-                for note in notes:
-                    self._say(f"--llm-resume: {note}")
-                for rec in records_of(data):
-                    if rec.nodeid and not rec.is_error:
-                        self._resumed[rec.nodeid] = rec
-        return self._resumed
 
     # -- items ------------------------------------------------------------------
     def _job(self, item: ScenarioItem, endpoint: Answerer) -> Callable[[], ScenarioResult]:
@@ -333,7 +288,7 @@ class LLMSession:
         if res.error is not None:
             if res.error.failure_mode == "timeout" and "--llm-timeout" not in res.error.args[0]:
                 res.error.args = (f"{res.error.args[0]} ({eps.timeout_hint(item)})",)
-            self._store(item, res)
+            self._store_result(item, res)
             raise InfraError(res.error.failure_mode, res.error.args[0])
 
     def setup_failed(self, item: ScenarioItem, exc: InfraError) -> None:
@@ -341,7 +296,7 @@ class LLMSession:
         res = ScenarioResult(item.pack.id, item.scenario.id, repeat=item.repeat)
         res.error = EndpointError(exc.failure_mode, str(exc))
         item.stash[RESULT_KEY] = res
-        self._store(item, res)
+        self._store_result(item, res)
         self._watch_dead(item, res.error)
 
     def _watch_dead(self, item: ScenarioItem, err: EndpointError | None) -> None:
@@ -400,223 +355,12 @@ class LLMSession:
             self._cursor = at + limit
         return [it for it in ahead if isinstance(it, ScenarioItem)]
 
-    def result_of(self, item: pytest.Item) -> ScenarioResult | None:
-        return item.stash.get(RESULT_KEY, None)
-
-    def _store(self, item: ScenarioItem, res: ScenarioResult) -> None:
-        rec = RunRecord.of_result(
-            res,
-            nodeid=item.nodeid,
-            pack_version=item.pack.version,
-            tags=item.scenario.tags,
-            model=self.endpoints.model,
-            model_label=item.model,
-        )
-        item.stash[RECORD_KEY] = rec
-        item.user_properties.extend(user_properties(rec))
-
-    def annotate_report(self, item: pytest.Item, report: pytest.TestReport) -> None:
-        """Attach the scenario's record to the report that decided it, once; builtins
-        only, so it survives xdist's report serialisation."""
-        rec = item.stash.get(RECORD_KEY, None)
-        # the verdict is reached in setup but reported by the call (unless setup failed)
-        if rec is not None and (
-            report.when == "call" or (report.when == "setup" and report.failed)
-        ):
-            del item.stash[RECORD_KEY]
-            outcome = report.outcome if report.when == "call" else "error"
-            report.llmbench = rec.replace(outcome=outcome).to_json()  # type: ignore[attr-defined]
-            return
-        if isinstance(item, BrokenPackItem) and report.when == "setup":
-            broken = RunRecord.of_broken_pack(
-                nodeid=item.nodeid,
-                pack=item.nodeid.split("/")[0].split("::")[0],
-                scenario=item.name,
-                error=item.error,
-            )
-            report.llmbench = broken.to_json()  # type: ignore[attr-defined]
-            return
-        if not isinstance(item, ScenarioItem):
-            frec = self.function_record(item, report)
-            if frec is not None:
-                frec = frec.replace(outcome=report.outcome)
-                report.llmbench = frec.to_json()  # type: ignore[attr-defined]
-
-    def function_record(self, item: pytest.Item, report: pytest.TestReport) -> RunRecord | None:
-        """A plain test marked ``@pytest.mark.llmbench(pack=...)`` joins that pack's summary."""
-        mark = item.get_closest_marker("llmbench")
-        if mark is None or not mark.kwargs.get("pack"):
-            return None
-        if report.skipped or report.when == "teardown":
-            return None
-        if report.when == "setup" and report.passed:
-            return None
-        calls = item.stash.get(CALLS_KEY, [])
-        infra = next((c for c in calls if isinstance(c, EndpointError)), None)
-        mode = None
-        if report.failed:
-            if infra is not None:
-                mode = infra.failure_mode
-            else:
-                mode = "setup_error" if report.when == "setup" else "verifier_fail"
-        lines = report.longreprtext.strip().splitlines() if report.failed else []
-        rec = RunRecord.of_function(
-            nodeid=item.nodeid,
-            pack=str(mark.kwargs["pack"]),
-            scenario=item.name,
-            passed=report.passed,
-            failure_mode=mode,
-            error=str(infra) if infra else None,
-            detail=lines[-1] if lines else "",
-            calls=[c for c in calls if not isinstance(c, EndpointError)],
-        )
-        item.user_properties.extend(user_properties(rec))
-        return rec
-
-    # -- controller -------------------------------------------------------------
-    def start(self) -> None:
-        """Controller only: take the run log (one writer per log), then carry over the
-        finished scenarios of --llm-resume."""
-        self._open_writer()
-        for rec in self.resumed_records().values():
-            self.fold(rec.replace(resumed=True))
-
-    def _open_writer(self) -> RunLogWriter:
-        if self.writer is None:
-            self.log_path = self._log_path()
-            writer = RunLogWriter(self.log_path, self.header())
-            try:
-                writer.lock()
-            except RunLogBusy as exc:
-                self.active_log = False
-                raise pytest.UsageError(f"--llm-log: {exc}") from None
-            self.writer = writer
-        return self.writer
-
-    def _resumes_own_log(self) -> bool:
-        """--llm-resume names this run's own log: its old journal is folded in."""
-        w = self.writer
-        if not self.cfg.resume or w is None:
-            return False
-        return journal_of(Path(self.cfg.resume)).resolve() == w.journal_path.resolve()
-
-    def _say(self, line: str) -> None:
-        tr = self.config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
-            tr.write_line(f"llmbench: {line}", yellow=True)
-
-    def fold(self, record: RunRecord) -> None:
-        self.summary.add(record)
-        writer = self._open_writer()
-        aside = writer.kept_aside
-        writer.add(record)
-        if aside is None and writer.kept_aside is not None and not self._resumes_own_log():
-            self._say(
-                f"an unfinished run's journal was kept as {writer.kept_aside} "
-                "(--llm-resume or llmbench inspect read it)"
-            )
-
-    def _log_path(self) -> Path:
-        if self.cfg.log:
-            p = Path(self.cfg.log)
-            return p if p.is_absolute() else self.cfg.invocation_dir / p
-        return default_log_path(self.cfg.invocation_dir)  # where the user ran it
-
-    def finish(self, exitstatus: int) -> list[str]:
-        """Write the run log (and Markdown report); return gate violations."""
-        if not self.active or self.cfg.collectonly:
-            return []  # --collect-only ran nothing: no run log
-        self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        if not self.active_log:
-            return []  # another run holds the log: write nothing
-        self._open_writer()
-        assert self.writer is not None
-        fresh = self.header()
-        self.writer.header.update(
-            {
-                k: fresh[k]
-                for k in (
-                    "endpoint",
-                    "model_endpoints",
-                    "model",
-                    "packs",
-                    "speed_probe",
-                    "sandbox",
-                    "sampling",
-                    "stopped_early",
-                )
-            }
-        )
-        self.writer.finish(
-            {
-                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "duration_s": round(time.time() - self.started, 3),
-                "exitstatus": int(exitstatus),
-                "interrupted": self.interrupted,
-                "summary": self.summary.to_dict(),
-            }
-        )
-        if self.cfg.report_md:
-            from .report.markdown import render_markdown
-
-            md_path = Path(self.cfg.report_md)
-            md_path.parent.mkdir(parents=True, exist_ok=True)
-            md_path.write_text(
-                render_markdown(
-                    {
-                        **self.writer.header,
-                        "results": [r.to_json() for r in self.writer.results],
-                        "summary": self.summary.to_dict(),
-                    }
-                ),
-                encoding="utf-8",
-            )
-        if self.writer.kept_aside is not None and self._resumes_own_log():
-            self.writer.kept_aside.unlink(missing_ok=True)  # every record is in the new log
-        self.gate_messages = self.gates()
-        from .core.workflows.gates import gate_notes
-
-        baseline = None if self.cfg.baseline is None else dict(self.cfg.baseline)
-        self.gate_notes = gate_notes(baseline, self.writer.header)
-        return self.gate_messages
-
-    def gates(self) -> list[str]:
-        cfg = self.cfg
-        if cfg.baseline is None and not cfg.fail_under:
-            return []
-        from .core.workflows.gates import evaluate_gates
-
-        results = self.writer.results if self.writer else []
-        return evaluate_gates(
-            self.summary.to_dict(),
-            results,
-            baseline=None if cfg.baseline is None else dict(cfg.baseline),
-            max_drop_pp=cfg.max_drop,
-            fail_under=dict(cfg.fail_under),
-            sampling=self.endpoints.sampling_record(),
-            allow_noncanonical=cfg.allow_noncanonical,
-        )
-
-    def exit_status(self, pytest_status: int) -> int:
-        """The session's exit status under the gates (see gates.decide_exit)."""
-        from .core.workflows.gates import decide_exit, exit_mode
-
-        status, self.exit_reason = decide_exit(
-            pytest_status,
-            mode=exit_mode(self.cfg.exit, has_gates=self.cfg.has_gates),
-            gate_messages=self.gate_messages,
-            errors=self.summary.errors,
-            max_errors=self.cfg.max_errors,
-            other_failures=self.other_failures,
-        )
-        if self.exit_reason is not None:
-            self.exit_reason = f"exit status {status}: {self.exit_reason}"
-        return status
+    def _store_result(self, item: ScenarioItem, res: ScenarioResult) -> None:
+        self.recorder.store(item, res, self.endpoints.model)
 
     def close(self) -> None:
         self.verdicts.close()
         if self._scheduler is not None:
             self._scheduler.close()
         self.endpoints.close()
-        if self.writer is not None:
-            self.writer.close()
+        self.recorder.close()

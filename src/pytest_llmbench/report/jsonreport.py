@@ -14,6 +14,7 @@ class JsonReportBridge:
     def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
         # Built incrementally, so it is complete before json-report's sessionfinish.
         if self.llm.active:
-            summary = self.llm.summary.to_dict()
-            summary["run_log"] = str(self.llm.log_path) if self.llm.log_path else None
+            rec = self.llm.recorder
+            summary = rec.summary.to_dict()
+            summary["run_log"] = str(rec.log_path) if rec.log_path else None
             json_report["llmbench"] = summary

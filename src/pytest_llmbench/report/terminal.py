@@ -29,7 +29,8 @@ def infra_lines(failures: list[dict[str, Any]]) -> list[str]:
 def write_summary(tr: Any, llm: LLMSession) -> None:
     if not llm.active:
         return
-    s = llm.summary
+    rec = llm.recorder
+    s = rec.summary
     tr.write_sep("=", "llmbench summary")
     if not s.total:
         tr.write_line("no llmbench scenario ran")
@@ -71,18 +72,18 @@ def write_summary(tr: Any, llm: LLMSession) -> None:
                     tr.write_line(f"SUSPECT SCENARIO {name}", yellow=True)
         tr.write_line("")
         tr.write_line(s.quality_line(), bold=True)
-    if llm.log_path is not None:
-        tr.write_line(f"run log: {llm.log_path}")
-    sb = llm.header().get("sandbox")
+    if rec.log_path is not None:
+        tr.write_line(f"run log: {rec.log_path}")
+    sb = llm.run_facts().get("sandbox")
     if isinstance(sb, dict):
         tr.write_line(f"sandbox: {sb.get('name')} ({sb.get('image') or 'host toolchains'})")
     if isinstance(sb, dict) and sb.get("unsafe"):
         tr.write_line(f"WARNING: {sb.get('warning') or 'code ran without a sandbox'}", red=True)
-    if llm.gate_messages:
+    if rec.gate_messages:
         tr.write_sep("!", "llmbench gates failed")
-        for msg in llm.gate_messages:
+        for msg in rec.gate_messages:
             tr.write_line(msg, red=True)
-    for note in llm.gate_notes:
+    for note in rec.gate_notes:
         tr.write_line(f"llmbench baseline: {note}", yellow=True)
-    if llm.exit_reason:
-        tr.write_line(f"llmbench {llm.exit_reason}", bold=True)
+    if rec.exit_reason:
+        tr.write_line(f"llmbench {rec.exit_reason}", bold=True)
