@@ -9,30 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from importgraph import PKG_DIR, build_graph, cycles, describe, short_name
-
-# Cycles still to break, as the set of modules each one involves (short names, without
-# the package prefix). Whoever breaks one deletes its line: an entry that no longer
-# matches a cycle fails the test, so this list only shrinks.
-ALLOWED_CYCLES: frozenset[frozenset[str]] = frozenset()
+from importgraph import PKG_DIR, build_graph, cycles, describe
 
 MAX_LINES = 500
 # A module may be longer when it is mostly data (a table, a word list) or one program that
 # must run alone, and says so in a comment line at its top: this marker, then the reason.
 LONG_MARKER = "# Long module:"
-# Modules still to split (each owner deletes its line when the split lands); the same
-# rule as above: an entry for a module now short enough (or gone) fails the test.
-PENDING_SPLIT: frozenset[str] = frozenset()
 
 
-def test_the_package_has_no_import_cycle_beyond_the_listed_ones() -> None:
+def test_the_package_has_no_import_cycle() -> None:
     graph = build_graph(PKG_DIR)
     assert len(graph) > 50  # the scan really saw the package
-    found = {frozenset(short_name(m) for m in comp): comp for comp in cycles(graph)}
-    new = [describe(graph, comp) for key, comp in found.items() if key not in ALLOWED_CYCLES]
-    assert not new, "import cycle(s):\n" + "\n".join(new)
-    gone = [sorted(c) for c in ALLOWED_CYCLES if c not in found]
-    assert not gone, f"no longer a cycle, delete from ALLOWED_CYCLES: {gone}"
+    found = [describe(graph, comp) for comp in cycles(graph)]
+    assert not found, "import cycle(s):\n" + "\n".join(found)
 
 
 def _write(root: Path, rel: str, text: str) -> None:
@@ -84,18 +73,13 @@ def _justified(rel: str) -> bool:
 def test_no_module_is_longer_than_the_limit_unless_it_says_why() -> None:
     counts = _line_counts()
     assert len(counts) > 50
-    long = {rel: n for rel, n in counts.items() if n > MAX_LINES}
     unexplained = sorted(
-        f"{rel} ({n} lines)"
-        for rel, n in long.items()
-        if rel not in PENDING_SPLIT and not _justified(rel)
+        f"{rel} ({n} lines)" for rel, n in counts.items() if n > MAX_LINES and not _justified(rel)
     )
     assert not unexplained, (
         f"modules above {MAX_LINES} lines: split them, or (mostly data) say why in a "
         f"'{LONG_MARKER} ...' line at the top: {unexplained}"
     )
-    done = sorted(PENDING_SPLIT - set(long))
-    assert not done, f"short enough now (or gone), delete from PENDING_SPLIT: {done}"
 
 
 def test_no_two_modules_share_a_name() -> None:
