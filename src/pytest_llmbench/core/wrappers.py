@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .endpoint import Endpoint, EndpointError, Params, Reply, Usage
+from .record import records_of
 from .runlog import read_runlog
 from .wire import build_body, parse_response
 
@@ -174,8 +175,8 @@ class ReplayEndpoint(Endpoint):
         self._answers: dict[str, list[dict[str, Any]]] = {}
         self._next: dict[str, int] = {}
         self._lock = threading.Lock()
-        for rec in data.get("results", []):
-            for call in rec.get("calls") or []:
+        for rec in records_of(data):
+            for call in rec.calls:
                 req, resp = call.get("request"), call.get("response")
                 if isinstance(req, dict) and isinstance(resp, dict):
                     self._answers.setdefault(request_key(req, _REPLAY_FIELDS), []).append(call)
