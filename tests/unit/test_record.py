@@ -12,12 +12,13 @@ import pytest
 
 from pytest_llmbench.core.endpoint import ChatParams
 from pytest_llmbench.core.endpoint_kinds import make_endpoint
-from pytest_llmbench.core.record import RunRecord, records_of, user_properties
+from pytest_llmbench.core.record import RunHeader, RunRecord, records_of, user_properties
 from pytest_llmbench.core.runlog import load_runlog, summary_of
 from pytest_llmbench.core.runner import run_scenario
 from pytest_llmbench.core.schema import Scenario
 from pytest_llmbench.core.workflows import inspect as ins
 from pytest_llmbench.core.workflows.diff import diff_runs
+from pytest_llmbench.core.workflows.records import run_title
 from pytest_llmbench.core.workflows.rescore import rescore
 from pytest_llmbench.report.html import render_html
 from pytest_llmbench.report.markdown import render_markdown
@@ -254,3 +255,43 @@ def test_older_run_logs_load_and_the_workflows_work(
     assert out.checked == len(recs) and not out.changes, out.lines()
     for old, new in zip(before, ref["results"], strict=True):
         assert {k: v for k, v in new.items() if k in old} == old
+
+
+def test_run_header_of_older_and_current_logs() -> None:
+    old = RunHeader.from_json({"format": "x", "model": "m", "endpoint": "http://h", "results": []})
+    assert (old.model, old.endpoint, old.thinking, old.sampling, old.models) == (
+        "m",
+        "http://h",
+        None,
+        None,
+        (),
+    )
+    assert run_title({"model": "m", "endpoint": "http://h"}) == (
+        "model m, endpoint http://h, thinking pack, sampling canonical"
+    )
+    now = RunHeader.from_json(
+        {
+            "model": None,
+            "models": ["q4", "q8"],
+            "endpoint": {"name": "a,b", "kind": "http"},
+            "thinking": "off",
+            "sampling": {"mode": "custom", "temperature": 0.7},
+            "started_at": "2026-01-01T00:00:00Z",
+            "duration_s": 12.5,
+            "incomplete": True,
+            "packs": {"smoke": {"version": "1.0.0"}, "junk": 3},
+        }
+    )
+    assert now.models == ("q4", "q8") and now.endpoint == "a,b" and now.incomplete
+    assert dict(now.packs) == {"smoke": {"version": "1.0.0"}} and now.duration_s == 12.5
+    title = run_title(
+        {
+            "models": ["q4"],
+            "endpoint": {"name": "a"},
+            "thinking": "off",
+            "sampling": {"mode": "custom"},
+            "incomplete": True,
+        }
+    )
+    assert "thinking off" in title and "sampling non-canonical" in title
+    assert title.endswith("INCOMPLETE (recovered from the journal)")

@@ -389,3 +389,43 @@ def user_properties(rec: RunRecord) -> list[Property]:
     if rec.model_label is not None:
         props.append(("llmbench.model", rec.model_label))
     return props
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+@dataclass(frozen=True, slots=True)
+class RunHeader:
+    """What the readers use from a run log's header (the log itself stays as written)."""
+
+    model: str | None = None
+    models: tuple[str, ...] = ()  # a multi-model run's labels
+    endpoint: str | None = None  # its name
+    thinking: str | None = None  # on, off or pack (None in logs that did not say)
+    sampling: Mapping[str, Any] | None = None  # None: older logs, canonical only
+    started_at: str | None = None
+    duration_s: float | None = None
+    incomplete: bool = False  # recovered from the crash journal
+    packs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> RunHeader:
+        ep = d.get("endpoint")
+        models = d.get("models")
+        sampling = d.get("sampling")
+        packs = d.get("packs")
+        duration = d.get("duration_s")
+        return cls(
+            model=_opt_str(d.get("model")),
+            models=tuple(str(m) for m in models) if isinstance(models, list) else (),
+            endpoint=_opt_str(ep.get("name") if isinstance(ep, dict) else ep),
+            thinking=_opt_str(d.get("thinking")),
+            sampling=dict(sampling) if isinstance(sampling, dict) else None,
+            started_at=_opt_str(d.get("started_at")),
+            duration_s=float(duration) if isinstance(duration, (int, float)) else None,
+            incomplete=bool(d.get("incomplete")),
+            packs={str(k): dict(v) for k, v in packs.items() if isinstance(v, dict)}
+            if isinstance(packs, dict)
+            else {},
+        )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from ..core.record import RunRecord, records_of
+from ..core.record import RunHeader, RunRecord, records_of
 from ..core.workflows.records import reasoning_of, sampling_tag, summary_for
 from .html_assets import CSS, JS
 
@@ -47,21 +47,20 @@ class Series:
 def _series(runs: list[tuple[str, dict[str, Any]]]) -> list[Series]:
     out: list[Series] = []
     for source, data in runs:
+        head = RunHeader.from_json(data)
         results = records_of(data)
         models = sorted({r.model for r in results if r.model})
         groups: list[tuple[str | None, list[RunRecord]]]
         if models:
             groups = [(m, [r for r in results if r.model == m]) for m in models]
         else:
-            groups = [(data.get("model"), results)]
-        ep = data.get("endpoint") or {}
-        ep_name = ep.get("name") if isinstance(ep, dict) else ep
+            groups = [(head.model, results)]
         for model, group in groups:
             # a series is one model: its records count under their pack, not "pack [model]"
             recs = [r.replace(model_label=None) for r in group]
-            label = str(model or ep_name or "run")
-            if data.get("thinking") not in (None, "pack"):
-                label += f" (thinking {data['thinking']})"
+            label = str(model or head.endpoint or "run")
+            if head.thinking not in (None, "pack"):
+                label += f" (thinking {head.thinking})"
             if len(runs) > 1:
                 label = f"{source}: {label}"
             out.append(Series(label, source, data, model, recs))
@@ -91,18 +90,17 @@ def _badge(status: str) -> str:
 def _runs_section(series: list[Series]) -> str:
     rows = []
     for s in series:
-        d = s.runlog
+        run = RunHeader.from_json(s.runlog)
         summ = summary_for(s.results)
-        ep = d.get("endpoint") or {}
         rows.append(
             "<tr>"
             f'<td><span class="sw" style="background:{s.color}"></span>{e(s.label)}</td>'
             f"<td>{e(s.model or '-')}</td>"
-            f"<td>{e(ep.get('name') if isinstance(ep, dict) else ep)}</td>"
-            f"<td>{e(d.get('thinking') or 'pack')}</td>"
-            f"<td>{e(sampling_tag(d.get('sampling')))}</td>"
-            f"<td>{e(d.get('started_at') or '-')}</td>"
-            f'<td class="num">{e(_or_dash(d.get("duration_s")))}</td>'
+            f"<td>{e(run.endpoint)}</td>"
+            f"<td>{e(run.thinking or 'pack')}</td>"
+            f"<td>{e(sampling_tag(run.sampling))}</td>"
+            f"<td>{e(run.started_at or '-')}</td>"
+            f'<td class="num">{e(_or_dash(run.duration_s))}</td>'
             f"<td>{e(_overall(summ))}</td>"
             "</tr>"
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..record import RunRecord, records_of
+from ..record import RunHeader, RunRecord, records_of
 from .records import (
     Key,
     is_multi_model,
@@ -275,7 +275,8 @@ def diff_runs(a: dict[str, Any], b: dict[str, Any]) -> DiffResult:
     res.packs = [d for d in res.packs if d.common]
     if not res.packs:
         res.notes.append("the two runs have no scenario in common")
-    ta, tb = str(a.get("thinking") or "pack"), str(b.get("thinking") or "pack")
+    ta = RunHeader.from_json(a).thinking or "pack"
+    tb = RunHeader.from_json(b).thinking or "pack"
     if ta != tb:
         res.thinking = (ta, tb)
     ma, mb = models_label(a), models_label(b)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..output import split_thinking
-from ..record import RunRecord, records_of
+from ..record import RunHeader, RunRecord, records_of
 from ..summary import Summary
 
 
@@ -25,17 +26,17 @@ def key_of(rec: RunRecord, multi: bool = False) -> Key:
 
 
 def is_multi_model(run: dict[str, Any]) -> bool:
-    if run.get("models"):
+    if RunHeader.from_json(run).models:
         return True
     return len({r.model for r in records_of(run) if r.model}) > 1
 
 
 def models_label(run: dict[str, Any]) -> str:
     """The model (or side-by-side models) a run log measured, for messages."""
-    models = run.get("models")
-    if isinstance(models, list) and models:
-        return ", ".join(str(m) for m in models)
-    return str(run.get("model") or "?")
+    head = RunHeader.from_json(run)
+    if head.models:
+        return ", ".join(head.models)
+    return head.model or "?"
 
 
 def label_of(key: Key) -> str:
@@ -44,7 +45,7 @@ def label_of(key: Key) -> str:
 
 
 def is_canonical(sampling: Any) -> bool:
-    if not isinstance(sampling, dict):
+    if not isinstance(sampling, Mapping):
         return True  # older logs carry no sampling block: canonical was the only mode
     return str(sampling.get("mode", "canonical")) == "canonical"
 
@@ -55,9 +56,8 @@ def sampling_tag(sampling: Any) -> str:
 
 def pack_versions(runlog: dict[str, Any]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
-    for pid, meta in (runlog.get("packs") or {}).items():
-        if isinstance(meta, dict):
-            out[str(pid)] = meta.get("version")
+    for pid, meta in RunHeader.from_json(runlog).packs.items():
+        out[pid] = meta.get("version")
     for rec in records_of(runlog):
         if out.get(rec.pack) is None and rec.pack_version is not None:
             out[rec.pack] = rec.pack_version
@@ -69,7 +69,7 @@ def models_of(runlog: dict[str, Any]) -> list[str]:
     per = sorted({r.model for r in records_of(runlog) if r.model})
     if per:
         return per
-    return [str(runlog.get("model") or "")]
+    return [RunHeader.from_json(runlog).model or ""]
 
 
 def summary_for(records: list[RunRecord]) -> Summary:
@@ -80,14 +80,13 @@ def summary_for(records: list[RunRecord]) -> Summary:
 
 
 def run_title(runlog: dict[str, Any]) -> str:
-    ep = runlog.get("endpoint") or {}
-    name = ep.get("name") if isinstance(ep, dict) else ep
-    parts = [f"model {runlog.get('model') or '?'}", f"endpoint {name or '?'}"]
-    parts.append(f"thinking {runlog.get('thinking') or 'pack'}")
-    parts.append(f"sampling {sampling_tag(runlog.get('sampling'))}")
-    if runlog.get("started_at"):
-        parts.append(f"started {runlog['started_at']}")
-    if runlog.get("incomplete"):
+    head = RunHeader.from_json(runlog)
+    parts = [f"model {head.model or '?'}", f"endpoint {head.endpoint or '?'}"]
+    parts.append(f"thinking {head.thinking or 'pack'}")
+    parts.append(f"sampling {sampling_tag(head.sampling)}")
+    if head.started_at:
+        parts.append(f"started {head.started_at}")
+    if head.incomplete:
         parts.append("INCOMPLETE (recovered from the journal)")
     return ", ".join(parts)
 
