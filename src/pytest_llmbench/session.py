@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,15 @@ import pytest
 from . import __version__
 from .collect import CONTROLLER_KEY, ScenarioItem, tag_marker
 from .connect import Endpoints
-from .core import runner
-from .core.endpoint import (
-    DEAD_MODES,
-    EndpointError,
-)
 from .core.packs import PACK_FILE, PackError, builtin_packs_dir, load_meta
-from .core.request_queue import Scheduler
 from .core.responders import Answerer
 from .core.runner import ScenarioResult
 from .core.schema import PackMeta, Scenario
 from .errors import InfraError
 from .options import RunConfig
+from .prefetch import Prefetcher
 from .recorder import Recorder
-from .verdicts import RESULT_KEY, Verdicts
-from .xdist import is_worker, upcoming_items
+from .verdicts import Verdicts
 
 SESSION_KEY = pytest.StashKey["LLMSession"]()
 
@@ -58,12 +51,7 @@ class LLMSession:
         self._tags: set[str] = set()
         self._scenario_ids: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
-        self._warmed = False
-        self._scheduler: Scheduler[ScenarioResult] | None = None
-        self._index: dict[int, int] = {}
-        self._cursor = 0
-        self._dead_watch: list[EndpointError] | None = []  # None once decided
-        self.stopped_early: dict[str, Any] | None = None
+        self.prefetch = Prefetcher(cfg, config, self.endpoints, store=self._store_result)
 
     # -- configuration ------------------------------------------------------
     @property
@@ -91,9 +79,7 @@ class LLMSession:
         return self.cfg.concurrency
 
     def prefetch_reserve(self) -> int:
-        """Items at the head of a worker's queue that it may have sent to the server
-        (the prefetch window, the item running, one in transit): never stolen."""
-        return Scheduler(self.concurrency()).window + self.concurrency() + 2
+        return self.prefetch.reserve()
 
     def run_facts(self) -> dict[str, Any]:
         """What the run log's header says besides the recorder's own facts."""
@@ -219,148 +205,26 @@ class LLMSession:
                 items[:] = keep
 
     # -- items ------------------------------------------------------------------
-    def _job(self, item: ScenarioItem, endpoint: Answerer) -> Callable[[], ScenarioResult]:
-        # Built for every upcoming item on every prefetch: keep it a bare closure.
-        eps = self.endpoints
-
-        def job() -> ScenarioResult:
-            params = eps.params(eps.model_id_for(item, endpoint))
-            res = runner.generate(
-                item.scenario,
-                item.pack,
-                endpoint,
-                params,
-                timeout_s=eps.timeout_for(item),
-                repeat=item.repeat,
-            )
-            if not eps.speed_known:
-                eps.note_speed(res.calls, endpoint)
-            return res
-
-        return job
-
-    def _scheduler_for(self) -> Scheduler[ScenarioResult]:
-        with self._lock:
-            if self._scheduler is None:
-                self._scheduler = Scheduler(self.concurrency())
-            return self._scheduler
-
-    def warm_up_verifiers(self, items: list[pytest.Item]) -> None:
-        """Once per process, before the first request: a verifier's start-up cost
-        (loading the language detector takes seconds) then never lands in the latency
-        of requests in flight while the first item is verified."""
-        if self._warmed:
-            return
-        self._warmed = True
-        from .core.verifiers.base import get_verifier
-
-        kinds = {it.scenario.verifier.type for it in items if isinstance(it, ScenarioItem)}
-        for kind in sorted(kinds):
-            get_verifier(kind).warm_up()
-
     def generate(self, item: ScenarioItem, endpoint: Answerer) -> None:
-        self.warm_up_verifiers(item.session.items)
-        eps = self.endpoints
-        endpoint = eps.endpoint_for(item, endpoint)
-        eps.note_used(endpoint)
-        try:
-            eps.ensure_probed(endpoint)
-        except InfraError as exc:
-            self.setup_failed(item, exc)
-            raise
-        if endpoint.in_process or self.concurrency() == 1:
-            res = self._job(item, endpoint)()
-        else:
-            sched = self._scheduler_for()
-            if sched.pending() < sched.window:
-                sched.prefetch(
-                    (
-                        (it.nodeid, ep, self._job(it, ep))
-                        for it in self._upcoming(item, sched.window)
-                        for ep in [eps.endpoint_for(it, endpoint)]
-                        if eps.is_probed(ep)
-                    ),
-                    bounded=is_worker(self.config),
-                )
-            res = sched.take(item.nodeid, endpoint, self._job(item, endpoint))
-        item.stash[RESULT_KEY] = res
-        self._watch_dead(item, res.error)
-        if res.error is not None:
-            if res.error.failure_mode == "timeout" and "--llm-timeout" not in res.error.args[0]:
-                res.error.args = (f"{res.error.args[0]} ({eps.timeout_hint(item)})",)
-            self._store_result(item, res)
-            raise InfraError(res.error.failure_mode, res.error.args[0])
+        self.prefetch.generate(item, endpoint)
 
     def setup_failed(self, item: ScenarioItem, exc: InfraError) -> None:
-        """The record of an item that never asked the model (no sandbox, a dead server)."""
-        res = ScenarioResult(item.pack.id, item.scenario.id, repeat=item.repeat)
-        res.error = EndpointError(exc.failure_mode, str(exc))
-        item.stash[RESULT_KEY] = res
-        self._store_result(item, res)
-        self._watch_dead(item, res.error)
+        self.prefetch.setup_failed(item, exc)
 
-    def _watch_dead(self, item: ScenarioItem, err: EndpointError | None) -> None:
-        """Stop the run, with one line, when its first N scenarios all failed the same
-        infrastructure way: a dead endpoint should not cost one ERROR (and one timeout)
-        per scenario. The scenarios not run are counted in that line and the run log."""
-        watch = self._dead_watch
-        if watch is None:
-            return
-        if (
-            err is None
-            or err.failure_mode not in DEAD_MODES
-            or (watch and err.failure_mode != watch[0].failure_mode)
-        ):
-            self._dead_watch = None  # the endpoint works (or fails in varied ways)
-            return
-        watch.append(err)
-        limit = self.cfg.give_up
-        if not limit or len(watch) < limit:
-            return
-        self._dead_watch = None
-        items = item.session.items
-        at = self._index.get(id(item))
-        if at is None:
-            at = next((i for i, it in enumerate(items) if it is item), len(items) - 1)
-        not_run = len(items) - at - 1
-        msg = str(err.args[0]).split(" (detected once")[0]
-        reason = (
-            f"llmbench: stopped early: the first {len(watch)} scenarios all failed with "
-            f"{err.failure_mode} ({msg[:200]}); {not_run} scenario(s) not run "
-            "(--llm-give-up 0 runs them anyway)"
-        )
-        self.stopped_early = {
-            "reason": reason,
-            "failure_mode": err.failure_mode,
-            "not_run": not_run,
-        }
-        if not_run:
-            item.session.shouldfail = reason
+    @property
+    def stopped_early(self) -> dict[str, Any] | None:
+        """Why the run stopped before its end (``--llm-give-up``), if it did."""
+        return self.prefetch.stopped_early
 
-    def _upcoming(self, item: ScenarioItem, limit: int) -> list[ScenarioItem]:
-        """Items to generate ahead. In pytest's own loop a cursor remembers how far
-        prefetching got, so each item costs O(1) instead of a scan of the window."""
-        items = item.session.items
-        if len(self._index) != len(items):
-            self._index = {id(it): i for i, it in enumerate(items)}
-            self._cursor = 0
-        if is_worker(self.config):
-            ahead = upcoming_items(item, limit, self._index)
-        else:
-            at = self._index.get(id(item))
-            if at is None:
-                return [item]
-            start = max(at, self._cursor)
-            ahead = [item] + items[start : at + limit] if start > at else items[at : at + limit]
-            self._cursor = at + limit
-        return [it for it in ahead if isinstance(it, ScenarioItem)]
+    @stopped_early.setter
+    def stopped_early(self, value: dict[str, Any] | None) -> None:
+        self.prefetch.stopped_early = value
 
     def _store_result(self, item: ScenarioItem, res: ScenarioResult) -> None:
         self.recorder.store(item, res, self.endpoints.model)
 
     def close(self) -> None:
         self.verdicts.close()
-        if self._scheduler is not None:
-            self._scheduler.close()
+        self.prefetch.close()
         self.endpoints.close()
         self.recorder.close()

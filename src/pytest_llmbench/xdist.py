@@ -51,7 +51,7 @@ def prefetch_scheduling(config: pytest.Config, log: Any, reserve: int) -> Any:
     """xdist's work stealing, for ``-n N`` runs of llmbench (xdist's default ``load``
     hands a worker two items at a time, so it can prefetch two: 8 server slots stay
     half empty). Each worker gets its share at the start and keeps ``reserve`` items
-    (what it may have prefetched, see ``LLMSession.prefetch_reserve``) when another
+    (what it may have prefetched, see ``Prefetcher.reserve``) when another
     worker runs dry and steals from it: a stolen item was never sent to the server,
     so nothing is generated twice."""
     from xdist.scheduler.worksteal import MIN_PENDING, WorkStealingScheduling
