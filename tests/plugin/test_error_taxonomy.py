@@ -21,15 +21,6 @@ PACK = """scenarios:
 """
 
 
-@pytest.fixture
-def demo(pytester: pytest.Pytester) -> Path:
-    d = pytester.path / "packs" / "demo"
-    d.mkdir(parents=True)
-    (d / "pack.yaml").write_text("id: demo\ntitle: Demo\nversion: '1'\n")
-    (d / "s.yaml").write_text(PACK)
-    return d
-
-
 def _no_tracebacks(out: str) -> None:
     assert "Traceback" not in out and "\nE   " not in out and "site-packages" not in out, out[
         -3000:

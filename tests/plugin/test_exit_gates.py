@@ -36,15 +36,6 @@ PACK = """scenarios:
 """
 
 
-@pytest.fixture
-def demo(pytester: pytest.Pytester) -> Path:
-    d = pytester.path / "packs" / "demo"
-    d.mkdir(parents=True)
-    (d / "pack.yaml").write_text("id: demo\ntitle: Demo\nversion: '1'\n")
-    (d / "s.yaml").write_text(PACK)
-    return d
-
-
 def half_right(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
     """Right on greet and sum, wrong on capital (2/3 = 66.7%)."""
     text = str(body["messages"][-1]["content"])

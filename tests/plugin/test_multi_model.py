@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from demopack import run_packs as run
 from fakeserver import FakeServer, chat_reply
 from pytest_llmbench.cli import main as cli_main
 
@@ -28,15 +29,6 @@ PACK = """scenarios:
 """
 
 
-@pytest.fixture
-def demo(pytester: pytest.Pytester) -> Path:
-    d = pytester.path / "packs" / "demo"
-    d.mkdir(parents=True)
-    (d / "pack.yaml").write_text("id: demo\ntitle: Demo\nversion: '1'\n")
-    (d / "s.yaml").write_text(PACK)
-    return d
-
-
 def answers(good_sum: bool) -> Any:
     def script(body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         text = str(body["messages"][-1]["content"])
@@ -45,10 +37,6 @@ def answers(good_sum: bool) -> Any:
         return 200, chat_reply("ANSWER: 5" if good_sum else "ANSWER: 7"), {}
 
     return script
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_inprocess("packs", "-p", "no:cacheprovider", "--llm-probe=no", *args)
 
 
 def test_diff_compares_quantisations_by_scenario(

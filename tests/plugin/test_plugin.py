@@ -10,24 +10,12 @@ from typing import Any
 
 import pytest
 
+from demopack import DEMO, write_pack
 from fakeserver import FakeServer, chat_reply
 from pytest_llmbench.core.packs import builtin_packs_dir, iter_pack_dirs, load_pack
 from pytest_llmbench.core.verifiers.base import get_verifier
 
 PACK_META = "id: demo\ntitle: Demo pack\nversion: '2.1'\n"
-DEMO = """scenarios:
-  - id: greet
-    prompt: "Say the word hello and nothing else."
-    verifier: {type: exact, value: hello, ignore_case: true, strip_punct: true}
-    tags: [words]
-    reference: hello
-    counterexamples: ["goodbye", "hello world"]
-  - id: sum
-    prompt: "What is 2 + 3? End with ANSWER: <number>."
-    verifier: {type: number, value: 5}
-    reference: "ANSWER: 5"
-    counterexamples: ["ANSWER: 6", "5"]
-"""
 
 
 # bfcl (BFCL's fetched data) is run by tests/unit/test_bfcl_pack.py: thousands of items,
@@ -49,11 +37,9 @@ def builtin_scenarios() -> dict[str, int]:
 
 
 def make_demo(pytester: pytest.Pytester, name: str = "demo", body: str = DEMO) -> Path:
-    d = pytester.path / "packs" / name
-    d.mkdir(parents=True)
-    (d / "pack.yaml").write_text(PACK_META.replace("demo", name))
-    (d / "scenarios.yaml").write_text(body)
-    return d
+    return write_pack(
+        pytester.path, body, name=name, version="2.1", title="Demo pack", file="scenarios.yaml"
+    )
 
 
 def run_log(pytester: pytest.Pytester, name: str = "log.json") -> dict[str, Any]:

@@ -21,15 +21,6 @@ PACK = """scenarios:
 """
 
 
-@pytest.fixture
-def demo(pytester: pytest.Pytester) -> Path:
-    d = pytester.path / "packs" / "demo"
-    d.mkdir(parents=True)
-    (d / "pack.yaml").write_text("id: demo\ntitle: Demo\nversion: '1'\n")
-    (d / "s.yaml").write_text(PACK)
-    return d
-
-
 def test_collect_only_writes_no_run_log(pytester: pytest.Pytester, demo: Path) -> None:
     res = pytester.runpytest_subprocess(
         "packs", "-p", "no:cacheprovider", "--llm-endpoint=reference", "--collect-only"

@@ -7,21 +7,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from demopack import DEMO, write_pack
 from pytest_llmbench.core.record import RunRecord, user_properties
-
-PACK = """scenarios:
-  - id: greet
-    prompt: "Say the word hello and nothing else."
-    verifier: {type: exact, value: hello, ignore_case: true, strip_punct: true}
-    tags: [words]
-    reference: hello
-    counterexamples: ["goodbye", "hello world"]
-  - id: sum
-    prompt: "What is 2 + 3? End with ANSWER: <number>."
-    verifier: {type: number, value: 5}
-    reference: "ANSWER: 5"
-    counterexamples: ["ANSWER: 6", "5"]
-"""
 
 FUNCTION_TEST = """
 import pytest
@@ -37,10 +24,7 @@ def test_capital(llm):
 def test_junit_properties_are_the_records_user_properties(
     pytester: pytest.Pytester, endpoint: str, xdist: bool
 ) -> None:
-    d = pytester.path / "packs" / "demo"
-    d.mkdir(parents=True)
-    (d / "pack.yaml").write_text("id: demo\ntitle: Demo\nversion: '2.1'\n")
-    (d / "scenarios.yaml").write_text(PACK)
+    d = write_pack(pytester.path, DEMO, version="2.1", file="scenarios.yaml")
     (d / "zz_broken.yaml").write_text("scenarios:\n  - id: bad\n    prompt: x\n")
     pytester.makepyfile(test_fn=FUNCTION_TEST)
     args = [f"--llm-endpoint={endpoint}", "packs", "test_fn.py", "--llm-repeat=2"]

@@ -3,12 +3,13 @@ through pytest against loopback servers."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from demopack import read_log as log
+from demopack import run_packs as run
 from fakeserver import FakeServer, chat_reply
 from pytest_llmbench.cli import main as cli_main
 
@@ -24,23 +25,6 @@ PACK = """scenarios:
     reference: "ANSWER: 5"
     counterexamples: ["ANSWER: 6", "5"]
 """
-
-
-@pytest.fixture
-def demo(pytester: pytest.Pytester) -> Path:
-    d = pytester.path / "packs" / "demo"
-    d.mkdir(parents=True)
-    (d / "pack.yaml").write_text("id: demo\ntitle: Demo\nversion: '1'\n")
-    (d / "s.yaml").write_text(PACK)
-    return d
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_inprocess("packs", "-p", "no:cacheprovider", "--llm-probe=no", *args)
-
-
-def log(pytester: pytest.Pytester, name: str = "log.json") -> dict[str, Any]:
-    return json.loads((pytester.path / name).read_text())
 
 
 def answers(good: bool) -> Any:
