@@ -46,6 +46,7 @@ def humaneval_bwrap(workers: int = 2) -> tuple[float | None, str]:
     from pytest_llmbench.core import humaneval
     from pytest_llmbench.core.exchange import check_answer
     from pytest_llmbench.core.packs import load_pack
+    from pytest_llmbench.core.verifiers.context import VerifierContext
 
     if humaneval.data_file() is None:
         return None, f"humaneval: skipped ({humaneval.INSTALL_HINT})"
@@ -57,9 +58,8 @@ def humaneval_bwrap(workers: int = 2) -> tuple[float | None, str]:
     chunks = [pack.scenarios[i::workers] for i in range(workers)]
 
     def run(i: int) -> int:
-        return sum(
-            check_answer(sc, pack.meta, sc.reference, sandbox=boxes[i]).passed for sc in chunks[i]
-        )
+        ctx = VerifierContext(sandbox=boxes[i])
+        return sum(check_answer(sc, pack.meta, sc.reference, ctx).passed for sc in chunks[i])
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(workers) as ex:
