@@ -27,6 +27,17 @@ class _ContainerGone(Exception):
     pass
 
 
+def _demux(buf: bytearray, out: bytearray, err: bytearray) -> None:
+    """Move the complete frames of ``buf`` (8-byte headers: stream, size) to stdout
+    (stream 1) or stderr; a partial frame stays in ``buf``."""
+    while len(buf) >= 8:
+        stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
+        if len(buf) < 8 + size:
+            break
+        (out if stream == 1 else err).extend(buf[8 : 8 + size])
+        del buf[: 8 + size]
+
+
 def _read_frames(sock: socket.socket, out: bytearray, err: bytearray) -> None:
     """Demultiplex a non-TTY exec stream (8-byte headers) until EOF."""
     buf = bytearray()
@@ -35,12 +46,7 @@ def _read_frames(sock: socket.socket, out: bytearray, err: bytearray) -> None:
         if not chunk:
             break
         buf += chunk
-        while len(buf) >= 8:
-            stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
-            if len(buf) < 8 + size:
-                break
-            (out if stream == 1 else err).extend(buf[8 : 8 + size])
-            del buf[: 8 + size]
+        _demux(buf, out, err)
 
 
 class DockerChannel(LineChannel):
@@ -205,9 +211,4 @@ def _read_reply(sock: socket.socket, out: bytearray, err: bytearray) -> bool:
         if not chunk:
             return False
         buf += chunk
-        while len(buf) >= 8:
-            stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
-            if len(buf) < 8 + size:
-                break
-            (out if stream == 1 else err).extend(buf[8 : 8 + size])
-            del buf[: 8 + size]
+        _demux(buf, out, err)
